@@ -1,0 +1,26 @@
+"""The FastAPI application: one router per audience, problem+json errors, a lazily connected Temporal client."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import problems
+from api.routers import health, pledger
+from api.temporal_gateway import TemporalGateway
+from pledgeflow.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Pledgeflow",
+        version="0.1.0",
+        description="Public pledges from submission to closure: registry, pledger and staff API.",
+    )
+    app.state.settings = settings
+    app.state.temporal = TemporalGateway(settings, temporal_client)
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(pledger.router)
+    return app

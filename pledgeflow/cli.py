@@ -1,0 +1,79 @@
+"""The ``pledgeflow`` command: the parts of the stack, staff accounts and the database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from pledgeflow import db
+from pledgeflow.settings import Settings, SettingsError, load_settings
+from pledgeflow.staff import Role, StaffExists, add_staff
+
+app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
+db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(staff_app, name="staff")
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the registry database to the newest schema (PLEDGEFLOW_DATABASE_URL)."""
+    settings = settings_or_exit()
+    db.upgrade(settings.database_url)
+    typer.echo(f"database at newest schema: {settings.database_url}")
+
+
+@staff_app.command("add")
+def staff_add(
+    name: Annotated[str, typer.Argument(help="The staff member's name, unique.")],
+    role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.vetter,
+) -> None:
+    """Create a staff account and print its key once; only a hash of it is stored."""
+    settings = settings_or_exit()
+    db.upgrade(settings.database_url)
+    with db.session_for(settings.database_url) as session:
+        try:
+            key = add_staff(session, name, role)
+        except StaffExists as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(key)
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker: pledge workflows, registry and email activities."""
+    from pledgeflow.temporal import connect
+    from pledgeflow.worker import run_workers
+
+    settings = settings_or_exit()
+
+    async def main() -> None:
+        client = await connect(settings)
+        await run_workers(client, settings)
+
+    asyncio.run(main())
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (PLEDGEFLOW_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PLEDGEFLOW_API_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API and pages with uvicorn."""
+    from api.app import create_app
+
+    settings = settings_or_exit()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info")

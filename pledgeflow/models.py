@@ -1,0 +1,138 @@
+"""The registry: a projection of the pledge workflows for lists, search and public pages.
+
+Written only by activities (and staff-account commands); the API reads it. All times are UTC-aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+class Pledge(SQLModel, table=True):
+    """One row per pledge: the public fields searched and listed, plus the full submission as JSON."""
+
+    id: str = Field(primary_key=True, max_length=16)
+    title: str = Field(max_length=200)
+    status: str = Field(index=True, max_length=32)
+    closure_reason: str | None = Field(default=None, max_length=32)
+    pledge_type: str = Field(max_length=32)
+    organization_name: str = Field(index=True, max_length=200)
+    organization_type: str = Field(index=True, max_length=32)
+    organization_country: str = Field(max_length=3)
+    geographic_scope: str = Field(index=True, max_length=16)
+    financial_usd: float = 0
+    start_date: dt.date
+    end_date: dt.date | None = None
+    open_ended: bool = False
+    submission: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    submission_version: int = 1
+    submitted_at: dt.datetime = _utc(nullable=False)
+    published_at: dt.datetime | None = _utc(nullable=True, index=True)
+    next_deadline: dt.datetime | None = _utc(nullable=True)
+    missed_cycles: int = 0
+    last_report_at: dt.datetime | None = _utc(nullable=True)
+    token_version: int = 1  # bump to revoke every token issued for this pledge
+    updated_at: dt.datetime = _utc(nullable=False)
+
+
+class PledgeSDG(SQLModel, table=True):
+    """Search index: one row per (pledge, SDG)."""
+
+    pledge_id: str = Field(foreign_key="pledge.id", primary_key=True, max_length=16)
+    sdg: int = Field(primary_key=True, index=True)
+
+
+class PledgeCountry(SQLModel, table=True):
+    """Search index: one row per (pledge, country)."""
+
+    pledge_id: str = Field(foreign_key="pledge.id", primary_key=True, max_length=16)
+    country: str = Field(primary_key=True, index=True, max_length=3)
+
+
+class TimelineEntry(SQLModel, table=True):
+    """A transition of the pledge, as the workflow recorded it; ``seq`` makes writes idempotent."""
+
+    __table_args__ = (UniqueConstraint("pledge_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: str = Field(foreign_key="pledge.id", index=True, max_length=16)
+    seq: int
+    at: dt.datetime = _utc(nullable=False)
+    actor: str = Field(max_length=120)
+    kind: str = Field(max_length=64)
+    message: str
+    status: str = Field(max_length=32)
+    public: bool = True
+
+
+class Report(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("pledge_id", "cycle", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: str = Field(foreign_key="pledge.id", index=True, max_length=16)
+    cycle: int
+    received_at: dt.datetime = _utc(nullable=False)
+    source: str = Field(max_length=16)
+    final: bool = False
+    progress: str = Field(max_length=32)
+    narrative: str
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SentEmail(SQLModel, table=True):
+    """The send ledger: a business key (pledge, cycle, kind, recipient) is sent at most once."""
+
+    business_key: str = Field(primary_key=True, max_length=400)
+    pledge_id: str = Field(index=True, max_length=16)
+    cycle: int
+    kind: str = Field(max_length=64)
+    recipient: str = Field(max_length=320)
+    message_id: str = Field(max_length=255)
+    state: str = Field(max_length=16)  # sending | sent | failed | skipped
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: dt.datetime = _utc(nullable=False)
+    sent_at: dt.datetime | None = _utc(nullable=True)
+
+
+class EmailSuppression(SQLModel, table=True):
+    """A contact flagged do-not-email (bounce or complaint): mail to it is skipped, never sent."""
+
+    email: str = Field(primary_key=True, max_length=320)
+    reason: str = Field(max_length=64)
+    created_at: dt.datetime = _utc(nullable=False)
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every reply received, kept raw; the Message-ID deduplicates redeliveries."""
+
+    message_id: str = Field(primary_key=True, max_length=255)
+    pledge_id: str | None = Field(default=None, index=True, max_length=16)
+    sender: str = Field(max_length=320)
+    outcome: str = Field(max_length=32)  # accepted | auto_reply | bad_token | ...
+    raw: bytes
+    received_at: dt.datetime = _utc(nullable=False)
+
+
+class StaffAccount(SQLModel, table=True):
+    __table_args__ = (Index("ix_staffaccount_key_prefix", "key_prefix"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=120)
+    role: str = Field(max_length=16)  # vetter | operator | admin
+    key_prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=255)
+    active: bool = True
+    created_at: dt.datetime = _utc(nullable=False)

@@ -1,0 +1,53 @@
+"""Staff accounts: keys shown once, stored as a salted hash, each with one role."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from pledgeflow.models import StaffAccount, utcnow
+
+
+class Role(StrEnum):
+    vetter = "vetter"
+    operator = "operator"
+    admin = "admin"
+
+
+class StaffExists(Exception):
+    pass
+
+
+def _hash(secret_part: str, salt: str) -> str:
+    return hashlib.scrypt(secret_part.encode(), salt=salt.encode(), n=2**12, r=8, p=1).hex()
+
+
+def add_staff(session: Session, name: str, role: Role) -> str:
+    """Create the account and return its key; only the hash is kept."""
+    if session.exec(select(StaffAccount).where(StaffAccount.name == name)).first():
+        raise StaffExists(f"staff member {name!r} already exists")
+    prefix = secrets.token_hex(4)
+    secret_part = secrets.token_urlsafe(24)
+    session.add(
+        StaffAccount(
+            name=name, role=role.value, key_prefix=prefix, key_hash=_hash(secret_part, prefix), created_at=utcnow()
+        )
+    )
+    session.commit()
+    return f"pfs_{prefix}_{secret_part}"
+
+
+def authenticate(session: Session, key: str) -> StaffAccount | None:
+    """The active account this key belongs to, or None."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "pfs":
+        return None
+    _, prefix, secret_part = parts
+    for account in session.exec(select(StaffAccount).where(StaffAccount.key_prefix == prefix)):
+        if account.active and hmac.compare_digest(account.key_hash, _hash(secret_part, prefix)):
+            return account
+    return None

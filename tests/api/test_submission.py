@@ -1,0 +1,81 @@
+"""The walking skeleton: submit through the API, the workflow records it and emails the pledger."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import select
+
+from pledgeflow.db import session_for
+from pledgeflow.models import Pledge
+from tests.conftest import Stack
+from tests.factories import submission_data
+from workflows.state import workflow_id
+
+
+async def _wait_for_row(url: str, pledge_id: str) -> Pledge:
+    async with asyncio.timeout(20):
+        while True:
+            with session_for(url) as session:
+                row = session.exec(select(Pledge).where(Pledge.id == pledge_id)).first()
+            if row is not None:
+                return row
+            await asyncio.sleep(0.1)
+
+
+async def test_submission_starts_workflow_records_and_emails(stack: Stack) -> None:
+    response = await stack.http.post("/api/v1/pledges", json=submission_data())
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["id"].startswith("PF-") and body["status"] == "in_review"
+
+    description = await stack.client.get_workflow_handle(workflow_id(body["id"])).describe()
+    assert description.typed_search_attributes.get(__import__("pledgeflow.temporal").temporal.STATUS) == "in_review"
+
+    row = await _wait_for_row(stack.settings.database_url, body["id"])
+    assert row.title == "Connecting 500 rural schools in Kenya by 2027"
+    assert row.status == "in_review"
+
+    [message] = await stack.smtp.wait_for(1)
+    assert message["To"].addresses[0].addr_spec == "amina@connect-africa.example"
+    assert body["id"] in message["Subject"]
+
+    owner = await stack.http.get(
+        f"/api/v1/pledges/{body['id']}", headers={"Authorization": f"Bearer {body['manage_token']}"}
+    )
+    assert owner.status_code == 200
+    assert owner.json()["status"] == "in_review"
+    assert owner.json()["submission"]["focal_point"]["email"] == "amina@connect-africa.example"
+
+
+async def test_owner_view_needs_the_token(stack: Stack) -> None:
+    body = (await stack.http.post("/api/v1/pledges", json=submission_data())).json()
+    anonymous = await stack.http.get(f"/api/v1/pledges/{body['id']}")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    forged = await stack.http.get(f"/api/v1/pledges/{body['id']}", headers={"Authorization": "Bearer nonsense"})
+    assert forged.status_code == 401
+
+
+async def test_invalid_submission_is_422_naming_each_field_and_starts_nothing(stack: Stack) -> None:
+    bad = submission_data(title="Hi", sdgs=[], focal_point={"name": "A", "email": "not-an-address"})
+    response = await stack.http.post("/api/v1/pledges", json=bad)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert {"title", "sdgs", "focal_point.email"} <= fields
+    await asyncio.sleep(0.5)
+    assert stack.smtp.messages == []
+
+
+async def test_same_idempotency_key_gives_one_pledge_one_workflow_one_email(stack: Stack) -> None:
+    headers = {"Idempotency-Key": "import-batch-7/line-42"}
+    first = await stack.http.post("/api/v1/pledges", json=submission_data(), headers=headers)
+    second = await stack.http.post("/api/v1/pledges", json=submission_data(), headers=headers)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["id"] == second.json()["id"]
+    await stack.smtp.wait_for(1)
+    await asyncio.sleep(1.0)  # give a duplicate workflow time to send, were there one
+    assert len(stack.smtp.messages) == 1
+    runs = [w async for w in stack.client.list_workflows(f"WorkflowId = '{workflow_id(first.json()['id'])}'")]
+    assert len(runs) == 1

@@ -1,0 +1,1 @@
+"""Deterministic workflow code: the pledge lifecycle, its policy and its types."""

@@ -1,0 +1,42 @@
+"""What the workflow hands the registry activity: the pledge's current row and what is new since."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel
+
+from workflows.state import ClosureReason, PledgeState, PledgeStatus, ReportRecord, TimelineEvent
+from workflows.submission import Submission
+
+
+class PledgeProjection(BaseModel):
+    pledge_id: str
+    submission: Submission
+    submission_version: int
+    status: PledgeStatus
+    closure_reason: ClosureReason | None
+    submitted_at: dt.datetime
+    published_at: dt.datetime | None
+    next_deadline: dt.datetime | None
+    missed_cycles: int
+    last_report_at: dt.datetime | None
+    events: list[TimelineEvent]  # written idempotently by (pledge, seq)
+    reports: list[ReportRecord]  # written idempotently by (pledge, cycle, received_at)
+
+    @classmethod
+    def of(cls, state: PledgeState, events_after_seq: int = 0, reports_from: int = 0) -> PledgeProjection:
+        return cls(
+            pledge_id=state.pledge_id,
+            submission=state.submission,
+            submission_version=state.submission_version,
+            status=state.status,
+            closure_reason=state.closure_reason,
+            submitted_at=state.submitted_at,
+            published_at=state.published_at,
+            next_deadline=state.next_deadline,
+            missed_cycles=state.missed_cycles,
+            last_report_at=state.last_report_at,
+            events=[event for event in state.timeline if event.seq > events_after_seq],
+            reports=state.reports[reports_from:],
+        )

@@ -1,0 +1,170 @@
+"""The one state object a pledge workflow holds, and the messages that move it.
+
+The query returns :class:`PledgeState`, continue-as-new carries it, the registry projects it.
+Update and signal names are constants here so the API and the workflow cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from workflows.policy import Policy
+from workflows.submission import ProgressReport, Submission
+
+WORKFLOW_TYPE = "PledgeWorkflow"
+QUERY_STATE = "state"
+UPDATE_DECIDE = "decide"
+UPDATE_REVISE = "revise"
+UPDATE_REPORT = "submit_report"
+UPDATE_REQUEST_EXTENSION = "request_extension"
+UPDATE_GRANT_EXTENSION = "grant_extension"
+UPDATE_WITHDRAW = "withdraw"
+UPDATE_CLOSE = "close"
+SIGNAL_EMAIL_REPLY = "email_reply"
+
+
+def workflow_id(pledge_id: str) -> str:
+    return f"pledge-{pledge_id}"
+
+
+class PledgeStatus(StrEnum):
+    in_review = "in_review"
+    changes_requested = "changes_requested"
+    published = "published"
+    report_due = "report_due"
+    report_overdue = "report_overdue"
+    non_reporting = "non_reporting"
+    closed = "closed"
+
+
+OPEN_STATUSES = frozenset(PledgeStatus) - {PledgeStatus.closed}
+
+
+class ClosureReason(StrEnum):
+    rejected = "rejected"
+    abandoned = "abandoned"
+    withdrawn = "withdrawn"
+    completed = "completed"
+    ended = "ended"
+    delisted = "delisted"
+    removed = "removed"
+
+
+class TimelineEvent(BaseModel):
+    """One line of the pledge's public (or staff-only) history."""
+
+    seq: int
+    at: dt.datetime
+    actor: str  # "system", "pledger", "staff:<name>", "email"
+    kind: str  # e.g. "submitted", "approved", "report_requested", "reminder_sent"
+    message: str
+    status: PledgeStatus
+    public: bool = True
+
+
+class ReportRecord(BaseModel):
+    cycle: int
+    received_at: dt.datetime
+    source: Literal["form", "email", "api"]
+    final: bool = False
+    report: ProgressReport
+
+
+class PledgeState(BaseModel):
+    pledge_id: str
+    submission: Submission
+    submission_version: int = 1
+    status: PledgeStatus = PledgeStatus.in_review
+    closure_reason: ClosureReason | None = None
+    closure_note: str | None = None
+    submitted_at: dt.datetime
+    published_at: dt.datetime | None = None
+    policy: Policy | None = None
+    cycle: int = 0  # reporting cycles started; cycle N is due at published_at + N * interval
+    cycle_due_at: dt.datetime | None = None
+    extension_days: int = 0  # granted for the current cycle
+    next_deadline: dt.datetime | None = None
+    next_step: str | None = None  # what happens at next_deadline, in words
+    approvals: list[str] = []
+    reminders_sent: int = 0
+    missed_cycles: int = 0
+    last_report_at: dt.datetime | None = None
+    reports: list[ReportRecord] = []
+    pending_extension_reason: str | None = None
+    last_email: str | None = None
+    timeline: list[TimelineEvent] = []
+    idempotency_key: str | None = None
+    email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
+
+
+class StartInput(BaseModel):
+    """A new pledge (``state`` empty) or the carried state of continue-as-new."""
+
+    pledge_id: str
+    submission: Submission | None = None
+    idempotency_key: str | None = None
+    email_task_queue: str = "pledge-email"
+    state: PledgeState | None = None
+
+
+class Decision(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    request_changes = "request_changes"
+
+
+class DecisionInput(BaseModel):
+    decision: Decision
+    note: Annotated[str, Field(max_length=5000)] | None = None
+    staff: str
+
+
+class RevisionInput(BaseModel):
+    submission: Submission
+    expected_version: int | None = None  # from If-Match; stale → refused
+
+
+class ReportInput(BaseModel):
+    report: ProgressReport
+    source: Literal["form", "email", "api"] = "api"
+    cycle: int | None = None  # report links are scoped to one cycle
+
+
+class ExtensionRequestInput(BaseModel):
+    reason: Annotated[str, Field(min_length=10, max_length=2000)]
+
+
+class ExtensionGrantInput(BaseModel):
+    days: Annotated[int, Field(ge=1)]
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    staff: str
+
+
+class WithdrawalInput(BaseModel):
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ClosureInput(BaseModel):
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    staff: str
+
+
+class EmailReply(BaseModel):
+    """A pledger's plain reply to a report request, already parsed and stripped of quotes."""
+
+    message_id: str
+    sender: str
+    text: str
+    cycle: int
+    received_at: dt.datetime
+
+
+class ActionResult(BaseModel):
+    status: PledgeStatus
+    message: str
+    submission_version: int
+    next_deadline: dt.datetime | None = None

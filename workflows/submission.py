@@ -1,0 +1,195 @@
+"""What a pledger submits and reports (SPEC 4), validated field by field.
+
+Pure pydantic: the API validates with these models and the workflow carries them, so a rule lives once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator, model_validator
+
+
+class PledgeType(StrEnum):
+    financial = "financial"
+    policy = "policy"
+    programmatic = "programmatic"
+    advocacy = "advocacy"
+
+
+class OrganizationType(StrEnum):
+    government = "government"
+    local_authority = "local_authority"
+    intergovernmental = "intergovernmental"
+    un_entity = "un_entity"
+    ngo = "ngo"
+    private_sector = "private_sector"
+    academia = "academia"
+    foundation = "foundation"
+    other = "other"
+
+
+class GeographicScope(StrEnum):
+    global_ = "global"
+    regional = "regional"
+    subregional = "subregional"
+    national = "national"
+    local = "local"
+
+
+class FundingSource(StrEnum):
+    government = "government"
+    intergovernmental = "intergovernmental"
+    private_sector = "private_sector"
+    foundation = "foundation"
+    ngo = "ngo"
+    other = "other"
+
+
+class InKind(StrEnum):
+    staff = "staff"
+    office_space = "office_space"
+    equipment = "equipment"
+    other = "other"
+
+
+class Implementation(StrEnum):
+    education = "education"
+    training = "training"
+    technology_transfer = "technology_transfer"
+    institutional_capacity = "institutional_capacity"
+    policy = "policy"
+    financing = "financing"
+
+
+class Progress(StrEnum):
+    not_started = "not_started"
+    in_progress = "in_progress"
+    on_track = "on_track"
+    delayed = "delayed"
+    completed = "completed"
+    discontinued = "discontinued"
+
+
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3, e.g. KEN")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Organization(_Strict):
+    name: ShortText
+    type: OrganizationType
+    country: CountryCode
+
+
+class Contact(_Strict):
+    name: ShortText
+    email: EmailStr
+    position: Annotated[str, Field(max_length=200)] | None = None
+
+
+class Partner(_Strict):
+    name: ShortText
+    type: OrganizationType
+
+
+class Deliverable(_Strict):
+    title: Annotated[str, Field(min_length=3, max_length=300)]
+    due_date: dt.date
+
+
+class Resources(_Strict):
+    financial_usd: Annotated[float, Field(ge=0, le=1e13)] = 0
+    funding_sources: list[FundingSource] = []
+    in_kind: list[InKind] = []
+
+
+_SDG_TARGET = re.compile(r"^(\d{1,2})\.([0-9]{1,2}|[a-z])$")
+
+
+class Submission(_Strict):
+    """A pledge as submitted or revised; every rule of SPEC 4."""
+
+    title: Annotated[str, Field(min_length=5, max_length=200)]
+    description: Annotated[str, Field(min_length=50, max_length=5000)]
+    pledge_type: PledgeType
+    organization: Organization
+    focal_point: Contact
+    backup_contact: Contact | None = None
+    partners: list[Partner] = []
+    sdgs: Annotated[list[Annotated[int, Field(ge=1, le=17)]], Field(min_length=1, max_length=17)]
+    sdg_targets: list[str] = []
+    geographic_scope: GeographicScope
+    countries: list[CountryCode] = []
+    regions: list[ShortText] = []
+    start_date: dt.date
+    end_date: dt.date | None = None
+    open_ended: bool = False
+    deliverables: Annotated[list[Deliverable], Field(min_length=1, max_length=50)]
+    resources: Resources = Resources()
+    implementation: list[Implementation] = []
+    website: HttpUrl | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _single_line_title(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("must be a single line")
+        return value
+
+    @field_validator("sdgs")
+    @classmethod
+    def _distinct_sdgs(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("each SDG once")
+        return sorted(value)
+
+    @field_validator("website")
+    @classmethod
+    def _https_only(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme != "https":
+            raise ValueError("must be an https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Submission:
+        for target in self.sdg_targets:
+            match = _SDG_TARGET.match(target)
+            if not match:
+                raise ValueError(f"sdg_targets: {target!r} is not a target like '9.c' or '4.1'")
+            if int(match.group(1)) not in self.sdgs:
+                raise ValueError(f"sdg_targets: {target!r} belongs to SDG {match.group(1)}, which is not listed")
+        if self.geographic_scope != GeographicScope.global_ and not self.countries:
+            raise ValueError("countries: required unless geographic_scope is global")
+        if self.open_ended == (self.end_date is not None):
+            raise ValueError("end_date: give an end_date or open_ended: true, exactly one")
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError("end_date: must be after start_date")
+        return self
+
+    def contacts(self) -> list[Contact]:
+        return [self.focal_point, *([self.backup_contact] if self.backup_contact else [])]
+
+
+class DeliverableProgress(_Strict):
+    deliverable: Annotated[str, Field(min_length=1, max_length=300)]
+    percent_complete: Annotated[int, Field(ge=0, le=100)]
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ProgressReport(_Strict):
+    """A yearly (or final) progress report, SPEC 4."""
+
+    progress: Progress
+    narrative: Annotated[str, Field(min_length=20, max_length=10_000)]
+    deliverables: list[DeliverableProgress] = []
+    resources_mobilized_usd: Annotated[float, Field(ge=0)] | None = None
+    beneficiaries_reached: Annotated[int, Field(ge=0)] | None = None
+    partners_added: list[Partner] = []
+    links: list[HttpUrl] = []
