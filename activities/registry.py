@@ -55,7 +55,10 @@ def _upsert_pledge(session: Session, projection: PledgeProjection) -> None:
     row.submission = submission.model_dump(mode="json")
     row.submission_version = projection.submission_version
     row.published_at = projection.published_at
+    row.closure_note = projection.closure_note
     row.next_deadline = projection.next_deadline
+    row.next_step = projection.next_step
+    row.cycle = projection.cycle
     row.missed_cycles = projection.missed_cycles
     row.last_report_at = projection.last_report_at
     row.updated_at = utcnow()

@@ -27,6 +27,7 @@ class Pledge(SQLModel, table=True):
     title: str = Field(max_length=200)
     status: str = Field(index=True, max_length=32)
     closure_reason: str | None = Field(default=None, max_length=32)
+    closure_note: str | None = None
     pledge_type: str = Field(max_length=32)
     organization_name: str = Field(index=True, max_length=200)
     organization_type: str = Field(index=True, max_length=32)
@@ -41,6 +42,8 @@ class Pledge(SQLModel, table=True):
     submitted_at: dt.datetime = _utc(nullable=False)
     published_at: dt.datetime | None = _utc(nullable=True, index=True)
     next_deadline: dt.datetime | None = _utc(nullable=True)
+    next_step: str | None = Field(default=None, max_length=300)
+    cycle: int = 0
     missed_cycles: int = 0
     last_report_at: dt.datetime | None = _utc(nullable=True)
     token_version: int = 1  # bump to revoke every token issued for this pledge

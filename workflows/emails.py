@@ -32,6 +32,57 @@ class EmailKind(StrEnum):
     withdrawn = "withdrawn"
 
 
+# What the workflow puts in EmailRequest.context for each kind, beyond the keys every message gets
+# from the workflow ("title", "organization"). The email activity adds pledge_id, recipient_name,
+# registry_name, subject and the links (pledge_url, manage_url, and report_url / reply_to where a
+# report is asked for). Dates and times are ISO 8601 strings. send_email refuses a request missing any.
+ALWAYS: frozenset[str] = frozenset({"title", "organization"})
+CONTEXT: dict[EmailKind, frozenset[str]] = {
+    EmailKind.submission_received: frozenset({"review_days"}),
+    EmailKind.review_requested: frozenset({"submitted_at", "financial_usd", "approvals_needed"}),
+    EmailKind.review_overdue: frozenset({"submitted_at", "waiting_days"}),
+    EmailKind.review_escalated: frozenset({"submitted_at", "waiting_days"}),
+    EmailKind.changes_requested: frozenset({"note", "deadline"}),
+    EmailKind.revision_reminder: frozenset({"note", "deadline"}),
+    EmailKind.rejected: frozenset({"note"}),
+    EmailKind.abandoned: frozenset(),
+    EmailKind.published: frozenset({"first_report_due"}),
+    EmailKind.report_request: frozenset({"cycle", "deadline"}),
+    EmailKind.reminder_1: frozenset({"cycle", "deadline"}),
+    EmailKind.reminder_2: frozenset({"cycle", "deadline"}),
+    EmailKind.final_notice: frozenset({"cycle", "deadline"}),  # deadline: when it turns non_reporting
+    EmailKind.non_reporting: frozenset({"cycle", "delisting_date"}),
+    EmailKind.report_received: frozenset({"cycle", "progress", "reinstated"}),
+    EmailKind.extension_granted: frozenset({"days", "reason", "deadline"}),
+    EmailKind.extension_refused: frozenset({"reason"}),
+    EmailKind.delisted: frozenset(),
+    EmailKind.final_report_request: frozenset({"cycle", "deadline", "end_date"}),
+    EmailKind.closed: frozenset({"closure_reason", "note"}),
+    EmailKind.withdrawn: frozenset({"reason"}),
+}
+# Kinds that ask for a report: they carry a signed report link and Reply-To: reply+TOKEN@.
+REPORT_ASKING: frozenset[EmailKind] = frozenset(
+    {
+        EmailKind.report_request,
+        EmailKind.reminder_1,
+        EmailKind.reminder_2,
+        EmailKind.final_notice,
+        EmailKind.non_reporting,
+        EmailKind.final_report_request,
+    }
+)
+# Reminders are threaded (In-Reply-To / References) to the request of their cycle.
+THREADED: frozenset[EmailKind] = frozenset(
+    {
+        EmailKind.reminder_1,
+        EmailKind.reminder_2,
+        EmailKind.final_notice,
+        EmailKind.non_reporting,
+        EmailKind.report_received,
+    }
+)
+
+
 class Recipient(BaseModel):
     email: str
     name: str

@@ -16,9 +16,12 @@ class PledgeProjection(BaseModel):
     submission_version: int
     status: PledgeStatus
     closure_reason: ClosureReason | None
+    closure_note: str | None
     submitted_at: dt.datetime
     published_at: dt.datetime | None
     next_deadline: dt.datetime | None
+    next_step: str | None
+    cycle: int
     missed_cycles: int
     last_report_at: dt.datetime | None
     events: list[TimelineEvent]  # written idempotently by (pledge, seq)
@@ -32,9 +35,12 @@ class PledgeProjection(BaseModel):
             submission_version=state.submission_version,
             status=state.status,
             closure_reason=state.closure_reason,
+            closure_note=state.closure_note,
             submitted_at=state.submitted_at,
             published_at=state.published_at,
             next_deadline=state.next_deadline,
+            next_step=state.next_step,
+            cycle=state.cycle,
             missed_cycles=state.missed_cycles,
             last_report_at=state.last_report_at,
             events=[event for event in state.timeline if event.seq > events_after_seq],

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:54:21.849785
+Create Date: 2026-11-22 02:59:35.793491
 """
 
 import sqlalchemy as sa
@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("closure_reason", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("closure_note", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("pledge_type", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("organization_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("organization_type", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -57,6 +58,8 @@ def upgrade() -> None:
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_step", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("missed_cycles", sa.Integer(), nullable=False),
         sa.Column("last_report_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("token_version", sa.Integer(), nullable=False),
