@@ -26,6 +26,13 @@ UPDATE_WITHDRAW = "withdraw"
 UPDATE_CLOSE = "close"
 SIGNAL_EMAIL_REPLY = "email_reply"
 
+# ApplicationError types an update validator raises; the API maps each to one status code.
+# The error's first detail is the pledge's current status (for the 409 body).
+REFUSED_NOT_ALLOWED = "NotAllowedNow"  # 409: action not allowed in the current status
+REFUSED_STALE = "StaleVersion"  # 412: If-Match names an older submission version
+REFUSED_INVALID = "InvalidAction"  # 422: e.g. a rejection without a note, an extension over the maximum
+REFUSED_FORBIDDEN = "ForbiddenAction"  # 403: e.g. a second approval by the same staff member
+
 
 def workflow_id(pledge_id: str) -> str:
     return f"pledge-{pledge_id}"

@@ -1,0 +1,26 @@
+"""The public URLs Pledgeflow hands out, in one place so emails, API and pages agree."""
+
+from __future__ import annotations
+
+
+def pledge_page(base: str, pledge_id: str) -> str:
+    """The public registry page."""
+    return f"{base.rstrip('/')}/registry/{pledge_id}"
+
+
+def manage_page(base: str, pledge_id: str, manage_token: str) -> str:
+    """The pledger's own page (status, timeline, actions), behind a manage token."""
+    return f"{base.rstrip('/')}/pledges/{pledge_id}?token={manage_token}"
+
+
+def report_form(base: str, pledge_id: str, report_token: str) -> str:
+    """The report form behind the emailed link; GET renders, only POST acts."""
+    return f"{base.rstrip('/')}/pledges/{pledge_id}/report?token={report_token}"
+
+
+def unsubscribe_page(base: str, token: str) -> str:
+    return f"{base.rstrip('/')}/unsubscribe?token={token}"
+
+
+def api_pledge(base: str, pledge_id: str) -> str:
+    return f"{base.rstrip('/')}/api/v1/pledges/{pledge_id}"
