@@ -20,10 +20,11 @@ app.add_typer(staff_app, name="staff")
 
 
 def settings_or_exit(**overrides: object) -> Settings:
+    """Every command starts here, so a bad PLEDGEFLOW_* value stops it at once with one line naming it."""
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
-        typer.secho(str(exc), fg="red", err=True)
+        typer.secho(" ".join(line.strip() for line in str(exc).splitlines()), fg="red", err=True)
         raise typer.Exit(2) from None
 
 
@@ -77,3 +78,25 @@ def api(
 
     settings = settings_or_exit()
     uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+
+
+@app.command()
+def dev(
+    policy: Annotated[
+        str | None,
+        typer.Option(help="Policy preset: default, demo (the whole ladder in seconds), global_compact."),
+    ] = None,
+) -> None:
+    """Run the whole stack for development: Temporal with its UI, SMTP sink, worker and API; Ctrl-C stops all.
+
+    State (Temporal's file, the SQLite database, captured mail, the dev staff key) lives under
+    PLEDGEFLOW_HOME (default .pledgeflow/), so the next run finds the pledges of this one.
+    """
+    from pledgeflow.dev import DevError, run
+
+    settings = settings_or_exit(dev_mode=True, **({"policy": policy} if policy else {}))
+    try:
+        run(settings, typer.echo)
+    except DevError as exc:
+        typer.secho(f"pledgeflow dev: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
