@@ -1,21 +1,36 @@
-"""Dependencies shared by the routers, as ``Annotated`` aliases."""
+"""Dependencies shared by the routers, as ``Annotated`` aliases: settings, the registry, Temporal, who is calling.
+
+Who may call what (SPEC 7):
+- a pledger holds a manage token for one pledge (from the submission response or an emailed link); it
+  reads the pledge and acts on it. A report token from an emailed link only submits that cycle's report.
+- staff hold a key with one role: vetter (review queue, decisions), operator (extensions, closure),
+  admin (everything staff can do). Any staff member may read a pledge in full; the pledger's own actions
+  (revise, report, ask for an extension, withdraw) stay the pledger's.
+401 means no or bad credentials (forged, expired, revoked), 403 valid credentials that do not reach this
+pledge or action.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
-from temporalio.client import Client
 
 from api.problems import ProblemError, unavailable
+from api.temporal_gateway import TemporalGateway
 from pledgeflow.db import engine_for
-from pledgeflow.models import Pledge
+from pledgeflow.models import Pledge, StaffAccount
 from pledgeflow.settings import Settings
+from pledgeflow.staff import Role, authenticate
 from pledgeflow.tokens import Purpose, TokenClaims, TokenError, verify
+
+STAFF_KEY_PREFIX = "pfs_"
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,47 +42,146 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
-    try:
-        with Session(engine_for(settings.database_url), expire_on_commit=False) as session:
-            yield session
-    except OperationalError as exc:
-        raise unavailable("the database") from exc
+    with Session(engine_for(settings.database_url), expire_on_commit=False) as session, registry_reachable():
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def get_temporal(request: Request) -> Client:
-    client: Client = await request.app.state.temporal.client()
-    return client
-
-
-TemporalDep = Annotated[Client, Depends(get_temporal)]
-
-_bearer = HTTPBearer(auto_error=False)
-
-
-def pledge_token(
-    pledge_id: str,
-    settings: SettingsDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> TokenClaims:
-    """A valid manage token for the pledge in the path: 401 without or with a bad one, 403 for another pledge."""
-    if credentials is None:
-        raise ProblemError(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+@contextmanager
+def registry_reachable() -> Iterator[None]:
+    """A database that does not answer is a 503 with ``Retry-After``, wherever the read happens."""
     try:
-        claims = verify(
-            settings.signing_key(), credentials.credentials, Purpose.manage, settings.manage_token_days * 86_400
-        )
-    except TokenError as exc:
-        raise ProblemError(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        yield
+    except OperationalError as exc:
+        raise unavailable("the database") from exc
+
+
+def get_temporal(request: Request) -> TemporalGateway:
+    """The gateway connects on first use, so authentication is checked before Temporal is needed."""
+    gateway: TemporalGateway = request.app.state.temporal
+    return gateway
+
+
+TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
+
+_bearer = HTTPBearer(auto_error=False, description="A pledge's manage or report token, or a staff key.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _bearer_value(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("a bearer token is required")
+    return credentials.credentials
+
+
+def _token_max_age(settings: Settings, purpose: Purpose) -> int:
+    days = settings.report_token_days if purpose == Purpose.report else settings.manage_token_days
+    return days * 86_400
+
+
+def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenClaims:
+    """The claims of a valid, unrevoked pledge token of any purpose; 401 otherwise."""
+    reason = "token invalid"
+    for purpose in (Purpose.manage, Purpose.report, Purpose.unsubscribe):
+        try:
+            claims = verify(settings.signing_key(), token, purpose, _token_max_age(settings, purpose))
+        except TokenError as exc:
+            if str(exc) != "token invalid":
+                reason = str(exc)  # a genuine token of this purpose, expired: say so
+            continue
+        if purpose == Purpose.report and claims.cycle is None:
+            raise _unauthorized("token invalid")
+        with registry_reachable():
+            row = session.get(Pledge, claims.pledge_id)
+        # Before the registry has the pledge's row, only tokens of the first version exist.
+        if claims.version != (row.token_version if row is not None else 1):
+            raise _unauthorized("token revoked")
+        return claims
+    raise _unauthorized(reason)
+
+
+def _staff_account(session: Session, key: str) -> StaffAccount:
+    with registry_reachable():
+        account = authenticate(session, key)
+    if account is None:
+        raise _unauthorized("unknown or inactive staff key")
+    return account
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whoever passed authentication: the pledger (with the token's claims) or a staff member."""
+
+    claims: TokenClaims | None = None
+    staff: StaffAccount | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.staff.name}" if self.staff is not None else "pledger"
+
+
+def _pledger(
+    pledge_id: str, settings: Settings, session: Session, token: str, purposes: frozenset[Purpose], action: str
+) -> TokenClaims:
+    if token.startswith(STAFF_KEY_PREFIX):
+        _staff_account(session, token)
+        raise ProblemError(403, f"{action} is the pledger's own action; a staff key cannot do it")
+    claims = _pledge_claims(settings, session, token)
     if claims.pledge_id != pledge_id:
         raise ProblemError(403, "this token belongs to another pledge")
-    row = session.get(Pledge, pledge_id)
-    if row is not None and claims.version != row.token_version:
-        raise ProblemError(401, "token revoked", headers={"WWW-Authenticate": "Bearer"})
+    if claims.purpose not in purposes:
+        raise ProblemError(403, f"this {claims.purpose.value} token cannot be used for {action}")
     return claims
 
 
-PledgeToken = Annotated[TokenClaims, Depends(pledge_token)]
+def pledge_reader(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> Caller:
+    """The pledge's manage token, or any staff key."""
+    token = _bearer_value(credentials)
+    if token.startswith(STAFF_KEY_PREFIX):
+        return Caller(staff=_staff_account(session, token))
+    return Caller(claims=_pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "reading"))
+
+
+def pledge_owner(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
+    """The pledge's manage token: revising, asking for an extension, withdrawing."""
+    token = _bearer_value(credentials)
+    return _pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "this action")
+
+
+def report_author(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
+    """The pledge's manage token, or a report token from an emailed link (scoped to its cycle)."""
+    token = _bearer_value(credentials)
+    return _pledger(pledge_id, settings, session, token, frozenset({Purpose.manage, Purpose.report}), "reporting")
+
+
+PledgeReader = Annotated[Caller, Depends(pledge_reader)]
+PledgeToken = Annotated[TokenClaims, Depends(pledge_owner)]
+ReportToken = Annotated[TokenClaims, Depends(report_author)]
+
+
+def staff_with(*roles: Role) -> Callable[..., StaffAccount]:
+    """A dependency admitting staff keys of these roles (admin always): 401 without a key, 403 otherwise."""
+    allowed = {role.value for role in (*roles, Role.admin)}
+    names = " or ".join(role.value for role in (*roles, Role.admin))
+
+    def staff_member(settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> StaffAccount:
+        token = _bearer_value(credentials)
+        if not token.startswith(STAFF_KEY_PREFIX):
+            _pledge_claims(settings, session, token)
+            raise ProblemError(403, f"this needs a staff key ({names}); a pledge token cannot do it")
+        account = _staff_account(session, token)
+        if account.role not in allowed:
+            raise ProblemError(403, f"this needs the role {names}; {account.name} is {account.role}")
+        return account
+
+    return staff_member
+
+
+Vetter = Annotated[StaffAccount, Depends(staff_with(Role.vetter))]
+Operator = Annotated[StaffAccount, Depends(staff_with(Role.operator))]

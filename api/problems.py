@@ -19,6 +19,7 @@ TITLES = {
     409: "Conflict",
     412: "Precondition failed",
     422: "Invalid input",
+    428: "Precondition required",
     503: "Service unavailable",
 }
 

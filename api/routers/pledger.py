@@ -1,27 +1,47 @@
-"""The pledger's endpoints: submit, then manage one pledge with its bearer token."""
+"""The pledger's endpoints: submit, then read and act on one pledge with its bearer token.
+
+Each action is an update of the pledge's workflow; whether it is allowed now is the workflow's call.
+POST to a collection (reports, extension requests) answers 201, POST to a single thing (withdrawal) 200.
+
+Revisions are conditional: ``GET`` gives the submission version as ``ETag`` and ``PUT .../submission``
+requires it back in ``If-Match``. A missing ``If-Match`` is 428 (RFC 6585), so a client that never read
+the pledge cannot overwrite a revision it has not seen; one that does not name the current version
+(stale, weak or malformed) is 412. ``If-Match: *`` revises whatever version is current.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Body, Header, Response
 from pydantic import BaseModel
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import PledgeToken, SettingsDep, TemporalDep
-from api.problems import ProblemError, responses, unavailable
-from pledgeflow import ids, temporal
+from api.deps import PledgeReader, PledgeToken, ReportToken, SessionDep, SettingsDep, TemporalDep, registry_reachable
+from api.problems import ProblemError, responses
+from pledgeflow import links
+from pledgeflow.models import Pledge
 from pledgeflow.settings import Settings
 from pledgeflow.tokens import Purpose, TokenClaims, issue
-from workflows.state import QUERY_STATE, WORKFLOW_TYPE, PledgeState, PledgeStatus, StartInput, workflow_id
-from workflows.submission import Submission
+from workflows.state import (
+    UPDATE_REPORT,
+    UPDATE_REQUEST_EXTENSION,
+    UPDATE_REVISE,
+    UPDATE_WITHDRAW,
+    ActionResult,
+    ExtensionRequestInput,
+    PledgeState,
+    PledgeStatus,
+    ReportInput,
+    RevisionInput,
+    WithdrawalInput,
+)
+from workflows.submission import ProgressReport, Submission
 
 router = APIRouter(prefix="/api/v1/pledges", tags=["pledger"])
 
-MAX_ID_ATTEMPTS = 8
+# Every call on an existing pledge can meet these: credentials, the pledge, Temporal or the database down.
+_ON_PLEDGE = (401, 403, 404, 503)
+_ETAG = {"ETag": {"description": "The submission version, for If-Match on a revision.", "schema": {"type": "string"}}}
 
 
 class SubmissionAccepted(BaseModel):
@@ -31,86 +51,106 @@ class SubmissionAccepted(BaseModel):
     links: dict[str, str]
 
 
-def _accepted(settings: Settings, pledge_id: str, status: PledgeStatus) -> SubmissionAccepted:
-    base = settings.public_base_url.rstrip("/")
-    token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, 1))
+def _accepted(settings: Settings, pledge_id: str, token_version: int) -> SubmissionAccepted:
+    base = settings.public_base_url
+    token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, token_version))
     return SubmissionAccepted(
         id=pledge_id,
-        status=status,
+        status=PledgeStatus.in_review,
         manage_token=token,
-        links={"self": f"{base}/api/v1/pledges/{pledge_id}", "public": f"{base}/registry/{pledge_id}"},
+        links={"self": links.api_pledge(base, pledge_id), "public": links.pledge_page(base, pledge_id)},
     )
 
 
-async def _start(
-    client: Client, settings: Settings, pledge_id: str, submission: Submission, idempotency_key: str | None
-) -> None:
-    await client.start_workflow(
-        WORKFLOW_TYPE,
-        StartInput(
-            pledge_id=pledge_id,
-            submission=submission,
-            idempotency_key=idempotency_key,
-            email_task_queue=settings.email_task_queue,
-        ),
-        id=workflow_id(pledge_id),
-        task_queue=settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        id_conflict_policy=(
-            WorkflowIDConflictPolicy.USE_EXISTING if idempotency_key else WorkflowIDConflictPolicy.FAIL
-        ),
-        memo={"idempotency_key": idempotency_key or ""},
-        static_summary=submission.title,
-        search_attributes=temporal.initial_search_attributes(submission),
-    )
+def etag(version: int) -> str:
+    return f'"{version}"'
 
 
-async def _existing_key(client: Client, pledge_id: str) -> str:
-    description = await client.get_workflow_handle(workflow_id(pledge_id)).describe()
-    return str(await description.memo_value("idempotency_key", default=""))
+def _expected_version(if_match: str | None) -> int | None:
+    """The submission version ``If-Match`` names; ``None`` for ``*`` (whatever is current)."""
+    if if_match is None:
+        raise ProblemError(428, "If-Match is required: send the ETag of GET /api/v1/pledges/{id}")
+    value = if_match.strip()
+    if value == "*":
+        return None
+    if value.startswith('"') and value.endswith('"') and value[1:-1].isdigit():
+        return int(value[1:-1])
+    raise ProblemError(412, f"If-Match {value!r} does not name a submission version; send the ETag, like \"2\"")
 
 
 @router.post("", status_code=202, responses=responses(422, 503))
 async def submit_pledge(
     submission: Submission,
-    client: TemporalDep,
+    gateway: TemporalDep,
     settings: SettingsDep,
+    session: SessionDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> SubmissionAccepted:
     """Start the pledge's workflow; the same ``Idempotency-Key`` always answers with the same pledge."""
-    try:
-        for attempt in range(MAX_ID_ATTEMPTS):
-            pledge_id = (
-                ids.pledge_id_for_key(idempotency_key, settings.signing_key(), attempt)
-                if idempotency_key
-                else ids.new_pledge_id()
-            )
-            try:
-                await _start(client, settings, pledge_id, submission, idempotency_key)
-            except WorkflowAlreadyStartedError:
-                if not idempotency_key:
-                    continue  # a random id collided: draw another
-            # With an idempotency key the id may belong to this key (a retry) or, rarely, to another key.
-            if idempotency_key and await _existing_key(client, pledge_id) != idempotency_key:
-                continue
-            return _accepted(settings, pledge_id, PledgeStatus.in_review)
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from exc
-        raise
-    raise ProblemError(503, "could not allocate a pledge id; try again", headers={"Retry-After": "1"})
+    pledge_id = await gateway.submit(submission, idempotency_key)
+    version = 1
+    if idempotency_key:
+        # A retry may come after the pledge's tokens were revoked: hand out one of the current version.
+        with registry_reachable():
+            row = session.get(Pledge, pledge_id)
+        version = row.token_version if row is not None else 1
+    return _accepted(settings, pledge_id, version)
 
 
-@router.get("/{pledge_id}", responses=responses(401, 403, 404, 503))
-async def get_pledge(pledge_id: str, claims: PledgeToken, client: TemporalDep) -> PledgeState:
-    """The full pledge for its owner: state, contacts, timeline and next deadline."""
-    handle = client.get_workflow_handle(workflow_id(claims.pledge_id))
-    try:
-        state: PledgeState = await handle.query(QUERY_STATE, result_type=PledgeState)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ProblemError(404, f"no pledge {pledge_id}") from exc
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise unavailable("Temporal") from exc
-        raise
+@router.get(
+    "/{pledge_id}",
+    responses={200: {"headers": _ETAG}, **responses(*_ON_PLEDGE)},
+)
+async def get_pledge(pledge_id: str, caller: PledgeReader, gateway: TemporalDep, response: Response) -> PledgeState:
+    """The full pledge for its owner (or staff): state, contacts, timeline and next deadline."""
+    state = await gateway.state(pledge_id)
+    response.headers["ETag"] = etag(state.submission_version)
     return state
+
+
+@router.put(
+    "/{pledge_id}/submission",
+    responses={200: {"headers": _ETAG}, **responses(*_ON_PLEDGE, 409, 412, 422, 428)},
+)
+async def revise_submission(
+    pledge_id: str,
+    submission: Submission,
+    claims: PledgeToken,
+    gateway: TemporalDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=100)] = None,
+) -> ActionResult:
+    """A whole new submission while changes are requested; ``If-Match`` carries the version it revises."""
+    expected = _expected_version(if_match)
+    result = await gateway.update(
+        pledge_id, UPDATE_REVISE, RevisionInput(submission=submission, expected_version=expected)
+    )
+    response.headers["ETag"] = etag(result.submission_version)
+    return result
+
+
+@router.post("/{pledge_id}/reports", status_code=201, responses=responses(*_ON_PLEDGE, 409, 422))
+async def submit_report(
+    pledge_id: str, report: ProgressReport, claims: ReportToken, gateway: TemporalDep
+) -> ActionResult:
+    """A progress report. With a report link's token it counts for that link's cycle only."""
+    return await gateway.update(pledge_id, UPDATE_REPORT, ReportInput(report=report, source="api", cycle=claims.cycle))
+
+
+@router.post("/{pledge_id}/extension-requests", status_code=201, responses=responses(*_ON_PLEDGE, 409, 422))
+async def request_extension(
+    pledge_id: str, request: ExtensionRequestInput, claims: PledgeToken, gateway: TemporalDep
+) -> ActionResult:
+    """Ask staff for more time to report, with a reason."""
+    return await gateway.update(pledge_id, UPDATE_REQUEST_EXTENSION, request)
+
+
+@router.post("/{pledge_id}/withdrawal", responses=responses(*_ON_PLEDGE, 409, 422))
+async def withdraw(
+    pledge_id: str,
+    claims: PledgeToken,
+    gateway: TemporalDep,
+    withdrawal: Annotated[WithdrawalInput | None, Body()] = None,
+) -> ActionResult:
+    """Withdraw the pledge (closed, withdrawn); it stays visible in the registry with that reason."""
+    return await gateway.update(pledge_id, UPDATE_WITHDRAW, withdrawal or WithdrawalInput())

@@ -38,7 +38,7 @@ async def test_submission_starts_workflow_records_and_emails(stack: Stack) -> No
 
     [message] = await stack.smtp.wait_for(1)
     assert message["To"].addresses[0].addr_spec == "amina@connect-africa.example"
-    assert body["id"] in message["Subject"]
+    assert message["X-Pledgeflow-Pledge"] == body["id"]
 
     owner = await stack.http.get(
         f"/api/v1/pledges/{body['id']}", headers={"Authorization": f"Bearer {body['manage_token']}"}

@@ -1,0 +1,102 @@
+"""What the API tests share: staff keys of each role, pledges submitted through the API, bearer headers.
+
+``shared_stack`` is one app + workers + SMTP sink on PostgreSQL for a whole module, for tests (like the
+authorisation matrix) that only need pledges of their own and not a fresh database each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from pledgeflow.db import session_for
+from pledgeflow.models import Pledge
+from pledgeflow.settings import Settings
+from pledgeflow.staff import Role, add_staff
+from tests.conftest import SmtpSink, Stack, free_port, make_settings, run_workers
+from tests.factories import submission_data
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Submitted:
+    id: str
+    token: str  # the manage token from the submission response
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+async def submit(http: httpx.AsyncClient, **overrides: Any) -> Submitted:
+    response = await http.post("/api/v1/pledges", json=submission_data(**overrides))
+    assert response.status_code == 202, response.text
+    body = response.json()
+    return Submitted(id=body["id"], token=body["manage_token"])
+
+
+async def wait_for_row(database_url: str, pledge_id: str, **expected: Any) -> Pledge:
+    """The pledge's registry row once the workflow has projected it (with these column values)."""
+    async with asyncio.timeout(20):
+        while True:
+            with session_for(database_url) as session:
+                row = session.exec(select(Pledge).where(Pledge.id == pledge_id)).first()
+            if row is not None and all(getattr(row, key) == value for key, value in expected.items()):
+                return row
+            await asyncio.sleep(0.05)
+
+
+def make_staff(database_url: str) -> dict[Role, str]:
+    """One key per role, under names unique to this call (the SQLite and PG databases live per session)."""
+    suffix = uuid.uuid4().hex[:6]
+    with session_for(database_url) as session:
+        return {role: add_staff(session, f"{role.value}-{suffix}", role) for role in Role}
+
+
+@pytest.fixture
+def staff_keys(stack: Stack) -> dict[Role, str]:
+    return make_staff(stack.settings.database_url)
+
+
+@pytest.fixture(scope="module")
+def module_smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink(host="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+async def shared_stack(
+    dev_env: WorkflowEnvironment, postgres_url: str, module_smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    settings = make_settings(tmp_path_factory.mktemp("shared"), postgres_url, module_smtp)
+    async for _ in run_workers(dev_env.client, settings):
+        transport = httpx.ASGITransport(app=create_app(settings, dev_env.client))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield Stack(settings=settings, client=dev_env.client, http=http, smtp=module_smtp)
+
+
+@pytest.fixture(scope="module")
+def shared_staff(shared_stack: Stack) -> dict[Role, str]:
+    return make_staff(shared_stack.settings.database_url)
+
+
+def unreachable_app(settings: Settings) -> httpx.AsyncClient:
+    """An API client for an app without a connected Temporal client (it connects, and fails, on use)."""
+    transport = httpx.ASGITransport(app=create_app(settings))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
