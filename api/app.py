@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import problems
-from api.routers import dev, health, pledger, staff
+from api.routers import dev, health, metrics, pledger, registry, staff
 from api.temporal_gateway import TemporalGateway
 from pledgeflow.settings import Settings, get_settings
 
@@ -23,6 +23,8 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     problems.install(app)
     app.include_router(health.router)
     app.include_router(pledger.router)
+    app.include_router(registry.router)
+    metrics.install(app)
     app.include_router(staff.router)
     if settings.dev_mode:
         app.include_router(dev.router)

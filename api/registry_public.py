@@ -1,0 +1,262 @@
+"""What the public registry shows of a pledge, and how a registry row becomes it.
+
+The shapes are built field by field from an allow-list: the submission's contacts (focal point, backup
+contact) are never copied, and e-mail addresses typed into free text are withheld, so no contact e-mail
+reaches public output whatever the pledger wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pledgeflow import links
+from pledgeflow.models import Pledge, Report, TimelineEntry
+from workflows.state import PledgeStatus
+from workflows.submission import (
+    DeliverableProgress,
+    FundingSource,
+    GeographicScope,
+    Implementation,
+    InKind,
+    OrganizationType,
+    PledgeType,
+    Progress,
+)
+
+
+class PublicStatus(StrEnum):
+    """The statuses a pledge can have once it has been published; the only ones the registry shows."""
+
+    published = PledgeStatus.published.value
+    report_due = PledgeStatus.report_due.value
+    report_overdue = PledgeStatus.report_overdue.value
+    non_reporting = PledgeStatus.non_reporting.value
+    closed = PledgeStatus.closed.value
+
+
+class TrafficLight(StrEnum):
+    green = "green"
+    yellow = "yellow"
+    red = "red"
+    grey = "grey"
+
+
+TRAFFIC_LIGHTS = {
+    PublicStatus.published: TrafficLight.green,
+    PublicStatus.report_due: TrafficLight.green,
+    PublicStatus.report_overdue: TrafficLight.yellow,
+    PublicStatus.non_reporting: TrafficLight.red,
+    PublicStatus.closed: TrafficLight.grey,
+}
+
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL_WITHHELD = "[e-mail withheld]"
+
+
+def withhold_emails(text: str) -> str:
+    return _EMAIL.sub(EMAIL_WITHHELD, text)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def api_url(base: str, pledge_id: str) -> str:
+    return f"{base.rstrip('/')}/api/v1/registry/pledges/{pledge_id}"
+
+
+class PublicOrganization(BaseModel):
+    name: str
+    type: OrganizationType
+    country: str
+
+
+class PublicPartner(BaseModel):
+    name: str
+    type: OrganizationType
+
+
+class PublicDeliverable(BaseModel):
+    title: str
+    due_date: dt.date
+
+
+class PublicResources(BaseModel):
+    financial_usd: float
+    funding_sources: list[FundingSource]
+    in_kind: list[InKind]
+
+
+class PublicLinks(BaseModel):
+    page: str
+    api: str
+
+
+class PublicPledge(BaseModel):
+    """A published pledge as anyone may read it: no contacts."""
+
+    id: str
+    title: str
+    description: str
+    pledge_type: PledgeType
+    organization: PublicOrganization
+    partners: list[PublicPartner]
+    sdgs: list[int]
+    sdg_targets: list[str]
+    geographic_scope: GeographicScope
+    countries: list[str]
+    regions: list[str]
+    start_date: dt.date
+    end_date: dt.date | None
+    open_ended: bool
+    deliverables: list[PublicDeliverable]
+    resources: PublicResources
+    implementation: list[Implementation]
+    website: str | None
+    status: PublicStatus
+    traffic_light: TrafficLight = Field(
+        description="green: published or report due; yellow: report overdue; red: non-reporting; grey: closed"
+    )
+    closure_reason: str | None
+    closure_note: str | None
+    published_at: dt.datetime
+    last_report_at: dt.datetime | None
+    next_deadline: dt.datetime | None
+    reporting_cycle: int
+    missed_cycles: int
+    links: PublicLinks
+
+
+def public_pledge(row: Pledge, base_url: str) -> PublicPledge:
+    """The public view of a registry row; the caller guarantees the row is public (published once)."""
+    submission: dict[str, Any] = row.submission
+    status = PublicStatus(row.status)
+    assert row.published_at is not None
+    return PublicPledge(
+        id=row.id,
+        title=withhold_emails(row.title),
+        description=withhold_emails(submission["description"]),
+        pledge_type=PledgeType(row.pledge_type),
+        organization=PublicOrganization(
+            name=row.organization_name,
+            type=OrganizationType(row.organization_type),
+            country=row.organization_country,
+        ),
+        partners=[PublicPartner(name=p["name"], type=p["type"]) for p in submission.get("partners", [])],
+        sdgs=list(submission["sdgs"]),
+        sdg_targets=list(submission.get("sdg_targets", [])),
+        geographic_scope=GeographicScope(row.geographic_scope),
+        countries=list(submission.get("countries", [])),
+        regions=list(submission.get("regions", [])),
+        start_date=row.start_date,
+        end_date=row.end_date,
+        open_ended=row.open_ended,
+        deliverables=[
+            PublicDeliverable(title=withhold_emails(d["title"]), due_date=d["due_date"])
+            for d in submission.get("deliverables", [])
+        ],
+        resources=PublicResources(
+            financial_usd=row.financial_usd,
+            funding_sources=submission.get("resources", {}).get("funding_sources", []),
+            in_kind=submission.get("resources", {}).get("in_kind", []),
+        ),
+        implementation=submission.get("implementation", []),
+        website=submission.get("website"),
+        status=status,
+        traffic_light=TRAFFIC_LIGHTS[status],
+        closure_reason=row.closure_reason,
+        closure_note=withhold_emails(row.closure_note) if row.closure_note else None,
+        published_at=as_utc(row.published_at),
+        last_report_at=as_utc(row.last_report_at) if row.last_report_at else None,
+        next_deadline=as_utc(row.next_deadline) if row.next_deadline and status != PublicStatus.closed else None,
+        reporting_cycle=row.cycle,
+        missed_cycles=row.missed_cycles,
+        links=PublicLinks(page=links.pledge_page(base_url, row.id), api=api_url(base_url, row.id)),
+    )
+
+
+class PublicReport(BaseModel):
+    cycle: int
+    received_at: dt.datetime
+    source: str
+    final: bool
+    progress: Progress
+    narrative: str
+    deliverables: list[DeliverableProgress]
+    resources_mobilized_usd: float | None
+    beneficiaries_reached: int | None
+    partners_added: list[PublicPartner]
+    links: list[str]
+
+
+def public_report(row: Report) -> PublicReport:
+    details: dict[str, Any] = row.details
+    return PublicReport(
+        cycle=row.cycle,
+        received_at=as_utc(row.received_at),
+        source=row.source,
+        final=row.final,
+        progress=Progress(row.progress),
+        narrative=withhold_emails(row.narrative),
+        deliverables=[
+            DeliverableProgress(
+                deliverable=withhold_emails(d["deliverable"]),
+                percent_complete=d["percent_complete"],
+                note=withhold_emails(d["note"]) if d.get("note") else None,
+            )
+            for d in details.get("deliverables", [])
+        ],
+        resources_mobilized_usd=details.get("resources_mobilized_usd"),
+        beneficiaries_reached=details.get("beneficiaries_reached"),
+        partners_added=[PublicPartner(name=p["name"], type=p["type"]) for p in details.get("partners_added", [])],
+        links=[str(link) for link in details.get("links", [])],
+    )
+
+
+class PublicTimelineEntry(BaseModel):
+    at: dt.datetime
+    actor: str = Field(description="system, pledger, staff or email; staff members are not named publicly")
+    kind: str
+    message: str
+    status: str
+
+
+def public_timeline_entry(row: TimelineEntry) -> PublicTimelineEntry:
+    return PublicTimelineEntry(
+        at=as_utc(row.at),
+        actor=row.actor.split(":", 1)[0],
+        kind=row.kind,
+        message=withhold_emails(row.message),
+        status=row.status,
+    )
+
+
+class PledgePage(BaseModel):
+    items: list[PublicPledge]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class PledgeDetail(BaseModel):
+    pledge: PublicPledge
+    reports: list[PublicReport]
+    timeline: list[PublicTimelineEntry]
+
+
+class RelatedPledge(BaseModel):
+    pledge: PublicPledge
+    score: int = Field(description="1 per shared SDG, 2 per shared country, 3 per shared partner link")
+    reason: str
+    shared_sdgs: list[int]
+    shared_countries: list[str]
+    shared_partners: list[str]
+
+
+class RelatedPledges(BaseModel):
+    pledge_id: str
+    items: list[RelatedPledge]

@@ -1,0 +1,230 @@
+"""Searching the public registry: filters, a stable order and keyset paging with an opaque cursor.
+
+Order is newest publication first, then id (both descending), and a page continues strictly after the
+last row it returned. So a walk through the pages never repeats or skips a pledge, however many pledges
+are published while it runs (those land before the walk's position, at the top of the order); offset
+paging would shift under such writes and make scrapers miss entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import ColumnElement, and_, or_
+from sqlmodel import Session, col, select
+
+from api.registry_public import PublicStatus, as_utc
+from pledgeflow.db import session_for
+from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from workflows.submission import GeographicScope, OrganizationType
+
+EXPORT_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RegistryFilters:
+    """Every filter narrows: ``sdgs`` and ``statuses`` match any of their values, the rest must all hold."""
+
+    q: str | None = None
+    sdgs: tuple[int, ...] = ()
+    country: str | None = None
+    organization_type: OrganizationType | None = None
+    scope: GeographicScope | None = None
+    statuses: tuple[PublicStatus, ...] = field(default=())
+
+    def fingerprint(self) -> str:
+        """Binds a cursor to the filters it was made for: a cursor is meaningless under other filters."""
+        canonical = json.dumps(
+            [
+                self.q,
+                sorted(self.sdgs),
+                self.country,
+                self.organization_type,
+                self.scope,
+                sorted(self.statuses),
+            ]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class CursorError(ValueError):
+    """A cursor that was not issued by this registry for these filters."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended, in the order (published_at desc, id desc)."""
+
+    published_at: dt.datetime
+    pledge_id: str
+
+
+class CursorCodec:
+    """Signed cursors: opaque to clients, and any change to one is detected rather than obeyed."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._serializer = URLSafeSerializer(secret, salt="registry-cursor")
+
+    def encode(self, position: Position, filters: RegistryFilters) -> str:
+        return self._serializer.dumps(
+            [as_utc(position.published_at).isoformat(), position.pledge_id, filters.fingerprint()]
+        )
+
+    def decode(self, cursor: str, filters: RegistryFilters) -> Position:
+        try:
+            published_at, pledge_id, fingerprint = self._serializer.loads(cursor)
+            position = Position(as_utc(dt.datetime.fromisoformat(published_at)), str(pledge_id))
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise CursorError("not a cursor this registry issued; start again without one") from exc
+        if fingerprint != filters.fingerprint():
+            raise CursorError("this cursor belongs to a search with other filters; start again without one")
+        return position
+
+
+def is_public() -> ColumnElement[bool]:
+    """Ever published: in review, changes requested and rejected pledges never show."""
+    return and_(
+        col(Pledge.published_at).is_not(None),
+        col(Pledge.status).in_([status.value for status in PublicStatus]),
+    )
+
+
+def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
+    """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export)."""
+    clauses = [is_public()]
+    if filters.q:
+        clauses.append(
+            or_(
+                col(Pledge.title).icontains(filters.q, autoescape=True),
+                col(Pledge.organization_name).icontains(filters.q, autoescape=True),
+                col(Pledge.submission)["description"].as_string().icontains(filters.q, autoescape=True),
+            )
+        )
+    if filters.sdgs:
+        clauses.append(
+            col(Pledge.id).in_(select(PledgeSDG.pledge_id).where(col(PledgeSDG.sdg).in_(sorted(set(filters.sdgs)))))
+        )
+    if filters.country:
+        clauses.append(
+            col(Pledge.id).in_(select(PledgeCountry.pledge_id).where(PledgeCountry.country == filters.country))
+        )
+    if filters.organization_type:
+        clauses.append(col(Pledge.organization_type) == filters.organization_type.value)
+    if filters.scope:
+        clauses.append(col(Pledge.geographic_scope) == filters.scope.value)
+    if filters.statuses:
+        clauses.append(col(Pledge.status).in_(sorted({status.value for status in filters.statuses})))
+    return clauses
+
+
+def _after(position: Position) -> ColumnElement[bool]:
+    published_at = as_utc(position.published_at)
+    return or_(
+        col(Pledge.published_at) < published_at,
+        and_(col(Pledge.published_at) == published_at, col(Pledge.id) < position.pledge_id),
+    )
+
+
+def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
+    clauses = conditions(filters)
+    if after is not None:
+        clauses.append(_after(after))
+    query = select(Pledge).where(*clauses).order_by(col(Pledge.published_at).desc(), col(Pledge.id).desc()).limit(limit)
+    return session.exec(query).all()
+
+
+def _position(row: Pledge) -> Position:
+    assert row.published_at is not None
+    return Position(row.published_at, row.id)
+
+
+def search(
+    session: Session, codec: CursorCodec, filters: RegistryFilters, limit: int, cursor: str | None
+) -> tuple[Sequence[Pledge], str | None]:
+    """One page of public pledges and the cursor of the next page (None on the last)."""
+    after = codec.decode(cursor, filters) if cursor else None
+    rows = _page_rows(session, filters, limit + 1, after)
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, codec.encode(_position(page[-1]), filters)
+
+
+def iter_public(database_url: str, filters: RegistryFilters, batch: int = EXPORT_BATCH) -> Iterator[Pledge]:
+    """Every public pledge in the registry's order, read in keyset batches, each in a short session.
+
+    Streaming an export must not hold 100,000 rows, nor one database transaction for as long as a slow
+    client takes to download; the keyset keeps the batches seamless under concurrent publications.
+    """
+    after: Position | None = None
+    while True:
+        with session_for(database_url) as session:
+            rows = _page_rows(session, filters, batch, after)
+            session.expunge_all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = _position(rows[-1])
+
+
+def newest(session: Session, count: int) -> Sequence[Pledge]:
+    return _page_rows(session, RegistryFilters(), count, None)
+
+
+def get_public(session: Session, pledge_id: str) -> Pledge | None:
+    row = session.exec(select(Pledge).where(Pledge.id == pledge_id, is_public())).first()
+    return row
+
+
+def reports_of(session: Session, pledge_id: str) -> Sequence[Report]:
+    return session.exec(
+        select(Report).where(Report.pledge_id == pledge_id).order_by(col(Report.cycle), col(Report.received_at))
+    ).all()
+
+
+def public_timeline_of(session: Session, pledge_id: str) -> Sequence[TimelineEntry]:
+    return session.exec(
+        select(TimelineEntry)
+        .where(TimelineEntry.pledge_id == pledge_id, col(TimelineEntry.public).is_(True))
+        .order_by(col(TimelineEntry.seq))
+    ).all()
+
+
+def filters_from(
+    q: str | None,
+    sdg: list[int] | None,
+    country: str | None,
+    organization_type: OrganizationType | None,
+    scope: GeographicScope | None,
+    status: list[PublicStatus] | None,
+) -> RegistryFilters:
+    return RegistryFilters(
+        q=(q.strip() or None) if q else None,
+        sdgs=tuple(sdg or ()),
+        country=country.upper() if country else None,
+        organization_type=organization_type,
+        scope=scope,
+        statuses=tuple(status or ()),
+    )
+
+
+def describe(filters: RegistryFilters) -> dict[str, Any]:
+    """The filters in force, echoed in stats so a reader knows what the numbers cover."""
+    described: dict[str, Any] = {}
+    if filters.q:
+        described["q"] = filters.q
+    if filters.sdgs:
+        described["sdg"] = sorted(set(filters.sdgs))
+    for name in ("country", "organization_type", "scope"):
+        value = getattr(filters, name)
+        if value:
+            described[name] = str(value)
+    if filters.statuses:
+        described["status"] = sorted(str(status) for status in filters.statuses)
+    return described

@@ -1,0 +1,116 @@
+"""``GET /metrics`` for Prometheus: pledges by status and e-mails by outcome, read from the database at
+scrape time, and the API's request latency by route.
+
+Each app gets its own collector registry, so several apps in one process (tests) never collide.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pledgeflow.db import session_for
+from pledgeflow.models import Pledge, SentEmail
+from workflows.state import PledgeStatus
+
+router = APIRouter(tags=["metrics"])
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RegistryCollector(Collector):
+    """Reads the registry when scraped: the database is the truth, and every API replica reports the same."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("pledgeflow_registry_up", "1 when the registry database answered this scrape")
+        try:
+            with session_for(self.database_url) as session:
+                statuses = dict(session.exec(select(Pledge.status, func.count()).group_by(Pledge.status)).all())
+                emails = session.exec(
+                    select(SentEmail.state, SentEmail.kind, func.count()).group_by(SentEmail.state, SentEmail.kind)
+                ).all()
+        except SQLAlchemyError:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        pledges = GaugeMetricFamily("pledgeflow_pledges", "Pledges in the registry by status", labels=["status"])
+        for status in PledgeStatus:
+            pledges.add_metric([status.value], statuses.get(status.value, 0))
+        yield pledges
+        ledger = GaugeMetricFamily(
+            "pledgeflow_emails",
+            "E-mails in the send ledger by state (sent, failed, skipped, sending) and kind",
+            labels=["state", "kind"],
+        )
+        for state, kind, count in emails:
+            ledger.add_metric([state, kind], count)
+        yield ledger
+
+
+class RequestLatency:
+    """ASGI middleware timing each request to its last byte, labelled by route template (not raw path)."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.histogram.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+
+
+def install(app: FastAPI) -> None:
+    """Serve ``/metrics`` and time every request of ``app``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RegistryCollector(app.state.settings.database_url))
+    latency = Histogram(
+        "pledgeflow_http_request_duration_seconds",
+        "API request latency by route",
+        labelnames=["method", "route", "status"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+    app.state.metrics = registry
+    app.add_middleware(RequestLatency, histogram=latency)
+    app.include_router(router)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"}},
+)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition format."""
+    registry: Any = request.app.state.metrics
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,178 @@
+"""The public registry: search, pledge pages, matchmaking, statistics and open data. No auth, no Temporal;
+it reads only the registry projection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from itertools import chain, islice
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from sqlalchemy.exc import OperationalError
+
+from api import registry_related, registry_search, registry_stats
+from api.deps import SessionDep, SettingsDep
+from api.problems import FieldError, ProblemError, responses, unavailable
+from api.registry_export import atom_feed, export_csv, export_json
+from api.registry_public import (
+    PledgeDetail,
+    PledgePage,
+    PublicStatus,
+    RelatedPledge,
+    RelatedPledges,
+    public_pledge,
+    public_report,
+    public_timeline_entry,
+)
+from api.registry_search import CursorCodec, CursorError, RegistryFilters
+from api.registry_stats import RegistryStats
+from pledgeflow.models import Pledge
+from workflows.submission import GeographicScope, OrganizationType
+
+router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
+
+MAX_PAGE = 100
+FEED_ENTRIES = 50
+SdgNumber = Annotated[int, Field(ge=1, le=17)]
+
+
+def registry_filters(
+    q: Annotated[str | None, Query(max_length=200, description="Words in title, description or organisation")] = None,
+    sdg: Annotated[list[SdgNumber] | None, Query(description="Any of these SDGs (repeat the parameter)")] = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3")] = None,
+    organization_type: OrganizationType | None = None,
+    scope: GeographicScope | None = None,
+    status: Annotated[list[PublicStatus] | None, Query(description="Any of these statuses")] = None,
+) -> RegistryFilters:
+    return registry_search.filters_from(q, sdg, country, organization_type, scope, status)
+
+
+FiltersDep = Annotated[RegistryFilters, Depends(registry_filters)]
+PledgeId = Annotated[str, Path(max_length=16, description="A pledge id like PF-7K3M9QX")]
+
+
+def _public_row(session: SessionDep, pledge_id: str) -> Pledge:
+    row = registry_search.get_public(session, pledge_id)
+    if row is None:
+        raise ProblemError(404, f"no published pledge {pledge_id}")
+    return row
+
+
+@router.get("/pledges", responses=responses(422, 503))
+def search_pledges(
+    session: SessionDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
+) -> PledgePage:
+    """Published pledges, newest publication first; follow `next_cursor` to walk all of them exactly once."""
+    try:
+        rows, next_cursor = registry_search.search(session, CursorCodec(settings.signing_key()), filters, limit, cursor)
+    except CursorError as exc:
+        raise ProblemError(422, f"cursor: {exc}", errors=[FieldError(field="cursor", message=str(exc))]) from exc
+    base = settings.public_base_url
+    return PledgePage(items=[public_pledge(row, base) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/pledges/{pledge_id}", responses=responses(404, 503))
+def get_pledge(pledge_id: PledgeId, session: SessionDep, settings: SettingsDep) -> PledgeDetail:
+    """A published pledge with its reports and its public timeline."""
+    row = _public_row(session, pledge_id)
+    return PledgeDetail(
+        pledge=public_pledge(row, settings.public_base_url),
+        reports=[public_report(report) for report in registry_search.reports_of(session, row.id)],
+        timeline=[public_timeline_entry(entry) for entry in registry_search.public_timeline_of(session, row.id)],
+    )
+
+
+@router.get("/pledges/{pledge_id}/related", responses=responses(404, 422, 503))
+def related_pledges(
+    pledge_id: PledgeId,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> RelatedPledges:
+    """Other published pledges sharing SDGs, countries or partners, best match first, with the reason."""
+    row = _public_row(session, pledge_id)
+    base = settings.public_base_url
+    return RelatedPledges(
+        pledge_id=row.id,
+        items=[
+            RelatedPledge(
+                pledge=public_pledge(match.pledge, base),
+                score=match.score,
+                reason=match.reason,
+                shared_sdgs=match.shared_sdgs,
+                shared_countries=match.shared_countries,
+                shared_partners=match.shared_partners,
+            )
+            for match in registry_related.related_pledges(session, row, limit)
+        ],
+    )
+
+
+@router.get("/stats", responses=responses(422, 503))
+def stats(session: SessionDep, filters: FiltersDep) -> RegistryStats:
+    """Counts and shares, pledged USD (sum, median, outliers) and reporting compliance; filters as in search."""
+    return registry_stats.registry_stats(session, filters)
+
+
+def _all_public(settings: SettingsDep) -> Iterator[Pledge]:
+    rows = registry_search.iter_public(settings.database_url, RegistryFilters())
+    try:
+        head = list(islice(rows, 1))  # reach the database now: an outage answers 503, not a cut-off download
+    except OperationalError as exc:
+        raise unavailable("the database") from exc
+    return chain(head, rows)
+
+
+AllPublic = Annotated[Iterator[Pledge], Depends(_all_public)]
+
+
+def _download(body: StreamingResponse, filename: str) -> StreamingResponse:
+    body.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return body
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "Every published pledge, one row each"},
+        **responses(503),
+    },
+)
+def export_as_csv(rows: AllPublic, settings: SettingsDep) -> StreamingResponse:
+    """Every published pledge in the registry's stable order, as CSV (streamed)."""
+    body = export_csv(rows, settings.public_base_url)
+    return _download(StreamingResponse(body, media_type="text/csv; charset=utf-8"), "pledgeflow-registry.csv")
+
+
+@router.get(
+    "/export.json",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "A JSON array of every published pledge"},
+        **responses(503),
+    },
+)
+def export_as_json(rows: AllPublic, settings: SettingsDep) -> StreamingResponse:
+    """Every published pledge in the registry's stable order, as one JSON array (streamed)."""
+    body = export_json(rows, settings.public_base_url)
+    return _download(StreamingResponse(body, media_type="application/json"), "pledgeflow-registry.json")
+
+
+@router.get(
+    "/feed.atom",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}, "description": "Atom feed"}, **responses(503)},
+)
+def feed(session: SessionDep, settings: SettingsDep) -> Response:
+    """The newest publications as an Atom feed."""
+    rows = registry_search.newest(session, FEED_ENTRIES)
+    body = atom_feed(rows, settings.public_base_url, dt.datetime.now(dt.UTC))
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
