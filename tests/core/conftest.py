@@ -1,0 +1,93 @@
+"""Running the ``pledgeflow`` console script the way a developer does, and watching its processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+PLEDGEFLOW = str(Path(sys.executable).parent / "pledgeflow")
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The caller's environment without any PLEDGEFLOW_* leaking in, plus these settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PLEDGEFLOW_")}
+    env.update({f"PLEDGEFLOW_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+@dataclass
+class DevPorts:
+    api: int
+    temporal: int
+    temporal_ui: int
+    smtp: int
+    inbound: int
+
+    def env(self, home: Path) -> dict[str, str]:
+        return clean_env(
+            home=str(home),
+            api_port=str(self.api),
+            temporal_address=f"localhost:{self.temporal}",
+            temporal_ui_port=str(self.temporal_ui),
+            smtp_port=str(self.smtp),
+            inbound_port=str(self.inbound),
+        )
+
+
+@pytest.fixture
+def dev_ports() -> DevPorts:
+    return DevPorts(free_port(), free_port(), free_port(), free_port(), free_port())
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, ...), read from /proc."""
+    parents = {int(entry.name): _ppid(int(entry.name)) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; killed at the end if the test failed before stopping them."""
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
