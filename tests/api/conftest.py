@@ -1,7 +1,10 @@
-"""What the API tests share: staff keys of each role, pledges submitted through the API, bearer headers.
+"""What the API tests share: staff keys of each role, pledges submitted and moved through the API, bearer headers.
 
 ``shared_stack`` is one app + workers + SMTP sink on PostgreSQL for a whole module, for tests (like the
-authorisation matrix) that only need pledges of their own and not a fresh database each.
+authorisation matrix) that only need pledges of their own and not a fresh database each. Its policy has
+a two-second reporting year, so a published pledge reaches ``report_due`` at once; every other step keeps
+the default's days, so nothing else happens while a test runs. (Time-based ladder steps are tested on the
+time-skipping server in tests/workflows.)
 """
 
 from __future__ import annotations
@@ -59,6 +62,37 @@ async def wait_for_row(database_url: str, pledge_id: str, **expected: Any) -> Pl
             await asyncio.sleep(0.05)
 
 
+async def status_of(http: httpx.AsyncClient, pledge: Submitted) -> str:
+    response = await http.get(f"/api/v1/pledges/{pledge.id}", headers=pledge.auth)
+    assert response.status_code == 200, response.text
+    return str(response.json()["status"])
+
+
+async def until_status(http: httpx.AsyncClient, pledge: Submitted, status: str, timeout: float = 15) -> None:
+    """Wait for the workflow to reach ``status`` (for the steps it takes on its own, like the anniversary)."""
+    async with asyncio.timeout(timeout):
+        while await status_of(http, pledge) != status:
+            await asyncio.sleep(0.1)
+
+
+async def decide(http: httpx.AsyncClient, pledge: Submitted, key: str, decision: str, note: str | None = None) -> None:
+    body = {"decision": decision, "note": note or "Please state the budget per year and the target schools."}
+    response = await http.post(f"/api/v1/pledges/{pledge.id}/decisions", json=body, headers=bearer(key))
+    assert response.status_code == 201, response.text
+
+
+async def in_status(http: httpx.AsyncClient, status: str, admin_key: str) -> Submitted:
+    """A new pledge moved through the API to ``status`` (in_review, changes_requested, published, report_due)."""
+    pledge = await submit(http)
+    if status == "changes_requested":
+        await decide(http, pledge, admin_key, "request_changes")
+    elif status in ("published", "report_due"):
+        await decide(http, pledge, admin_key, "approve")
+        await until_status(http, pledge, status)
+    assert await status_of(http, pledge) == status
+    return pledge
+
+
 def make_staff(database_url: str) -> dict[Role, str]:
     """One key per role, under names unique to this call (the SQLite and PG databases live per session)."""
     suffix = uuid.uuid4().hex[:6]
@@ -80,11 +114,17 @@ def module_smtp() -> Iterator[SmtpSink]:
     controller.stop()
 
 
+QUICK_CYCLE_POLICY = 'reporting_interval = "2s"\nearly_report_window = "1s"\n'
+
+
 @pytest.fixture(scope="module")
 async def shared_stack(
     dev_env: WorkflowEnvironment, postgres_url: str, module_smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    settings = make_settings(tmp_path_factory.mktemp("shared"), postgres_url, module_smtp)
+    home = tmp_path_factory.mktemp("shared")
+    policy_file = home / "quick-cycle.toml"
+    policy_file.write_text(QUICK_CYCLE_POLICY)
+    settings = make_settings(home, postgres_url, module_smtp, policy_file=policy_file)
     async for _ in run_workers(dev_env.client, settings):
         transport = httpx.ASGITransport(app=create_app(settings, dev_env.client))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
