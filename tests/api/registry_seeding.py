@@ -169,8 +169,11 @@ def project(
     **submission: Any,
 ) -> PledgeState:
     """Write one pledge into the registry through the real ``project_pledge`` activity."""
-    if status in (PledgeStatus.in_review, PledgeStatus.changes_requested):
-        published_at = None
+    if status in (PledgeStatus.in_review, PledgeStatus.changes_requested) or closure_reason in (
+        ClosureReason.rejected,
+        ClosureReason.abandoned,
+    ):
+        published_at = None  # these never reach publication
     submitted_at = (published_at or EPOCH) - dt.timedelta(days=10)
     reports = [
         ReportRecord(
