@@ -1,0 +1,186 @@
+"""Every kind of email renders, in both parts, into a message a person can read and act on (SPEC 6)."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities.email_render import EmailRenderer, MissingContext, format_day
+from pledgeflow import reply_tokens
+from pledgeflow.settings import Settings
+from pledgeflow.tokens import Purpose, verify
+from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest, Recipient
+
+# What a Partner2Connect-style pledge's workflow would put in the context, one value per key.
+FACTS: dict[str, Any] = {
+    "title": "Connecting 500 rural schools in Kenya by 2027",
+    "organization": "Connect Africa Foundation",
+    "review_days": 7,
+    "submitted_at": "2026-03-02T09:15:00+00:00",
+    "financial_usd": 2_500_000,
+    "approvals_needed": 2,
+    "waiting_days": 8,
+    "note": "Please name the local operators you will work with\nand add a deliverable for 2026.",
+    "deadline": "2027-04-28T09:00:00+00:00",
+    "first_report_due": "2027-03-14T09:00:00+00:00",
+    "cycle": 1,
+    "delisting_date": "2028-07-27T09:00:00+00:00",
+    "progress": "on_track",
+    "reinstated": True,
+    "days": 30,
+    "reason": "Floods closed our field offices for six weeks.",
+    "end_date": "2027-12-31",
+    "closure_reason": "completed",
+}
+STAFF_KINDS = {EmailKind.review_requested, EmailKind.review_overdue, EmailKind.review_escalated}
+FOCAL = Recipient(email="amina@connect-africa.example", name="Amina Otieno", role="focal_point")
+VETTERS = Recipient(email="vetting@pledgeflow.localhost", name="Vetting team", role="vetting_team")
+
+
+def request_for(kind: EmailKind, recipient: Recipient | None = None, **context: Any) -> EmailRequest:
+    facts = {key: FACTS[key] for key in ALWAYS | CONTEXT[kind]}
+    return EmailRequest(
+        pledge_id="PF-7K3M9QX",
+        cycle=1,
+        kind=kind,
+        recipient=recipient or (VETTERS if kind in STAFF_KINDS else FOCAL),
+        context={**facts, **context},
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path, secret_key="template-tests-secret", public_base_url="https://pledges.example.org")
+
+
+@pytest.fixture
+def renderer(settings: Settings) -> EmailRenderer:
+    return EmailRenderer(settings)
+
+
+def as_received(message: EmailMessage) -> EmailMessage:
+    """The message as a mail client parses it off the wire."""
+    parsed: EmailMessage = message_from_bytes(message.as_bytes(), policy=policy.default)  # type: ignore[assignment]
+    return parsed
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+@pytest.mark.parametrize("kind", list(EmailKind))
+def test_every_kind_renders_a_readable_message_in_both_parts(renderer: EmailRenderer, kind: EmailKind) -> None:
+    message = as_received(renderer.render(request_for(kind)))
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    text, html = parts(message)
+
+    for body in (text, html):
+        assert "Dear " in body
+        assert "Connecting 500 rural schools in Kenya by 2027" in body
+        assert "None" not in body and "{{" not in body and "{%" not in body
+    # Every link the HTML offers is spelled out in the text part, so a text-only reader can follow it.
+    links = set(re.findall(r'href="([^"]+)"', html))
+    assert links, "each message links somewhere"
+    for link in links:
+        assert link.replace("&amp;", "&") in text
+    if "deadline" in CONTEXT[kind]:
+        assert "28 April 2027" in text and "28 April 2027" in html
+        assert "2027-04-28" not in text
+    assert message["Subject"] and "\n" not in message["Subject"]
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["X-Auto-Response-Suppress"] == "All"
+    assert message["X-Pledgeflow-Pledge"] == "PF-7K3M9QX"
+    assert re.fullmatch(r"<[0-9a-f]{32}@pledgeflow\.localhost>", message["Message-ID"])
+
+
+@pytest.mark.parametrize("kind", sorted(REPORT_ASKING))
+def test_report_requests_give_the_form_link_and_say_a_reply_works(
+    renderer: EmailRenderer, settings: Settings, kind: EmailKind
+) -> None:
+    message = as_received(renderer.render(request_for(kind), token_version=3))
+    text, html = parts(message)
+    report_link = re.search(r"https://pledges\.example\.org/pledges/PF-7K3M9QX/report\?token=(\S+)", text)
+    assert report_link is not None
+    claims = verify(settings.signing_key(), report_link.group(1), Purpose.report, 86_400)
+    assert (claims.pledge_id, claims.cycle, claims.version) == ("PF-7K3M9QX", 1, 3)
+    assert "reply to this email" in text and "reply to this email" in html
+
+    reply_to = str(message["Reply-To"])
+    token = reply_tokens.token_in(reply_to, settings.inbound_domain)
+    assert token is not None and len(reply_to.split("@")[0]) <= 64
+    reply = reply_tokens.verify(settings.signing_key(), token.upper(), max_age_days=1)
+    assert (reply.pledge_id, reply.cycle, reply.version) == ("PF-7K3M9QX", 1, 3)
+
+
+def test_only_report_requests_carry_a_reply_address(renderer: EmailRenderer) -> None:
+    for kind in set(EmailKind) - REPORT_ASKING:
+        assert renderer.render(request_for(kind))["Reply-To"] is None, kind
+
+
+def test_reminders_are_threaded_to_the_request_of_the_same_cycle_and_recipient(renderer: EmailRenderer) -> None:
+    request = renderer.render(request_for(EmailKind.report_request))
+    assert request["In-Reply-To"] is None
+    for kind in THREADED:
+        reminder = renderer.render(request_for(kind))
+        assert reminder["In-Reply-To"] == request["Message-ID"], kind
+        assert reminder["References"] == request["Message-ID"], kind
+        assert reminder["Message-ID"] != request["Message-ID"]
+    backup = Recipient(email="peter@connect-africa.example", name="Peter Mwangi", role="backup_contact")
+    assert renderer.render(request_for(EmailKind.reminder_2, backup))["In-Reply-To"] != request["Message-ID"]
+    final = request_for(EmailKind.reminder_1).model_copy(update={"thread_kind": EmailKind.final_report_request})
+    assert renderer.render(final)["In-Reply-To"] == renderer.render(request_for(EmailKind.final_report_request))[
+        "Message-ID"
+    ]
+
+
+def test_the_message_id_is_stable_and_unguessable(settings: Settings, tmp_path: Path) -> None:
+    first = EmailRenderer(settings).render(request_for(EmailKind.published))["Message-ID"]
+    again = EmailRenderer(settings).render(request_for(EmailKind.published))["Message-ID"]
+    other_secret = Settings(home=tmp_path, secret_key="another-registry-secret")
+    assert first == again
+    assert EmailRenderer(other_secret).render(request_for(EmailKind.published))["Message-ID"] != first
+
+
+def test_a_script_in_the_title_is_shown_as_text_in_html(renderer: EmailRenderer) -> None:
+    title = "<script>alert('pwned')</script> & <b>bold</b>"
+    _, html = parts(as_received(renderer.render(request_for(EmailKind.report_request, title=title))))
+    assert "<script>" not in html and "<b>bold</b>" not in html
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_a_line_break_in_the_title_cannot_add_a_header(renderer: EmailRenderer) -> None:
+    title = "Schools\r\nBcc: attacker@evil.example\r\n\r\nInjected body"
+    name = "Amina\r\nCc: attacker@evil.example"
+    recipient = Recipient(email="amina@connect-africa.example", name=name, role="focal_point")
+    message = as_received(renderer.render(request_for(EmailKind.published, recipient, title=title)))
+    assert message["Bcc"] is None and message["Cc"] is None
+    assert message["Subject"] == "Your pledge “Schools Bcc: attacker@evil.example Injected body” is published"
+    assert "evil" not in str(message["To"]).split("<")[1]
+
+
+def test_staff_get_the_review_page_and_never_a_pledger_token(renderer: EmailRenderer) -> None:
+    for kind in STAFF_KINDS:
+        text, html = parts(renderer.render(request_for(kind)))
+        assert "https://pledges.example.org/review/PF-7K3M9QX" in text
+        assert "token=" not in text and "token=" not in html
+
+
+def test_a_request_missing_a_fact_is_refused(renderer: EmailRenderer) -> None:
+    request = request_for(EmailKind.report_request)
+    del request.context["deadline"]
+    with pytest.raises(MissingContext, match="report_request email needs deadline"):
+        renderer.render(request)
+
+
+def test_dates_read_the_way_people_write_them() -> None:
+    assert format_day("2027-03-14") == "14 March 2027"
+    assert format_day("2027-03-14T23:30:00-05:00") == "15 March 2027"  # deadlines are kept in UTC
+    assert format_day("2027-03-04T08:00:00Z") == "4 March 2027"
