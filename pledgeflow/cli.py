@@ -38,7 +38,7 @@ def db_upgrade() -> None:
 
 @staff_app.command("add")
 def staff_add(
-    name: Annotated[str, typer.Argument(help="The staff member's name, unique.")],
+    name: Annotated[str, typer.Argument(help="The staff member's name, unique.", metavar="NAME")],
     role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.vetter,
 ) -> None:
     """Create a staff account and print its key once; only a hash of it is stored."""

@@ -5,6 +5,7 @@ Reads the ``.eml`` files ``pledgeflow.mailsink`` writes under ``<home>/mail/``; 
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import re
@@ -59,9 +60,11 @@ def _date(message: EmailMessage) -> str | None:
     if value is None:
         return None
     try:
-        return parsedate_to_datetime(str(value)).isoformat()
+        parsed = parsedate_to_datetime(str(value))
     except (TypeError, ValueError):
         return str(value)
+    # "-0000" (what formatdate writes by default) is UTC of unknown origin; Python leaves it naive.
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _header(message: EmailMessage, name: str) -> str | None:
@@ -84,7 +87,7 @@ def read_mail(path: Path) -> CapturedMail:
         date=_date(message),
         text=text,
         html=_part(message, "html"),
-        links=list(dict.fromkeys(_URL.findall(text or ""))),
+        links=list(dict.fromkeys(url.rstrip(".,;:!?") for url in _URL.findall(text or ""))),
     )
 
 
