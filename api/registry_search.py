@@ -156,19 +156,20 @@ def search(
     return page, codec.encode(_position(page[-1]), filters)
 
 
-def iter_public(database_url: str, filters: RegistryFilters, batch: int = EXPORT_BATCH) -> Iterator[Pledge]:
+def iter_public(database_url: str, filters: RegistryFilters, batch: int | None = None) -> Iterator[Pledge]:
     """Every public pledge in the registry's order, read in keyset batches, each in a short session.
 
     Streaming an export must not hold 100,000 rows, nor one database transaction for as long as a slow
     client takes to download; the keyset keeps the batches seamless under concurrent publications.
     """
+    size = batch or EXPORT_BATCH
     after: Position | None = None
     while True:
         with session_for(database_url) as session:
-            rows = _page_rows(session, filters, batch, after)
+            rows = _page_rows(session, filters, size, after)
             session.expunge_all()
         yield from rows
-        if len(rows) < batch:
+        if len(rows) < size:
             return
         after = _position(rows[-1])
 
