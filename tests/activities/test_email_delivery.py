@@ -1,0 +1,254 @@
+"""The send ledger against real SMTP servers: exactly one delivery where the server lets us know (SPEC 6).
+
+Small aiosmtpd handlers play the SMTP server's part: one answers from a script (421, 550, stall after
+DATA), and the ledger's state is read back from the real database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from temporalio import workflow
+from temporalio.client import WorkflowFailureError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from activities.email import CONTEXT_MISSING, SMTP_PERMANENT, EmailActivities
+from pledgeflow.db import session_for
+from pledgeflow.models import EmailSuppression, Pledge, SentEmail, utcnow
+from pledgeflow.settings import Settings
+from pledgeflow.tokens import Purpose, verify
+from tests.activities.test_email_templates import request_for
+from tests.conftest import SmtpSink, free_port, make_settings
+from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
+
+
+@dataclass
+class ScriptedSmtp:
+    """An SMTP server that answers RCPT and DATA from a script, then with 250."""
+
+    host: str
+    port: int
+    rcpt_answers: list[str] = field(default_factory=list)
+    # "stall": the server keeps the message, but its 250 comes only after stall_seconds (the client gave up)
+    data_answers: list[str] = field(default_factory=list)
+    stall_seconds: float = 0
+    delivered: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[Any] = field(default_factory=list)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        answer = self.rcpt_answers.pop(0) if self.rcpt_answers else "250 OK"
+        if answer.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return answer
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = self.data_answers.pop(0) if self.data_answers else "250 Message accepted"
+        if answer.startswith("250") or answer == "stall":
+            self.envelopes.append(envelope)
+            parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+            self.delivered.append(parsed)  # type: ignore[arg-type]
+        if answer == "stall":
+            await asyncio.sleep(self.stall_seconds)
+            answer = "250 Message accepted"
+        return answer
+
+
+@pytest.fixture
+def smtp() -> Iterator[ScriptedSmtp]:
+    server = ScriptedSmtp(host="127.0.0.1", port=free_port())
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, smtp: ScriptedSmtp) -> Settings:
+    return make_settings(tmp_path, database_url, smtp_host=smtp.host, smtp_port=smtp.port, smtp_timeout_seconds=1)
+
+
+def unique_request(kind: EmailKind = EmailKind.report_request, **context: Any) -> EmailRequest:
+    """A request whose business key no other test (or earlier run on the shared database) uses."""
+    request = request_for(kind, **context)
+    return request.model_copy(update={"pledge_id": f"PF-{uuid.uuid4().hex[:7].upper()}"})
+
+
+def ledger(settings: Settings, request: EmailRequest) -> SentEmail:
+    with session_for(settings.database_url) as session:
+        entry = session.get(SentEmail, request.business_key)
+    assert entry is not None
+    return entry
+
+
+@workflow.defn(name="SendOneEmail")
+class SendOneEmail:
+    """Stands in for the pledge workflow: one send_email with a quick retry policy."""
+
+    @workflow.run
+    async def run(self, request: EmailRequest) -> EmailOutcome:
+        return await workflow.execute_activity(
+            "send_email",
+            request,
+            result_type=EmailOutcome,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=4),
+        )
+
+
+@pytest.fixture
+async def send_through_worker(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Any]:
+    queue = f"email-delivery-{uuid.uuid4().hex[:8]}"
+    worker = Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflows=[SendOneEmail],
+        activities=[EmailActivities(settings).send_email],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+
+    async def send(request: EmailRequest) -> EmailOutcome:
+        return await dev_env.client.execute_workflow(
+            SendOneEmail.run, request, id=f"send-{uuid.uuid4().hex}", task_queue=queue
+        )
+
+    async with worker:
+        yield send
+
+
+async def test_a_retry_after_the_servers_250_sends_nothing_more(settings: Settings, smtp: ScriptedSmtp) -> None:
+    activities, request = EmailActivities(settings), unique_request()
+    first = await ActivityEnvironment().run(activities.send_email, request)
+    again = await ActivityEnvironment().run(activities.send_email, request)
+    assert first.state == again.state == "sent"
+    assert again.message_id == first.message_id and again.detail == "already sent"
+    assert len(smtp.delivered) == 1
+    assert smtp.delivered[0]["Message-ID"] == first.message_id
+    entry = ledger(settings, request)
+    assert (entry.state, entry.attempts, entry.sent_at is not None) == ("sent", 1, True)
+
+
+async def test_a_421_then_a_250_delivers_once(smtp: ScriptedSmtp, settings: Settings, send_through_worker: Any) -> None:
+    smtp.data_answers = ["421 4.3.2 Service not available, closing channel"]
+    request = unique_request()
+    outcome = await send_through_worker(request)
+    assert outcome.state == "sent"
+    assert len(smtp.delivered) == 1
+    entry = ledger(settings, request)
+    assert (entry.state, entry.attempts) == ("sent", 2)
+    assert entry.last_error is not None and entry.last_error.startswith("421")  # the operator sees why it waited
+
+
+async def test_a_550_is_final_and_visible_to_operators(
+    smtp: ScriptedSmtp, settings: Settings, send_through_worker: Any
+) -> None:
+    smtp.rcpt_answers = ["550 5.1.1 <amina@connect-africa.example>: mailbox unavailable"]
+    request = unique_request()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await send_through_worker(request)
+    cause = failure.value.cause
+    assert isinstance(cause, ActivityError) and isinstance(cause.cause, ApplicationError)
+    assert cause.cause.type == SMTP_PERMANENT and cause.cause.non_retryable
+    assert "mailbox unavailable" in cause.cause.message
+    assert smtp.delivered == []
+    entry = ledger(settings, request)
+    assert (entry.state, entry.attempts) == ("failed", 1)  # not retried
+    assert entry.last_error == "550 5.1.1 <amina@connect-africa.example>: mailbox unavailable"
+    # Asked again later (say, after a restart), the ledger answers the same and sends nothing.
+    with pytest.raises(ApplicationError, match="failed before: 550"):
+        await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert smtp.delivered == []
+
+
+async def test_a_timeout_after_data_resends_with_the_same_message_id(
+    smtp: ScriptedSmtp, settings: Settings, send_through_worker: Any
+) -> None:
+    smtp.data_answers, smtp.stall_seconds = ["stall"], 2.0  # the client gives up after 1 s
+    request = unique_request()
+    outcome = await send_through_worker(request)
+    assert outcome.state == "sent"
+    async with asyncio.timeout(5):
+        while len(smtp.delivered) < 2:
+            await asyncio.sleep(0.05)
+    # Both copies reached the mailbox; one Message-ID lets the reader's client show it once.
+    assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id] * 2
+    assert ledger(settings, request).attempts == 2
+
+
+async def test_a_do_not_email_contact_is_skipped_and_the_outcome_says_so(
+    settings: Settings, smtp: ScriptedSmtp
+) -> None:
+    request = unique_request()
+    address = f"bounced-{uuid.uuid4().hex[:6]}@connect-africa.example"
+    request = request.model_copy(update={"recipient": Recipient(email=address, name="Amina", role="focal_point")})
+    with session_for(settings.database_url) as session:
+        session.add(EmailSuppression(email=address, reason="hard bounce", created_at=utcnow()))
+        session.commit()
+    outcome = await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert outcome.state == "skipped"
+    assert outcome.detail == f"{address} is do-not-email (hard bounce)"
+    assert smtp.delivered == []
+    assert ledger(settings, request).state == "skipped"
+
+
+async def test_a_request_missing_context_is_refused_without_retry(settings: Settings, smtp: ScriptedSmtp) -> None:
+    request = unique_request()
+    del request.context["cycle"]
+    with pytest.raises(ApplicationError, match="report_request email needs cycle") as refused:
+        await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert refused.value.type == CONTEXT_MISSING and refused.value.non_retryable
+    assert smtp.delivered == []
+
+
+async def test_links_carry_the_pledges_current_token_version(settings: Settings, smtp: ScriptedSmtp) -> None:
+    request = unique_request(EmailKind.published)
+    with session_for(settings.database_url) as session:
+        session.add(
+            Pledge(
+                id=request.pledge_id,
+                title="Connecting 500 rural schools in Kenya by 2027",
+                status="published",
+                pledge_type="programmatic",
+                organization_name="Connect Africa Foundation",
+                organization_type="foundation",
+                organization_country="KEN",
+                geographic_scope="national",
+                start_date=utcnow().date(),
+                submission={},
+                submitted_at=utcnow(),
+                updated_at=utcnow(),
+                token_version=4,
+            )
+        )
+        session.commit()
+    await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    text = smtp.delivered[0].get_body(("plain",))
+    assert text is not None
+    token = str(text.get_content()).split("?token=")[1].split()[0]
+    assert verify(settings.signing_key(), token, Purpose.manage, 86_400).version == 4
+
+
+async def test_a_line_break_in_a_title_cannot_add_a_recipient_or_header(
+    tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
+) -> None:
+    settings = make_settings(tmp_path, sqlite_url, smtp_sink)
+    request = unique_request(EmailKind.published, title="Schools\r\nBcc: attacker@evil.example\r\nX-Evil: 1")
+    outcome = await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert outcome.state == "sent"
+    [message] = await smtp_sink.wait_for(1)
+    assert smtp_sink.envelopes[0].rcpt_tos == ["amina@connect-africa.example"]
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert "Schools Bcc: attacker@evil.example X-Evil: 1" in str(message["Subject"])
