@@ -82,6 +82,46 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
+    _document_problems(app)
+
+
+_PROBLEM_HEADERS = {
+    "401": {"WWW-Authenticate": {"description": "How to authenticate: Bearer.", "schema": {"type": "string"}}},
+    "503": {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}},
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Every error response in the OpenAPI document is what the API really sends: problem+json.
+
+    FastAPI would otherwise also list ``application/json`` (and its own validation-error schema) for 422.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for code, response in operation.get("responses", {}).items():
+                    if code.isdigit() and int(code) >= 400:
+                        response["content"] = {PROBLEM_JSON: problem}
+                        response["description"] = TITLES.get(int(code), response.get("description", "Error"))
+                        if code in _PROBLEM_HEADERS:
+                            response["headers"] = _PROBLEM_HEADERS[code]
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in components:
+            definition = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(definition.pop("$defs", {}), Problem=definition)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": TITLES[status], "content": {PROBLEM_JSON: {}}} for status in TITLES

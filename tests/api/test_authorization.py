@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from api.app import create_app
 from pledgeflow.staff import Role
 from tests.api.conftest import Submitted, bearer, in_status, submit
 from tests.conftest import Stack
@@ -78,6 +79,12 @@ def _credentials(caller: str, pledge: Submitted, other: Submitted, staff: dict[R
 
 
 @pytest.fixture(scope="module")
+def openapi(shared_stack: Stack) -> dict[str, Any]:
+    document: dict[str, Any] = create_app(shared_stack.settings).openapi()
+    return document
+
+
+@pytest.fixture(scope="module")
 async def refused_pledge_and_other(shared_stack: Stack) -> tuple[Submitted, Submitted]:
     return await submit(shared_stack.http), await submit(shared_stack.http)
 
@@ -90,6 +97,7 @@ async def test_authorization_matrix(
     shared_stack: Stack,
     shared_staff: dict[Role, str],
     refused_pledge_and_other: tuple[Submitted, Submitted],
+    openapi: dict[str, Any],
 ) -> None:
     http = shared_stack.http
     spec = ACTIONS[action]
@@ -105,3 +113,5 @@ async def test_authorization_matrix(
     assert response.status_code == expected, response.text
     if expected >= 400:
         assert response.headers["content-type"] == "application/problem+json"
+    documented = openapi["paths"][spec.path.replace("{id}", "{pledge_id}")][spec.method.lower()]["responses"]
+    assert str(expected) in documented

@@ -1,0 +1,62 @@
+"""The OpenAPI document declares every response the pledger and staff endpoints give, errors as problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from pledgeflow.settings import Settings
+
+ON_PLEDGE = {"401", "403", "404", "503"}
+DECLARED: dict[tuple[str, str], set[str]] = {
+    ("post", "/api/v1/pledges"): {"202", "422", "503"},
+    ("get", "/api/v1/pledges/{pledge_id}"): {"200", "422"} | ON_PLEDGE,
+    ("put", "/api/v1/pledges/{pledge_id}/submission"): {"200", "409", "412", "422", "428"} | ON_PLEDGE,
+    ("post", "/api/v1/pledges/{pledge_id}/reports"): {"201", "409", "422"} | ON_PLEDGE,
+    ("post", "/api/v1/pledges/{pledge_id}/extension-requests"): {"201", "409", "422"} | ON_PLEDGE,
+    ("post", "/api/v1/pledges/{pledge_id}/withdrawal"): {"200", "409", "422"} | ON_PLEDGE,
+    ("get", "/api/v1/review/queue"): {"200", "401", "403", "422", "503"},
+    ("post", "/api/v1/pledges/{pledge_id}/decisions"): {"201", "409", "422"} | ON_PLEDGE,
+    ("post", "/api/v1/pledges/{pledge_id}/extensions"): {"201", "409", "422"} | ON_PLEDGE,
+    ("post", "/api/v1/pledges/{pledge_id}/closure"): {"200", "409", "422"} | ON_PLEDGE,
+}
+
+
+@pytest.fixture(scope="module")
+def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    settings = Settings(home=tmp_path_factory.mktemp("openapi"), secret_key="openapi")
+    document: dict[str, Any] = create_app(settings).openapi()
+    return document
+
+
+def declared(openapi: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    responses: dict[str, Any] = openapi["paths"][path][method.lower()]["responses"]
+    return responses
+
+
+@pytest.mark.parametrize(("method", "path"), DECLARED)
+def test_each_endpoint_declares_exactly_the_responses_it_gives(openapi: dict[str, Any], method: str, path: str) -> None:
+    responses = declared(openapi, method, path)
+    assert set(responses) == DECLARED[(method, path)]
+    for code, response in responses.items():
+        if int(code) >= 400:
+            assert response["content"] == {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
+    if "503" in responses:
+        assert "Retry-After" in responses["503"]["headers"]
+    if path.endswith("{pledge_id}") or path.endswith("/submission"):
+        assert "ETag" in responses["200"]["headers"]
+
+
+def test_authenticated_endpoints_declare_bearer_security(openapi: dict[str, Any]) -> None:
+    for method, path in DECLARED:
+        security = openapi["paths"][path][method].get("security")
+        assert (security is None) == (path == "/api/v1/pledges"), (method, path)
+
+
+def test_no_fastapi_validation_schema_left(openapi: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in str(openapi)
+    assert {"Problem", "FieldError"} <= set(openapi["components"]["schemas"])
