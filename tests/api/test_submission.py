@@ -66,6 +66,8 @@ async def test_invalid_submission_is_422_naming_each_field_and_starts_nothing(st
     assert {"title", "sdgs", "focal_point.email"} <= fields
     await asyncio.sleep(0.5)
     assert stack.smtp.messages == []
+    started = [w async for w in stack.client.list_workflows(f"TaskQueue = '{stack.settings.task_queue}'")]
+    assert started == []
 
 
 async def test_same_idempotency_key_gives_one_pledge_one_workflow_one_email(stack: Stack) -> None:
