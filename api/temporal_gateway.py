@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import NoReturn
 
 from pydantic import BaseModel
@@ -86,18 +86,20 @@ class TemporalGateway:
                         continue  # a random id collided: draw another
                     return pledge_id
                 pledge_id = ids.pledge_id_for_key(idempotency_key, self._settings.signing_key(), attempt)
-                handle = await self._start(client, pledge_id, submission, idempotency_key)
-                # USE_EXISTING answers with whatever runs under this id: a retry of this key, or (rarely)
-                # another key whose id collided, in which case step to the next id.
-                description = await handle.describe()
+                # USE_EXISTING answers with whatever runs under this id, and a closed pledge under it refuses
+                # a new start: either way the memo says whose it is, a retry of this key or (rarely) another
+                # key whose id collided, in which case step to the next id.
+                with suppress(WorkflowAlreadyStartedError):
+                    await self._start(client, pledge_id, submission, idempotency_key)
+                description = await client.get_workflow_handle(workflow_id(pledge_id)).describe()
                 if await description.memo_value("idempotency_key", default="") == idempotency_key:
                     return pledge_id
         raise ProblemError(503, "could not allocate a pledge id; try again", headers={"Retry-After": "1"})
 
     async def _start(
         self, client: Client, pledge_id: str, submission: Submission, idempotency_key: str | None
-    ) -> WorkflowHandle[object, object]:
-        return await client.start_workflow(
+    ) -> None:
+        await client.start_workflow(
             WORKFLOW_TYPE,
             StartInput(
                 pledge_id=pledge_id,

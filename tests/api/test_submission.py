@@ -81,3 +81,12 @@ async def test_same_idempotency_key_gives_one_pledge_one_workflow_one_email(stac
     assert len(stack.smtp.messages) == 1
     runs = [w async for w in stack.client.list_workflows(f"WorkflowId = '{workflow_id(first.json()['id'])}'")]
     assert len(runs) == 1
+
+
+async def test_idempotency_key_retried_after_the_pledge_closed_still_answers_with_it(stack: Stack) -> None:
+    headers = {"Idempotency-Key": "import-batch-7/line-43"}
+    first = (await stack.http.post("/api/v1/pledges", json=submission_data(), headers=headers)).json()
+    await stack.client.get_workflow_handle(workflow_id(first["id"])).terminate(reason="test: closed")
+    again = await stack.http.post("/api/v1/pledges", json=submission_data(), headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == first["id"]
