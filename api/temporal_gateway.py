@@ -96,9 +96,7 @@ class TemporalGateway:
                     return pledge_id
         raise ProblemError(503, "could not allocate a pledge id; try again", headers={"Retry-After": "1"})
 
-    async def _start(
-        self, client: Client, pledge_id: str, submission: Submission, idempotency_key: str | None
-    ) -> None:
+    async def _start(self, client: Client, pledge_id: str, submission: Submission, idempotency_key: str | None) -> None:
         await client.start_workflow(
             WORKFLOW_TYPE,
             StartInput(
@@ -210,6 +208,4 @@ async def _answered_within(seconds: float) -> AsyncIterator[None]:
         async with asyncio.timeout(seconds):
             yield
     except TimeoutError as exc:
-        raise ProblemError(
-            503, "the pledge workers did not answer in time; try again shortly", headers=_RETRY
-        ) from exc
+        raise ProblemError(503, "the pledge workers did not answer in time; try again shortly", headers=_RETRY) from exc

@@ -75,7 +75,7 @@ def _expected_version(if_match: str | None) -> int | None:
         return None
     if value.startswith('"') and value.endswith('"') and value[1:-1].isdigit():
         return int(value[1:-1])
-    raise ProblemError(412, f"If-Match {value!r} does not name a submission version; send the ETag, like \"2\"")
+    raise ProblemError(412, f'If-Match {value!r} does not name a submission version; send the ETag, like "2"')
 
 
 @router.post("", status_code=202, responses=responses(422, 503))

@@ -92,9 +92,7 @@ def _aware(at: dt.datetime) -> dt.datetime:
 
 
 @router.get("/review/queue", responses=responses(401, 403, 422, 503))
-def review_queue(
-    staff: Vetter, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
-) -> ReviewQueue:
+def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ReviewQueue:
     """Pledges in review, longest waiting first."""
     with registry_reachable():
         pledges = list(session.exec(select(Pledge).where(Pledge.status == PledgeStatus.in_review.value)))
