@@ -1,0 +1,88 @@
+"""Fixtures for reply by email: a pledge workflow stand-in that records replies, and the real receiver.
+
+``ReplyRecorder`` takes the real signal name, so what it records is exactly what the pledge workflow
+would be sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from pledgeflow import reply_tokens
+from pledgeflow.inbound import InboundServer
+from pledgeflow.settings import Settings
+from tests.conftest import free_port, make_settings
+from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
+
+QUERY_REPLIES = "replies"
+
+
+@workflow.defn(name="ReplyRecorder")
+class ReplyRecorder:
+    def __init__(self) -> None:
+        self.replies: list[EmailReply] = []
+
+    @workflow.signal(name=SIGNAL_EMAIL_REPLY)
+    def email_reply(self, reply: EmailReply) -> None:
+        self.replies.append(reply)
+
+    @workflow.query(name=QUERY_REPLIES)
+    def recorded(self) -> list[EmailReply]:
+        return self.replies
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
+@dataclass
+class OpenPledge:
+    pledge_id: str
+    handle: WorkflowHandle[ReplyRecorder, None]
+    reply_to: str  # the Reply-To address its report request carried
+
+    async def replies(self) -> list[EmailReply]:
+        return await self.handle.query(QUERY_REPLIES, result_type=list[EmailReply])
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """SQLite unless a test asks for ``postgres`` (``parametrize("settings", [...], indirect=True)``)."""
+    backend = getattr(request, "param", "sqlite")
+    return make_settings(tmp_path, str(request.getfixturevalue(f"{backend}_url")))
+
+
+def reply_address(
+    settings: Settings, pledge_id: str, cycle: int = 1, version: int = 1, issued: dt.date | None = None
+) -> str:
+    token = reply_tokens.issue(settings.signing_key(), pledge_id, cycle, version, today=issued)
+    return reply_tokens.reply_address(token, settings.inbound_domain)
+
+
+@pytest.fixture
+async def pledge(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[OpenPledge]:
+    """A running 'pledge workflow' awaiting the report of cycle 1."""
+    queue = f"replies-{uuid.uuid4().hex[:8]}"
+    pledge_id = f"PF-{uuid.uuid4().hex[:7].upper()}"
+    async with Worker(
+        dev_env.client, task_queue=queue, workflows=[ReplyRecorder], workflow_runner=UnsandboxedWorkflowRunner()
+    ):
+        handle = await dev_env.client.start_workflow(ReplyRecorder.run, id=workflow_id(pledge_id), task_queue=queue)
+        yield OpenPledge(pledge_id, handle, reply_address(settings, pledge_id))
+        await handle.terminate("test finished")
+
+
+@pytest.fixture
+async def inbound(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[InboundServer]:
+    async with InboundServer(settings, dev_env.client, host="127.0.0.1", port=free_port()) as server:
+        yield server
