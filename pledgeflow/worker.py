@@ -8,25 +8,40 @@ from collections.abc import Sequence
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.email import EmailActivities
+from activities.policy import PolicyActivities
 from activities.registry import RegistryActivities
 from pledgeflow.settings import Settings
 from workflows.pledge import PledgeWorkflow
+
+# Deterministic libraries the workflow's models are built on: imported once, outside the sandbox,
+# instead of re-imported (and warned about) in every workflow run.
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "email_validator", "idna", "dns")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
 
 
 def build_workers(
     client: Client, settings: Settings, executor: concurrent.futures.ThreadPoolExecutor
 ) -> Sequence[Worker]:
     registry = RegistryActivities(settings.database_url)
+    policy = PolicyActivities(settings)
+    policy.current()  # a bad preset or policy file stops the worker at start, with the reason
     email = EmailActivities(settings)
     return [
         Worker(
             client,
             task_queue=settings.task_queue,
             workflows=[PledgeWorkflow],
-            activities=[registry.project_pledge],
+            activities=[registry.project_pledge, policy.load_policy],
             activity_executor=executor,
+            workflow_runner=workflow_runner(),
         ),
         Worker(
             client,

@@ -97,6 +97,23 @@ PRESETS: dict[str, Policy] = {
 }
 
 
+class StaffContacts(BaseModel):
+    """Where the workflow writes to staff; from settings, loaded with the policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vetting_team: str
+    vetting_lead: str
+    secretariat: str
+
+
+class LoadedPolicy(BaseModel):
+    """What the ``load_policy`` activity hands the workflow at start and at each new cycle."""
+
+    policy: Policy
+    staff: StaffContacts
+
+
 def load_policy(preset: str, policy_file: Path | None = None) -> Policy:
     """The named preset, overridden field by field by a TOML file's top-level keys."""
     if preset not in PRESETS:

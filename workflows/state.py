@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.policy import Policy
+from workflows.policy import Policy, StaffContacts
 from workflows.submission import ProgressReport, Submission
 
 WORKFLOW_TYPE = "PledgeWorkflow"
@@ -22,6 +22,7 @@ UPDATE_REVISE = "revise"
 UPDATE_REPORT = "submit_report"
 UPDATE_REQUEST_EXTENSION = "request_extension"
 UPDATE_GRANT_EXTENSION = "grant_extension"
+UPDATE_REFUSE_EXTENSION = "refuse_extension"
 UPDATE_WITHDRAW = "withdraw"
 UPDATE_CLOSE = "close"
 SIGNAL_EMAIL_REPLY = "email_reply"
@@ -49,6 +50,10 @@ class PledgeStatus(StrEnum):
 
 
 OPEN_STATUSES = frozenset(PledgeStatus) - {PledgeStatus.closed}
+# Statuses of a published pledge in a reporting cycle: reports and extensions apply here.
+CYCLE_STATUSES = frozenset(
+    {PledgeStatus.published, PledgeStatus.report_due, PledgeStatus.report_overdue, PledgeStatus.non_reporting}
+)
 
 
 class ClosureReason(StrEnum):
@@ -59,6 +64,9 @@ class ClosureReason(StrEnum):
     ended = "ended"
     delisted = "delisted"
     removed = "removed"
+
+
+ReportSource = Literal["form", "email", "api"]
 
 
 class TimelineEvent(BaseModel):
@@ -76,7 +84,7 @@ class TimelineEvent(BaseModel):
 class ReportRecord(BaseModel):
     cycle: int
     received_at: dt.datetime
-    source: Literal["form", "email", "api"]
+    source: ReportSource
     final: bool = False
     report: ProgressReport
 
@@ -90,10 +98,19 @@ class PledgeState(BaseModel):
     closure_note: str | None = None
     submitted_at: dt.datetime
     published_at: dt.datetime | None = None
-    policy: Policy | None = None
-    cycle: int = 0  # reporting cycles started; cycle N is due at published_at + N * interval
+    policy: Policy | None = None  # re-read at each new cycle, so a change applies from the next one
+    staff: StaffContacts | None = None  # staff addresses, loaded with the policy
+    review_started_at: dt.datetime | None = None  # the current review round (submission or revision)
+    changes_requested_at: dt.datetime | None = None
+    changes_note: str | None = None
+    # Reporting cycles started (1 from publication). Cycle N is due on its anniversary: the previous
+    # one plus the reporting interval of the policy in force when cycle N began.
+    cycle: int = 0
     cycle_due_at: dt.datetime | None = None
-    extension_days: int = 0  # granted for the current cycle
+    final_cycle: bool = False  # the cycle that asks for the final report (end date reached)
+    cycle_reported: bool = False  # the current cycle's report has arrived
+    extension_days: int = 0  # granted for the current cycle; shifts its remaining steps
+    steps_done: list[str] = []  # steps of the current stage's ladder already taken (workflows.ladder)
     next_deadline: dt.datetime | None = None
     next_step: str | None = None  # what happens at next_deadline, in words
     approvals: list[str] = []
@@ -103,6 +120,7 @@ class PledgeState(BaseModel):
     reports: list[ReportRecord] = []
     pending_extension_reason: str | None = None
     last_email: str | None = None
+    reply_message_ids: list[str] = []  # email replies already counted, newest last
     timeline: list[TimelineEvent] = []
     idempotency_key: str | None = None
     email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
@@ -137,7 +155,7 @@ class RevisionInput(BaseModel):
 
 class ReportInput(BaseModel):
     report: ProgressReport
-    source: Literal["form", "email", "api"] = "api"
+    source: ReportSource = "api"
     cycle: int | None = None  # report links are scoped to one cycle
 
 
@@ -147,6 +165,11 @@ class ExtensionRequestInput(BaseModel):
 
 class ExtensionGrantInput(BaseModel):
     days: Annotated[int, Field(ge=1)]
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    staff: str
+
+
+class ExtensionRefusalInput(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
     staff: str
 
