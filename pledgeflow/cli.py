@@ -69,6 +69,18 @@ def worker() -> None:
 
 
 @app.command()
+def inbound() -> None:
+    """Receive replies by email: an SMTP server for reply+TOKEN@ addresses (PLEDGEFLOW_INBOUND_*)."""
+    from pledgeflow.inbound import serve
+
+    settings = settings_or_exit()
+    typer.echo(
+        f"inbound SMTP on {settings.inbound_host}:{settings.inbound_port} for reply+TOKEN@{settings.inbound_domain}"
+    )
+    asyncio.run(serve(settings))
+
+
+@app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address (PLEDGEFLOW_API_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (PLEDGEFLOW_API_PORT).")] = None,

@@ -30,7 +30,7 @@ from sqlmodel import select
 from temporalio.client import Client
 
 from api.app import create_app
-from pledgeflow import binaries, db, mailsink
+from pledgeflow import binaries, db, inbound, mailsink
 from pledgeflow.models import StaffAccount
 from pledgeflow.settings import Settings
 from pledgeflow.staff import Role, add_staff, authenticate
@@ -283,6 +283,7 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
         client = await wait_for_temporal(settings, child, temporal_log, stop)
 
         mail_server = await mailsink.start(settings)
+        tasks.append(asyncio.create_task(inbound.serve(settings), name="inbound receiver"))
         tasks.append(asyncio.create_task(run_workers(client, settings), name="worker"))
         api_server = ApiServer(
             uvicorn.Config(create_app(settings, client), host=settings.api_host, port=settings.api_port)

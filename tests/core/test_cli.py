@@ -17,7 +17,7 @@ from pledgeflow.models import StaffAccount
 from pledgeflow.staff import authenticate
 from tests.core.conftest import PLEDGEFLOW, clean_env
 
-COMMANDS = [["dev"], ["api"], ["worker"], ["db", "upgrade"], ["staff", "add", "Ana Lima"]]
+COMMANDS = [["dev"], ["api"], ["worker"], ["inbound"], ["db", "upgrade"], ["staff", "add", "Ana Lima"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -85,5 +85,5 @@ def test_staff_add_refuses_an_unknown_role(sqlite_url: str) -> None:
 def test_help_names_every_part_of_the_stack() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("dev", "api", "worker", "db", "staff"):
+    for command in ("dev", "api", "worker", "inbound", "db", "staff"):
         assert re.search(rf"│ {command}\s", result.output), command

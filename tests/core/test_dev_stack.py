@@ -50,15 +50,21 @@ async def wait_ready(http: httpx.AsyncClient, process: subprocess.Popen[bytes], 
     pytest.fail(f"/readyz did not answer 200 within {READY_WITHIN:.0f}s:\n{await asyncio.to_thread(log.read_text)}")
 
 
-def about(mails: list[dict[str, Any]], pledge_id: str) -> list[dict[str, Any]]:
-    return [mail for mail in mails if pledge_id in (mail["text"] or "")]
+def received_mail(mails: list[dict[str, Any]], pledge_id: str) -> list[dict[str, Any]]:
+    """The pledger's "submission received" email(s) about this pledge."""
+    return [
+        mail
+        for mail in mails
+        if pledge_id in (mail["text"] or "")
+        and mail["to"] == ["amina@connect-africa.example"]
+        and "received" in mail["subject"]
+    ]
 
 
-async def wait_for_mail(http: httpx.AsyncClient, pledge_id: str, timeout: float = 30) -> list[dict[str, Any]]:
-    """The captured messages about this pledge, once there is one."""
+async def wait_for_received(http: httpx.AsyncClient, pledge_id: str, timeout: float = 30) -> list[dict[str, Any]]:
     async with asyncio.timeout(timeout):
         while True:
-            if found := about((await http.get("/dev/mail.json")).json(), pledge_id):
+            if found := received_mail((await http.get("/dev/mail.json")).json(), pledge_id):
                 return found
             await asyncio.sleep(0.3)
 
@@ -93,6 +99,10 @@ async def test_dev_runs_the_stack_stops_cleanly_and_keeps_state(
             assert url in banner
         ui = await http.get(f"http://127.0.0.1:{dev_ports.temporal_ui}/")
         assert ui.status_code == 200
+        for smtp_port in (dev_ports.smtp, dev_ports.inbound):
+            reader, writer = await asyncio.open_connection("127.0.0.1", smtp_port)
+            assert (await reader.readline()).startswith(b"220 "), f"no SMTP greeting on {smtp_port}"
+            writer.close()
 
         response = await http.post("/api/v1/pledges", json=submission_data())
         assert response.status_code == 202, response.text
@@ -102,9 +112,7 @@ async def test_dev_runs_the_stack_stops_cleanly_and_keeps_state(
         description = await temporal.get_workflow_handle(workflow_id(pledge["id"])).describe()
         assert description.typed_search_attributes.get(STATUS) == "in_review"
 
-        [received] = await wait_for_mail(http, pledge["id"])
-        assert received["to"] == ["amina@connect-africa.example"]
-        assert "received" in received["subject"]
+        [received] = await wait_for_received(http, pledge["id"])
 
     first_key = staff_key(first_log)
     with session_for(f"sqlite:///{home / 'pledgeflow.db'}") as session:
@@ -126,7 +134,7 @@ async def test_dev_runs_the_stack_stops_cleanly_and_keeps_state(
         assert owner.json()["submission"]["title"] == submission_data()["title"]
         listed = [wf.id async for wf in temporal.list_workflows(f"WorkflowId = '{workflow_id(pledge['id'])}'")]
         assert listed == [workflow_id(pledge["id"])]
-        assert about((await http.get("/dev/mail.json")).json(), pledge["id"]) == [received], "mailbox lost it"
+        assert received_mail((await http.get("/dev/mail.json")).json(), pledge["id"]) == [received], "mail lost"
     assert staff_key(second_log) == first_key
 
     below = stop(second, signal.SIGTERM)
