@@ -96,13 +96,12 @@ def api(
 def dev(
     policy: Annotated[
         str | None,
-        typer.Option(help="Policy preset: default, demo (the whole ladder in seconds), global_compact."),
+        typer.Option(help="Policy preset: default, demo (the ladder in seconds), global_compact [PLEDGEFLOW_POLICY]."),
     ] = None,
 ) -> None:
-    """Run the whole stack for development: Temporal with its UI, SMTP sink, worker and API; Ctrl-C stops all.
+    """Run the whole stack: Temporal with its UI, database, SMTP sink, inbound, worker and API; Ctrl-C stops all.
 
-    State (Temporal's file, the SQLite database, captured mail, the dev staff key) lives under
-    PLEDGEFLOW_HOME (default .pledgeflow/), so the next run finds the pledges of this one.
+    State lives under PLEDGEFLOW_HOME (default .pledgeflow/), so the next run finds the pledges of this one.
     """
     from pledgeflow.dev import DevError, run
 
