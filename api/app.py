@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import problems
+from api import pages, problems
 from api.routers import dev, health, inbound, metrics, pledger, registry, staff
 from api.temporal_gateway import TemporalGateway
 from pledgeflow.settings import Settings, get_settings
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     app.include_router(registry.router)
     metrics.install(app)
     app.include_router(staff.router)
+    pages.install(app)
     app.include_router(inbound.router)
     if settings.dev_mode:
         app.include_router(dev.router)

@@ -1,0 +1,126 @@
+"""The submission and report forms, read into SPEC 4's models (validated by the models, as in the API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from api.pages.forms import FieldErrors, FormValues, drop_empty, field_errors, validation_errors
+from workflows.submission import ProgressReport, Submission
+
+DELIVERABLE_ROWS = 3
+MAX_DELIVERABLE_ROWS = 50
+PARTNER_ROWS = 3
+REPORT_PARTNER_ROWS = 2
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Parsed(Generic[T]):
+    model: T | None
+    errors: FieldErrors
+
+
+def row_count(values: FormValues, name: str, default: int, maximum: int) -> int:
+    """How many repeated rows the form shows (the "add a row" button asks for one more)."""
+    try:
+        count = int(values.get(name, str(default)))
+    except ValueError:
+        count = default
+    return max(default, min(count, maximum))
+
+
+def _contact(values: FormValues, prefix: str) -> dict[str, Any] | None:
+    contact = drop_empty({key: values.text(f"{prefix}.{key}") for key in ("name", "email", "position")})
+    return contact or None
+
+
+def _rows_with_index(
+    values: FormValues, prefix: str, columns: tuple[str, ...], count: int
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Repeated rows (``deliverables.0.title`` ...) and the form row each came from.
+
+    An empty row is left out; a partly filled one is kept, so the model says what it lacks.
+    """
+    rows: list[dict[str, Any]] = []
+    index: list[int] = []
+    for number in range(count):
+        row = {column: values.get(f"{prefix}.{number}.{column}").strip() for column in columns}
+        if any(row.values()):
+            rows.append(drop_empty(row))
+            index.append(number)
+    return rows, index
+
+
+def read_submission(values: FormValues) -> Parsed[Submission]:
+    deliverable_rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
+    deliverables, deliverable_index = _rows_with_index(values, "deliverables", ("title", "due_date"), deliverable_rows)
+    partners, partner_index = _rows_with_index(values, "partners", ("name", "type"), PARTNER_ROWS)
+    data = drop_empty(
+        {
+            "title": values.text("title"),
+            "description": values.text("description"),
+            "pledge_type": values.text("pledge_type"),
+            "organization": drop_empty(
+                {key: values.text(f"organization.{key}") for key in ("name", "type")}
+                | {"country": (values.text("organization.country") or "").upper()}
+            ),
+            "focal_point": _contact(values, "focal_point"),
+            "backup_contact": _contact(values, "backup_contact"),
+            "partners": partners,
+            "sdgs": values.all("sdgs"),
+            "sdg_targets": values.words("sdg_targets"),
+            "geographic_scope": values.text("geographic_scope"),
+            "countries": values.words("countries", upper=True),
+            "regions": [region.strip() for region in values.get("regions").split(",") if region.strip()],
+            "start_date": values.text("start_date"),
+            "end_date": values.text("end_date"),
+            "open_ended": values.get("open_ended") == "true",
+            "deliverables": deliverables,
+            "resources": drop_empty(
+                {
+                    "financial_usd": values.number("resources.financial_usd"),
+                    "funding_sources": values.all("resources.funding_sources"),
+                    "in_kind": values.all("resources.in_kind"),
+                }
+            ),
+            "implementation": values.all("implementation"),
+            "website": values.text("website"),
+        }
+    )
+    data.setdefault("organization", {})
+    data.setdefault("focal_point", {})
+    try:
+        return Parsed(Submission.model_validate(data), FieldErrors())
+    except ValidationError as exc:
+        rows = {"deliverables": deliverable_index, "partners": partner_index}
+        return Parsed(None, field_errors(validation_errors(exc), rows))
+
+
+def read_report(values: FormValues, deliverable_count: int) -> Parsed[ProgressReport]:
+    progress_rows, progress_index = _rows_with_index(
+        values, "deliverables", ("percent_complete", "note"), deliverable_count
+    )
+    for row, number in zip(progress_rows, progress_index, strict=True):
+        row["deliverable"] = values.get(f"deliverables.{number}.deliverable")
+    partners, partner_index = _rows_with_index(values, "partners_added", ("name", "type"), REPORT_PARTNER_ROWS)
+    data = drop_empty(
+        {
+            "progress": values.text("progress"),
+            "narrative": values.text("narrative"),
+            "deliverables": progress_rows,
+            "resources_mobilized_usd": values.number("resources_mobilized_usd"),
+            "beneficiaries_reached": values.number("beneficiaries_reached"),
+            "partners_added": partners,
+            "links": values.lines("links"),
+        }
+    )
+    try:
+        return Parsed(ProgressReport.model_validate(data), FieldErrors())
+    except ValidationError as exc:
+        rows = {"deliverables": progress_index, "partners_added": partner_index}
+        return Parsed(None, field_errors(validation_errors(exc), rows))

@@ -1,0 +1,295 @@
+"""The pledger's pages: the submission form, the manage page behind the emailed link, the report form.
+
+Tokens are checked by the same dependencies as the JSON API (api.deps), and every action goes to the
+pledge's workflow through the same gateway calls; the workflow decides what is allowed now. A GET never
+acts (mail scanners open links): only a POST with this browser's CSRF token does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from api.deps import SessionDep, SettingsDep, TemporalDep, pledge_owner, registry_reachable, report_author
+from api.pages import labels
+from api.pages.form_models import (
+    DELIVERABLE_ROWS,
+    MAX_DELIVERABLE_ROWS,
+    PARTNER_ROWS,
+    REPORT_PARTNER_ROWS,
+    read_report,
+    read_submission,
+    row_count,
+)
+from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
+from api.pages.rendering import guard_of, redirect, render
+from api.pages.routing import page_router
+from api.problems import ProblemError
+from pledgeflow import links
+from pledgeflow.models import Pledge
+from pledgeflow.tokens import Purpose, TokenClaims, issue
+from workflows.state import (
+    CYCLE_STATUSES,
+    OPEN_STATUSES,
+    UPDATE_REPORT,
+    UPDATE_REQUEST_EXTENSION,
+    UPDATE_WITHDRAW,
+    ExtensionRequestInput,
+    PledgeState,
+    ReportInput,
+    WithdrawalInput,
+)
+
+router = page_router("pages: pledger")
+
+NOTICES = {
+    "extension-requested": "Your request for an extension was sent to the secretariat.",
+    "withdrawn": "Your pledge has been withdrawn. It stays in the registry, marked withdrawn.",
+}
+
+
+async def _posted(request: Request) -> FormData:
+    """The form, once its CSRF token has been checked: nothing acts on a form another site could forge."""
+    form = await request.form()
+    guard_of(request).check(request, form)
+    return form
+
+
+def _bearer(token: str | None) -> HTTPAuthorizationCredentials | None:
+    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
+
+
+def _token(request: Request, form: FormData | None = None) -> str | None:
+    value = form.get("token") if form is not None else request.query_params.get("token")
+    return value if isinstance(value, str) and value else None
+
+
+# --- Submission -----------------------------------------------------------------------------------
+
+
+def _submission_page(request: Request, values: FormValues, errors: FieldErrors, status_code: int = 200) -> Response:
+    return render(
+        request,
+        "submit_form.html",
+        status_code=status_code,
+        values=values,
+        errors=errors,
+        deliverable_rows=row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS),
+        max_deliverable_rows=MAX_DELIVERABLE_ROWS,
+        partner_rows=PARTNER_ROWS,
+        # One key per filled-in form: a double click or a resent POST maps to the same pledge.
+        idempotency_key=values.get("idempotency_key") or secrets.token_urlsafe(16),
+    )
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submission_form(request: Request) -> Response:
+    return _submission_page(request, FormValues(), FieldErrors())
+
+
+@router.post("/submit", response_class=HTMLResponse)
+async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, session: SessionDep) -> Response:
+    form = await _posted(request)
+    values = FormValues.of(form)
+    if values.get("add_deliverable"):
+        rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
+        values.single["deliverable_rows"] = str(min(rows + 1, MAX_DELIVERABLE_ROWS))
+        return _submission_page(request, values, FieldErrors())
+    parsed = read_submission(values)
+    if parsed.model is None:
+        return _submission_page(request, values, parsed.errors, status_code=422)
+    key = values.get("idempotency_key")[:200] or None
+    pledge_id = await gateway.submit(parsed.model, key)
+    with registry_reachable():
+        row = session.get(Pledge, pledge_id)
+    # A retried form may arrive after the pledge's tokens were revoked: hand out a current one.
+    version = row.token_version if row is not None else 1
+    token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, version))
+    return render(
+        request,
+        "submit_done.html",
+        pledge_id=pledge_id,
+        title=parsed.model.title,
+        email=parsed.model.focal_point.email,
+        manage_url=links.manage_page(settings.public_base_url, pledge_id, token),
+        public_url=links.pledge_page(settings.public_base_url, pledge_id),
+    )
+
+
+# --- The manage page ------------------------------------------------------------------------------
+
+
+def _manage_url(pledge_id: str, token: str, notice: str | None = None) -> str:
+    url = f"/pledges/{quote(pledge_id)}?token={quote(token)}"
+    return f"{url}&done={notice}" if notice else url
+
+
+def _manage_page(
+    request: Request,
+    state: PledgeState,
+    token: str,
+    errors: FieldErrors | None = None,
+    values: FormValues | None = None,
+    status_code: int = 200,
+) -> Response:
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    return render(
+        request,
+        "manage.html",
+        status_code=status_code,
+        state=state,
+        token=token,
+        notice=notice,
+        errors=errors or FieldErrors(),
+        values=values or FormValues(),
+        badge=labels.badge(state.status.value, state.closure_reason.value if state.closure_reason else None),
+        can_report=state.status in CYCLE_STATUSES,
+        is_open=state.status in OPEN_STATUSES,
+        report_url=f"/pledges/{quote(state.pledge_id)}/report?token={quote(token)}",
+    )
+
+
+@router.get("/pledges/{pledge_id}", response_class=HTMLResponse)
+async def manage(
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+) -> Response:
+    token = _token(request)
+    pledge_owner(pledge_id, settings, session, _bearer(token))
+    assert token is not None
+    return _manage_page(request, await gateway.state(pledge_id), token)
+
+
+@router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse)
+async def request_extension(
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+) -> Response:
+    form = await _posted(request)
+    token = _token(request, form)
+    pledge_owner(pledge_id, settings, session, _bearer(token))
+    assert token is not None
+    values = FormValues.of(form)
+    errors = FieldErrors()
+    try:
+        request_input = ExtensionRequestInput(reason=values.get("reason").strip())
+        await gateway.update(pledge_id, UPDATE_REQUEST_EXTENSION, request_input)
+    except ValidationError as exc:
+        errors = field_errors(validation_errors(exc))
+    except ProblemError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors.add("reason", exc.detail)
+    if errors:
+        return _manage_page(request, await gateway.state(pledge_id), token, errors, values, status_code=422)
+    return redirect(_manage_url(pledge_id, token, "extension-requested"))
+
+
+@router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
+async def withdraw_confirmation(
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+) -> Response:
+    token = _token(request)
+    pledge_owner(pledge_id, settings, session, _bearer(token))
+    state = await gateway.state(pledge_id)
+    return render(request, "withdraw_confirm.html", state=state, token=token, errors=FieldErrors(), values=FormValues())
+
+
+@router.post("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
+async def withdraw(
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+) -> Response:
+    form = await _posted(request)
+    token = _token(request, form)
+    pledge_owner(pledge_id, settings, session, _bearer(token))
+    assert token is not None
+    values = FormValues.of(form)
+    reason = values.text("reason")
+    try:
+        await gateway.update(pledge_id, UPDATE_WITHDRAW, WithdrawalInput(reason=reason[:2000] if reason else None))
+    except ProblemError as exc:
+        if exc.status != 409:
+            raise
+        errors = FieldErrors()
+        errors.add(None, exc.detail)
+        state = await gateway.state(pledge_id)
+        return render(
+            request, "withdraw_confirm.html", status_code=409, state=state, token=token, errors=errors, values=values
+        )
+    return redirect(_manage_url(pledge_id, token, "withdrawn"))
+
+
+# --- The report form ------------------------------------------------------------------------------
+
+
+def _report_page(
+    request: Request,
+    state: PledgeState,
+    claims: TokenClaims,
+    token: str,
+    values: FormValues,
+    errors: FieldErrors,
+    status_code: int = 200,
+) -> Response:
+    cycle = claims.cycle if claims.cycle is not None else state.cycle
+    return render(
+        request,
+        "report_form.html",
+        status_code=status_code,
+        state=state,
+        token=token,
+        cycle=cycle,
+        already=[report for report in state.reports if report.cycle == cycle],
+        values=values,
+        errors=errors,
+        partner_rows=REPORT_PARTNER_ROWS,
+    )
+
+
+@router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse)
+async def report_form(
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+) -> Response:
+    """Only renders: a mail scanner opening the link must not file anything."""
+    token = _token(request)
+    claims = report_author(pledge_id, settings, session, _bearer(token))
+    assert token is not None
+    state = await gateway.state(pledge_id)
+    return _report_page(request, state, claims, token, FormValues(), FieldErrors())
+
+
+@router.post("/pledges/{pledge_id}/report", response_class=HTMLResponse)
+async def submit_report(
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+) -> Response:
+    form = await _posted(request)
+    token = _token(request, form)
+    claims = report_author(pledge_id, settings, session, _bearer(token))
+    assert token is not None
+    values = FormValues.of(form)
+    state = await gateway.state(pledge_id)
+    parsed = read_report(values, len(state.submission.deliverables))
+    if parsed.model is None:
+        return _report_page(request, state, claims, token, values, parsed.errors, status_code=422)
+    try:
+        result = await gateway.update(
+            pledge_id, UPDATE_REPORT, ReportInput(report=parsed.model, source="form", cycle=claims.cycle)
+        )
+    except ProblemError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = FieldErrors()
+        errors.add(None, exc.detail)
+        return _report_page(request, state, claims, token, values, errors, status_code=exc.status)
+    return render(
+        request,
+        "report_done.html",
+        state=state,
+        result=result,
+        badge=labels.badge(result.status.value),
+        public_url=links.pledge_page(settings.public_base_url, pledge_id),
+    )

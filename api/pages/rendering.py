@@ -1,0 +1,107 @@
+"""How every page is rendered: one autoescaping Jinja2 environment, the CSRF cookie, security headers.
+
+Every template goes through :func:`render`, so no page can forget the CSRF token or the headers. The
+Content-Security-Policy allows no script at all: the pages work without JavaScript, and an injection
+that slipped past autoescaping would still not run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from api.pages import labels
+from api.pages.csrf import CsrfGuard
+from pledgeflow.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Pledger pages carry their token in the URL; it must not leak to other sites in a Referer.
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        at = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return at.astimezone(dt.UTC).strftime("%d %b %Y, %H:%M UTC")
+    return value.strftime("%d %b %Y")
+
+
+def _iso(value: dt.date | dt.datetime) -> str:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat()
+
+
+def _usd(value: float | None) -> str:
+    return "" if value is None else f"USD {value:,.0f}"
+
+
+def _options(codes: list[Any]) -> list[tuple[str, str]]:
+    """(value, words) pairs for a select or a group of checkboxes."""
+    return [(code.value, labels.label(code)) for code in codes]
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(date=_date, iso=_iso, usd=_usd, label=labels.label)
+    environment.globals.update(
+        labels=labels,
+        options=_options,
+        sdg_options=[(number, f"{number}. {name}") for number, name in labels.SDG_NAMES.items()],
+    )
+    return environment
+
+
+ENVIRONMENT = _environment()
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def guard_of(request: Request) -> CsrfGuard:
+    return CsrfGuard(settings_of(request))
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """The page, with the browser's CSRF token in the context (and its cookie set if it had none)."""
+    guard = guard_of(request)
+    secret, is_new = guard.browser_secret(request)
+    body = ENVIRONMENT.get_template(template).render(
+        request=request,
+        csrf_token=guard.token_for(secret),
+        staff=getattr(request.state, "staff", None),
+        **context,
+    )
+    response = HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+    if is_new:
+        guard.set_cookie(response, secret)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    """After a POST that acted: the browser GETs the result, so a reload does not act twice."""
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)

@@ -1,0 +1,68 @@
+"""Page routes answer in HTML, whatever goes wrong: the API's problems become readable error pages.
+
+The gateway and the shared dependencies raise :class:`ProblemError` (404, 409, 503, ...) for the JSON
+API; a page route renders the same status and detail as a page instead, keeping ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from api.pages.rendering import redirect, render
+from api.problems import TITLES, ProblemError
+
+ERROR_ADVICE = {
+    401: "Your link or key is not valid (any more). Use the newest link you were emailed.",
+    403: "You cannot do this here.",
+    404: "There is nothing at this address.",
+    409: "This cannot be done at the pledge's current stage.",
+    422: "Something in the request was not valid.",
+    503: "The service is busy or briefly unavailable. Please try again in a minute.",
+}
+
+
+class LoginRequired(Exception):
+    """No valid staff session: send the browser to the login page."""
+
+
+def error_page(request: Request, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    response = render(
+        request,
+        "error.html",
+        status_code=status,
+        title=TITLES.get(status, "Error"),
+        detail=detail,
+        advice=ERROR_ADVICE.get(status, ""),
+    )
+    for name, value in (headers or {}).items():
+        if name.lower() != "www-authenticate":  # a page is not answered with a Bearer challenge
+            response.headers[name] = value
+    return response
+
+
+class PageRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ProblemError as exc:
+                return error_page(request, exc.status, exc.detail, exc.headers)
+            except RequestValidationError as exc:
+                fields = ", ".join(".".join(str(part) for part in error["loc"][1:]) for error in exc.errors())
+                return error_page(request, 422, f"not a valid request ({fields})")
+            except LoginRequired:
+                return redirect("/staff/login")
+
+        return page_handler
+
+
+def page_router(tag: str) -> APIRouter:
+    """Pages stay out of the OpenAPI document: it describes the JSON API only."""
+    return APIRouter(route_class=PageRoute, include_in_schema=False, tags=[tag])
