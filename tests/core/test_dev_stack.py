@@ -160,3 +160,19 @@ def test_a_port_in_use_is_one_line_naming_the_setting_and_starts_nothing(
     [line] = result.stderr.strip().splitlines()
     assert f"port {port}" in line and setting in line
     assert not (home / "temporal.db").exists()
+
+
+def test_an_unknown_policy_preset_is_one_line_and_starts_nothing(tmp_path: Path, dev_ports: DevPorts) -> None:
+    home = tmp_path / "home"
+    result = subprocess.run(  # noqa: S603  (our own console script)
+        [PLEDGEFLOW, "dev", "--policy", "weekly"],
+        cwd=tmp_path,
+        env=dev_ports.env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "unknown policy preset 'weekly'" in line and "default, demo, global_compact" in line
+    assert not (home / "temporal.db").exists()
