@@ -2,10 +2,10 @@
 
 The send ledger (``SentEmail``) is the idempotency guard: a business key recorded as sent is never sent
 again, so a retry after the SMTP server's 250 reaches nobody twice. What the server answers decides the
-rest: a 4xx or a lost connection is retryable (the workflow's retry policy backs off); a 5xx is final,
-recorded in the ledger and raised non-retryable so it shows in the Temporal UI; a timeout after DATA
-leaves the key "sending", so the retry resends with the same Message-ID and the reader's mail client
-folds the two copies into one.
+rest: a 4xx or a lost connection is retryable (the workflow's retry policy backs off) and recorded as
+"sending" with the server's answer; a 5xx is final, recorded as "failed" and raised non-retryable so it
+shows in the Temporal UI; a timeout after DATA leaves the key "sending", so the retry resends with the
+same Message-ID and the reader's mail client folds the two copies into one.
 """
 
 from __future__ import annotations
@@ -40,12 +40,14 @@ class EmailActivities:
         prepared = await asyncio.to_thread(self._prepare, request)
         if isinstance(prepared, EmailOutcome):
             return prepared
+        message_id = str(prepared["Message-ID"])
         try:
             await self._deliver(request, prepared)
         except aiosmtplib.SMTPException as exc:
             code, reason = _smtp_answer(exc)
-            await asyncio.to_thread(self._record, request.business_key, code >= 500, reason)
-            if code >= 500:
+            final = code >= 500
+            await asyncio.to_thread(self._record, request, message_id, "failed" if final else "sending", reason)
+            if final:
                 activity.logger.error("email %s refused for good: %s", request.business_key, reason)
                 raise ApplicationError(
                     f"SMTP server refused {request.kind.value} email to {request.recipient.email}: {reason}",
@@ -54,17 +56,16 @@ class EmailActivities:
                 ) from exc
             raise ApplicationError(f"SMTP delivery will be retried: {reason}", type=SMTP_TEMPORARY) from exc
         except OSError as exc:
-            await asyncio.to_thread(self._record, request.business_key, False, f"connection: {exc}")
+            await asyncio.to_thread(self._record, request, message_id, "sending", f"connection: {exc}")
             raise ApplicationError(f"SMTP server unreachable, will retry: {exc}", type=SMTP_TEMPORARY) from exc
-        await asyncio.to_thread(self._record_sent, request.business_key)
-        return EmailOutcome(state="sent", message_id=str(prepared["Message-ID"]))
+        await asyncio.to_thread(self._record, request, message_id, "sent", None)
+        return EmailOutcome(state="sent", message_id=message_id)
 
     def _prepare(self, request: EmailRequest) -> EmailMessage | EmailOutcome:
         """The message to send now, or the outcome already decided for this business key."""
-        key = request.business_key
         recipient = request.recipient.email.lower()
         with session_for(self.settings.database_url) as session:
-            entry = session.get(SentEmail, key)
+            entry = session.get(SentEmail, request.business_key)
             if entry is not None and entry.state in {"sent", "skipped"}:
                 return EmailOutcome(state=entry.state, message_id=entry.message_id, detail=f"already {entry.state}")
             if entry is not None and entry.state == "failed":
@@ -73,36 +74,19 @@ class EmailActivities:
                     type=SMTP_PERMANENT,
                     non_retryable=True,
                 )
-            pledge = session.get(Pledge, request.pledge_id)
-            try:
-                message = self.renderer.render(request, token_version=pledge.token_version if pledge else 1)
-            except MissingContext as exc:
-                raise ApplicationError(str(exc), type=CONTEXT_MISSING, non_retryable=True) from exc
-            if entry is None:
-                entry = SentEmail(
-                    business_key=key,
-                    pledge_id=request.pledge_id,
-                    cycle=request.cycle,
-                    kind=request.kind.value,
-                    recipient=recipient,
-                    message_id=str(message["Message-ID"]),
-                    state="sending",
-                    created_at=utcnow(),
-                )
             suppression = session.get(EmailSuppression, recipient)
-            if suppression is not None:
-                entry.state = "skipped"
-                entry.last_error = f"do-not-email: {suppression.reason}"
-                session.add(entry)
-                session.commit()
-                return EmailOutcome(
-                    state="skipped",
-                    message_id=entry.message_id,
-                    detail=f"{recipient} is do-not-email ({suppression.reason})",
-                )
-            entry.attempts += 1
-            session.add(entry)
-            session.commit()
+            pledge = session.get(Pledge, request.pledge_id)
+        try:
+            message = self.renderer.render(request, token_version=pledge.token_version if pledge else 1)
+        except MissingContext as exc:
+            raise ApplicationError(str(exc), type=CONTEXT_MISSING, non_retryable=True) from exc
+        if suppression is not None:
+            self._record(request, str(message["Message-ID"]), "skipped", f"do-not-email: {suppression.reason}")
+            return EmailOutcome(
+                state="skipped",
+                message_id=str(message["Message-ID"]),
+                detail=f"{recipient} is do-not-email ({suppression.reason})",
+            )
         return message
 
     async def _deliver(self, request: EmailRequest, message: EmailMessage) -> None:
@@ -121,21 +105,27 @@ class EmailActivities:
             timeout=settings.smtp_timeout_seconds,
         )
 
-    def _record(self, key: str, final: bool, error: str) -> None:
+    def _record(self, request: EmailRequest, message_id: str, state: str, error: str | None) -> None:
+        """One write per attempt, after the SMTP conversation: a crash before it only means a resend with
+        the same Message-ID, exactly as after a timeout, so writing "sending" first would buy nothing."""
         with session_for(self.settings.database_url) as session:
-            entry = session.get(SentEmail, key)
-            assert entry is not None
-            entry.state = "failed" if final else "sending"
-            entry.last_error = error
-            session.add(entry)
-            session.commit()
-
-    def _record_sent(self, key: str) -> None:
-        with session_for(self.settings.database_url) as session:
-            entry = session.get(SentEmail, key)
-            assert entry is not None
-            entry.state = "sent"
-            entry.sent_at = utcnow()
+            entry = session.get(SentEmail, request.business_key) or SentEmail(
+                business_key=request.business_key,
+                pledge_id=request.pledge_id,
+                cycle=request.cycle,
+                kind=request.kind.value,
+                recipient=request.recipient.email.lower(),
+                message_id=message_id,
+                state=state,
+                created_at=utcnow(),
+            )
+            entry.state = state
+            if error is not None:  # a sent entry keeps the answer that delayed it, for the operator
+                entry.last_error = error
+            if state != "skipped":
+                entry.attempts += 1
+            if state == "sent":
+                entry.sent_at = utcnow()
             session.add(entry)
             session.commit()
 

@@ -91,6 +91,7 @@ _templates.filters.update(FILTERS)
 # Subjects are header text, never HTML: escaping would show "&amp;" to the reader; one_line() guards them.
 _subjects = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
 _subjects.filters.update(FILTERS)
+_subject_templates = {kind: _subjects.from_string(subject) for kind, subject in SUBJECTS.items()}
 
 
 def message_id(secret: bytes, business_key: str, domain: str) -> str:
@@ -153,7 +154,7 @@ class EmailRenderer:
         if request.kind in REPORT_ASKING:
             added["reply_to"] = self.reply_address(request, token_version)
         context = {**request.context, **added}
-        context["subject"] = one_line(_subjects.from_string(SUBJECTS[request.kind]).render(context))
+        context["subject"] = one_line(_subject_templates[request.kind].render(context))
         return context
 
     def render(self, request: EmailRequest, token_version: int = 1, now: dt.datetime | None = None) -> EmailMessage:
