@@ -165,66 +165,62 @@ class PledgeActions(PledgeRuntime):
         await self._commit()
 
     def _accept_report(self, report: ProgressReport, source: ReportSource, cycle: int, actor: str) -> str:
-        state, now = self.state, workflow.now()
-        progress = report.progress.value.replace("_", " ")
+        """Record a report and settle what it settles. One receipt email per cycle, for the report that
+        counts: the send ledger keys emails by (pledge, cycle, kind, recipient), so an interim update or
+        an addition is confirmed by the answer to the pledger and by the timeline."""
+        state, progress = self.state, report.progress.value.replace("_", " ")
         if cycle < state.cycle:
             self._add_report(cycle, source, report, final=False)
             self._record(actor, "report_added", f"Addition to the cycle {cycle} report received ({progress}).")
-            self._notify(
-                EmailKind.report_received,
-                [self._focal()],
-                cycle=cycle,
-                progress=report.progress.value,
-                reinstated=False,
-            )
             return f"Added to the report for cycle {cycle}."
         assert state.policy is not None
-        counts = (
-            state.status != PledgeStatus.published or now >= effective_due(state) - state.policy.early_report_window
+        early = workflow.now() >= effective_due(state) - state.policy.early_report_window
+        counts = state.status != PledgeStatus.published or early
+        if not counts and report.progress != Progress.discontinued:
+            self._add_report(state.cycle, source, report, final=False)
+            due = f"{effective_due(state):%Y-%m-%d}"
+            self._record(
+                actor,
+                "progress_update",
+                f"Progress update received ({progress}); the cycle {state.cycle} report is still due {due}.",
+            )
+            return f"Progress update recorded; the report for cycle {state.cycle} is still due {due}."
+        self._add_report(state.cycle, source, report, final=state.final_cycle)
+        reinstated = state.status in REINSTATING
+        requested = StepName.request in state.steps_done
+        self._notify(
+            EmailKind.report_received,
+            [self._focal()],
+            thread=self._request_kind() if requested else None,
+            cycle=state.cycle,
+            progress=report.progress.value,
+            reinstated=reinstated and report.progress != Progress.discontinued,
         )
-        final, reinstated = counts and state.final_cycle, state.status in REINSTATING
-        self._add_report(state.cycle, source, report, final=final)
-        thread = self._request_kind() if StepName.request in state.steps_done else None
-        receipt = {"cycle": state.cycle, "progress": report.progress.value, "reinstated": False}
         if report.progress == Progress.discontinued:
-            self._record(actor, "report_received", "Report received: the pledger reports the pledge discontinued.")
-            self._notify(EmailKind.report_received, [self._focal()], thread=thread, **receipt)
+            self._record(actor, "report_received", "Report received: the pledge is discontinued.")
             self._mark_closed(
                 ClosureReason.withdrawn, actor, "Closed as withdrawn: reported discontinued.", "discontinued"
             )
             self._notify(
-                EmailKind.withdrawn, [self._focal()], reason="The progress report said the pledge is discontinued."
+                EmailKind.withdrawn, [self._focal()], reason="The progress report says the pledge is discontinued."
             )
             return "Report recorded; the pledge is closed as withdrawn (discontinued)."
-        if not counts:
-            due = effective_due(state)
-            self._record(
-                actor,
-                "progress_update",
-                f"Progress update received ({progress}); the cycle {state.cycle} report is still due {due:%Y-%m-%d}.",
-            )
-            self._notify(EmailKind.report_received, [self._focal()], thread=thread, **receipt)
-            return f"Progress update recorded; the report for cycle {state.cycle} is still due {due:%Y-%m-%d}."
-        if final:
+        if state.final_cycle:
             reason = ClosureReason.completed if report.progress == Progress.completed else ClosureReason.ended
+            note = f"final report: {progress}"
             self._record(actor, "final_report_received", f"Final report received ({progress}).")
-            self._notify(EmailKind.report_received, [self._focal()], thread=thread, **receipt)
-            self._mark_closed(
-                reason, actor, f"Closed as {reason.value} after the final report.", f"final report: {progress}"
-            )
-            self._notify(
-                EmailKind.closed, [self._focal()], closure_reason=reason.value, note=f"final report: {progress}"
-            )
+            self._mark_closed(reason, actor, f"Closed as {reason.value} after the final report.", note)
+            self._notify(EmailKind.closed, [self._focal()], closure_reason=reason.value, note=note)
             return f"Final report recorded; the pledge is closed as {reason.value}."
         state.status, state.cycle_reported = PledgeStatus.published, True
+        received = f"Report for cycle {state.cycle} received ({progress})"
         if reinstated:
-            message = f"Report for cycle {state.cycle} received ({progress}); the pledge is reinstated."
-        elif thread is None:
-            message = f"Report for cycle {state.cycle} received ({progress}) before its anniversary: no request needed."
+            message = f"{received}; the pledge is reinstated."
+        elif not requested:
+            message = f"{received} before its anniversary: no request needed."
         else:
-            message = f"Report for cycle {state.cycle} received ({progress})."
+            message = f"{received}."
         self._record(actor, "report_received", message)
-        self._notify(EmailKind.report_received, [self._focal()], thread=thread, **{**receipt, "reinstated": reinstated})
         return message
 
     def _add_report(self, cycle: int, source: ReportSource, report: ProgressReport, final: bool) -> None:

@@ -39,7 +39,7 @@ class PledgeRuntime:
         # Everything before this run was projected before it continued as new.
         self._projected_seq = max((event.seq for event in self.state.timeline), default=0)
         self._projected_reports = len(self.state.reports)
-        self._projected_plan = (self.state.status, self.state.next_deadline)
+        self._projected_row: dict[str, Any] | None = None  # the pledge row last written, to skip no-op writes
         self._projection_lock = asyncio.Lock()
         self._outbox: list[asyncio.Task[None]] = []
         self._visible: dict[str, Any] = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
@@ -93,21 +93,22 @@ class PledgeRuntime:
         # Projections run one at a time, each carrying the newest state, so the registry never
         # ends on an older picture than the workflow's.
         async with self._projection_lock:
-            last_seq = self.state.timeline[-1].seq if self.state.timeline else 0
-            reports = len(self.state.reports)
-            plan = (self.state.status, self.state.next_deadline)
-            if (last_seq, reports, plan) == (self._projected_seq, self._projected_reports, self._projected_plan):
-                return
             projection = PledgeProjection.of(
                 self.state, events_after_seq=self._projected_seq, reports_from=self._projected_reports
             )
+            row = projection.model_dump(exclude={"events", "reports"})
+            if not projection.events and not projection.reports and row == self._projected_row:
+                return
             await workflow.execute_activity(
                 "project_pledge",
                 projection,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
                 summary=self._projection_summary(),
             )
-            self._projected_seq, self._projected_reports, self._projected_plan = last_seq, reports, plan
+            if projection.events:
+                self._projected_seq = projection.events[-1].seq
+            self._projected_reports += len(projection.reports)
+            self._projected_row = row
 
     def _projection_summary(self) -> str:
         new = [event.kind.replace("_", " ") for event in self.state.timeline if event.seq > self._projected_seq]
