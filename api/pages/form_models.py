@@ -101,12 +101,13 @@ def read_submission(values: FormValues) -> Parsed[Submission]:
         return Parsed(None, field_errors(validation_errors(exc), rows))
 
 
-def read_report(values: FormValues, deliverable_count: int) -> Parsed[ProgressReport]:
+def read_report(values: FormValues, deliverables: list[str]) -> Parsed[ProgressReport]:
+    """The report; row N of the deliverables is the pledge's deliverable N (named by the pledge, not the form)."""
     progress_rows, progress_index = _rows_with_index(
-        values, "deliverables", ("percent_complete", "note"), deliverable_count
+        values, "deliverables", ("percent_complete", "note"), len(deliverables)
     )
     for row, number in zip(progress_rows, progress_index, strict=True):
-        row["deliverable"] = values.get(f"deliverables.{number}.deliverable")
+        row["deliverable"] = deliverables[number]
     partners, partner_index = _rows_with_index(values, "partners_added", ("name", "type"), REPORT_PARTNER_ROWS)
     data = drop_empty(
         {

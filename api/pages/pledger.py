@@ -272,7 +272,7 @@ async def submit_report(
     assert token is not None
     values = FormValues.of(form)
     state = await gateway.state(pledge_id)
-    parsed = read_report(values, len(state.submission.deliverables))
+    parsed = read_report(values, [deliverable.title for deliverable in state.submission.deliverables])
     if parsed.model is None:
         return _report_page(request, state, claims, token, values, parsed.errors, status_code=422)
     try:

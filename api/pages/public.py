@@ -26,6 +26,7 @@ from workflows.submission import GeographicScope, OrganizationType
 router = page_router("pages: registry")
 
 PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 NEWEST_ON_LANDING = 6
 RELATED_SHOWN = 5
 FILTER_NAMES = ("q", "sdg", "country", "organization_type", "scope", "status")
@@ -72,6 +73,16 @@ def _choice(values: list[str], kind: type[Choice], name: str, errors: FieldError
         return None
 
 
+def _page_size(value: str | None, errors: FieldErrors) -> int:
+    """Pledges per page: 20 unless the address asks for 1 to 100."""
+    if value is None or value == "":
+        return PAGE_SIZE
+    if value.isdigit() and 1 <= int(value) <= MAX_PAGE_SIZE:
+        return int(value)
+    errors.add(None, f"A page holds 1 to {MAX_PAGE_SIZE} pledges; showing {PAGE_SIZE}.")
+    return PAGE_SIZE
+
+
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     rows = registry_search.newest(session, NEWEST_ON_LANDING)
@@ -83,14 +94,17 @@ def landing(request: Request, session: SessionDep, settings: SettingsDep) -> HTM
 def registry(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     filters, errors, raw = _filters(request)
     cursor = request.query_params.get("cursor") or None
+    limit = _page_size(request.query_params.get("limit"), errors)
     codec = CursorCodec(settings.signing_key())
     try:
-        rows, next_cursor = registry_search.search(session, codec, filters, PAGE_SIZE, cursor)
+        rows, next_cursor = registry_search.search(session, codec, filters, limit, cursor)
     except CursorError as exc:
         errors.add(None, f"That page link no longer matches this search ({exc}).")
         cursor = None
-        rows, next_cursor = registry_search.search(session, codec, filters, PAGE_SIZE, None)
+        rows, next_cursor = registry_search.search(session, codec, filters, limit, None)
     kept = [(name, value) for name in FILTER_NAMES for value in raw[name]]
+    if limit != PAGE_SIZE:
+        kept.append(("limit", str(limit)))
     return render(
         request,
         "registry_list.html",
