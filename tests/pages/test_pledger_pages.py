@@ -165,10 +165,8 @@ async def test_extension_request_errors_by_the_reason_then_is_sent(site: Site) -
         _, token = await _form_page(http, manage_url)
         action = f"/pledges/{pledge.id}/extension-request"
         short = await http.post(action, data={"csrf_token": token, "token": pledge.manage_token, "reason": "busy"})
-        sent = await http.post(
-            action,
-            data={"csrf_token": token, "token": pledge.manage_token, "reason": "Our data team is in the field until May."},
-        )
+        reason = "Our data team is in the field until May."
+        sent = await http.post(action, data={"csrf_token": token, "token": pledge.manage_token, "reason": reason})
         assert sent.status_code == 303
         after = await http.get(sent.headers["location"])
     assert short.status_code == 422

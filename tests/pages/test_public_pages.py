@@ -6,8 +6,8 @@ import html as html_lib
 import re
 import uuid
 
-from tests.pages.conftest import Site, api_report, api_submit, published, registry_row
 from tests.factories import submission_data
+from tests.pages.conftest import Site, api_report, api_submit, published, registry_row
 
 
 def _result_ids(page: str) -> list[str]:
@@ -57,7 +57,8 @@ async def test_filters_narrow_the_results_and_bad_values_are_named_by_their_inpu
         error = re.search(rf'<p class="field-error" id="field-{field}-error">(.*?)</p>', bad.text, re.DOTALL)
         assert error and words in html_lib.unescape(error.group(1)), field
         # The input itself points at its message, for screen readers.
-        assert re.search(rf'id="field-{field}" [^>]*aria-describedby="[^"]*field-{field}-error" aria-invalid="true"', bad.text)
+        described = rf'id="field-{field}" [^>]*aria-describedby="[^"]*field-{field}-error" aria-invalid="true"'
+        assert re.search(described, bad.text)
     # The valid filters still apply: both pledges match the words.
     assert sorted(_result_ids(bad.text)) == sorted([kenya.id, peru.id])
 
