@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -190,7 +190,11 @@ def _message_id(message: EmailMessage, raw: bytes) -> str:
 
 
 class InboundHandler:
-    """aiosmtpd hooks: refuse bad recipients at RCPT, process the message at DATA."""
+    """aiosmtpd hooks: refuse bad recipients at RCPT, process the message at DATA.
+
+    Anything that is our trouble, not the sender's (the registry database down, Temporal away), answers
+    451 so the sending server keeps the reply and tries again, instead of bouncing it to the pledger.
+    """
 
     def __init__(self, processor: ReplyProcessor) -> None:
         self.processor = processor
@@ -200,6 +204,9 @@ class InboundHandler:
             await asyncio.to_thread(self.processor.claims_for, address)
         except ReplyRefused as exc:
             return f"550 5.1.1 {exc}"
+        except SQLAlchemyError:
+            log.exception("registry database unavailable while checking %s", address)
+            return "451 4.3.0 the registry is unavailable; please try again later"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 reply address accepted"
 
@@ -211,6 +218,9 @@ class InboundHandler:
             return f"550 5.1.1 {exc}"
         except TryLater as exc:
             return f"451 4.3.0 {exc}; please try again later"
+        except SQLAlchemyError:
+            log.exception("registry database unavailable while receiving a reply")
+            return "451 4.3.0 the registry is unavailable; please try again later"
         return f"250 2.0.0 {result.outcome.value}: {result.detail}"
 
 

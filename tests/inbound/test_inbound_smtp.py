@@ -9,11 +9,13 @@ from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from pledgeflow.db import session_for
 from pledgeflow.inbound import InboundServer
 from pledgeflow.models import InboundMessage, Pledge, utcnow
 from pledgeflow.settings import Settings
+from tests.conftest import free_port
 from tests.inbound.conftest import OpenPledge, reply_address
 from tests.inbound.replies import NEW_TEXT, gmail_reply, out_of_office, outlook_reply
 
@@ -140,3 +142,15 @@ async def test_an_unknown_expired_or_revoked_address_is_refused_and_signals_noth
     assert refusal.code == 550 and reason in refusal.message
     assert await pledge.replies() == []
     assert kept(settings, message) is None
+
+
+async def test_with_the_registry_down_a_reply_is_deferred_not_bounced(
+    dev_env: WorkflowEnvironment, pledge: OpenPledge, settings: Settings
+) -> None:
+    down = settings.model_copy(update={"database_url": f"postgresql+psycopg://root@127.0.0.1:{free_port()}/gone"})
+    async with InboundServer(down, dev_env.client, host="127.0.0.1", port=free_port()) as server:
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as deferred:
+            await deliver(server, gmail_reply(pledge.reply_to))
+    [answer] = deferred.value.recipients
+    assert answer.code == 451 and "try again later" in answer.message
+    assert await pledge.replies() == []
