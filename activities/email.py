@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 import aiosmtplib
+from jinja2 import TemplateError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -26,6 +27,7 @@ from workflows.emails import EmailOutcome, EmailRequest
 
 # ApplicationError types, so an operator (and the workflow) can tell why a send failed.
 CONTEXT_MISSING = "EmailContextMissing"
+TEMPLATE_BROKEN = "EmailTemplateError"
 SMTP_PERMANENT = "SmtpPermanentFailure"
 SMTP_TEMPORARY = "SmtpTemporaryFailure"
 
@@ -80,6 +82,10 @@ class EmailActivities:
             message = self.renderer.render(request, token_version=pledge.token_version if pledge else 1)
         except MissingContext as exc:
             raise ApplicationError(str(exc), type=CONTEXT_MISSING, non_retryable=True) from exc
+        except TemplateError as exc:  # a retry renders the same template the same way
+            raise ApplicationError(
+                f"{request.kind.value} email cannot be rendered: {exc}", type=TEMPLATE_BROKEN, non_retryable=True
+            ) from exc
         if suppression is not None:
             self._record(request, str(message["Message-ID"]), "skipped", f"do-not-email: {suppression.reason}")
             return EmailOutcome(

@@ -148,11 +148,12 @@ class EmailRenderer:
         else:
             manage = issue(self.secret, TokenClaims(pledge, Purpose.manage, token_version))
             added["manage_url"] = links.manage_page(base, pledge, manage)
-        if request.kind in REPORT_LINKED:
+        # Staff told about a missing report (the secretariat's final notice) must not be able to file it.
+        if request.kind in REPORT_LINKED and request.recipient.role not in STAFF_ROLES:
             report = issue(self.secret, TokenClaims(pledge, Purpose.report, token_version, cycle=request.cycle))
             added["report_url"] = links.report_form(base, pledge, report)
-        if request.kind in REPORT_ASKING:
-            added["reply_to"] = self.reply_address(request, token_version)
+            if request.kind in REPORT_ASKING:
+                added["reply_to"] = self.reply_address(request, token_version)
         context = {**request.context, **added}
         context["subject"] = one_line(_subject_templates[request.kind].render(context))
         return context

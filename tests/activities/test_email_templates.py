@@ -136,9 +136,10 @@ def test_reminders_are_threaded_to_the_request_of_the_same_cycle_and_recipient(r
     backup = Recipient(email="peter@connect-africa.example", name="Peter Mwangi", role="backup_contact")
     assert renderer.render(request_for(EmailKind.reminder_2, backup))["In-Reply-To"] != request["Message-ID"]
     final = request_for(EmailKind.reminder_1).model_copy(update={"thread_kind": EmailKind.final_report_request})
-    assert renderer.render(final)["In-Reply-To"] == renderer.render(request_for(EmailKind.final_report_request))[
-        "Message-ID"
-    ]
+    assert (
+        renderer.render(final)["In-Reply-To"]
+        == renderer.render(request_for(EmailKind.final_report_request))["Message-ID"]
+    )
 
 
 def test_the_message_id_is_stable_and_unguessable(settings: Settings, tmp_path: Path) -> None:
@@ -171,6 +172,18 @@ def test_staff_get_the_review_page_and_never_a_pledger_token(renderer: EmailRend
         text, html = parts(renderer.render(request_for(kind)))
         assert "https://pledges.example.org/review/PF-7K3M9QX" in text
         assert "token=" not in text and "token=" not in html
+
+
+def test_the_secretariats_final_notice_informs_and_cannot_file_the_report(renderer: EmailRenderer) -> None:
+    secretariat = Recipient(email="secretariat@pledgeflow.localhost", name="Secretariat", role="secretariat")
+    message = as_received(renderer.render(request_for(EmailKind.final_notice, secretariat)))
+    text, html = parts(message)
+    assert message["Reply-To"] is None
+    assert "token=" not in text and "token=" not in html
+    assert "Nothing is needed from you" in text and "Nothing is needed from you" in html
+    assert "https://pledges.example.org/registry/PF-7K3M9QX" in text
+    focal_text, _ = parts(as_received(renderer.render(request_for(EmailKind.final_notice))))
+    assert "Please report by 28 April 2027" in focal_text and "Please report by" not in text
 
 
 def test_a_request_missing_a_fact_is_refused(renderer: EmailRenderer) -> None:
