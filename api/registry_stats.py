@@ -1,8 +1,10 @@
 """Registry statistics, the figures of the UN partnerships reports: themes, geography, partners, time frame,
 resources and reporting compliance.
 
-Counts are grouped in SQL; the amounts (one float per pledge) and time frames (three small columns) are
-read as light columns and summarised in Python, which stays quick at 100,000 pledges on either database.
+One query reads the light columns of the covered pledges and the SDG and country index tables are read
+as pairs; everything but regions (which only the submission JSON holds) is counted in Python from those.
+So the pledge table is scanned twice, not once per breakdown: on SQLite a registry row carries its
+submission in overflow pages, and every GROUP BY over the table would read all of them again.
 A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a trend.
 """
 
@@ -11,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+import threading
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, case, func, true
+from sqlalchemy import ColumnElement, case, true
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api import registry_json
@@ -92,6 +97,7 @@ class ReportingCompliance(BaseModel):
 
 class RegistryStats(BaseModel):
     pledges: int = Field(description="public pledges covered (ever published, matching the filters)")
+    computed_at: dt.datetime = Field(description="statistics are recomputed at most once a minute")
     filters: dict[str, Any]
     note: str = (
         "A pledge can name several SDGs, countries and regions, so those shares can add up to more than 1; "
@@ -115,25 +121,64 @@ def _shares(counts: Counter[str], total: int, keys: Iterable[str] | None = None)
     return [Share(key=key, count=counts[key], share=round(counts[key] / total, 4) if total else 0.0) for key in ordered]
 
 
-def _grouped(session: Session, column: Any, where: list[ColumnElement[bool]]) -> Counter[str]:
-    rows = session.exec(select(column, func.count()).where(*where).group_by(column)).all()
-    return Counter({str(key): int(count) for key, count in rows})
+@dataclass(frozen=True)
+class _Covered:
+    """The light columns statistics need, one per covered pledge, read in a single pass.
+
+    One pass matters on SQLite, where a registry row carries its submission JSON in overflow pages: each
+    further GROUP BY over the pledge table would read all of them again.
+    """
+
+    id: str
+    status: str
+    closure_reason: str | None
+    geographic_scope: str
+    organization_type: str
+    pledge_type: str
+    start_date: dt.date
+    end_date: dt.date | None
+    open_ended: bool
+    financial_usd: float
+    last_due_cycle: int
+    reported_last_due: bool
 
 
-def _grouped_index(session: Session, table: Any, column: Any, where: list[ColumnElement[bool]]) -> Counter[str]:
-    query = select(column, func.count()).join(Pledge, col(Pledge.id) == table.pledge_id).where(*where).group_by(column)
-    return Counter({str(key): int(count) for key, count in session.exec(query).all()})
+_COVERED_COLUMNS = (
+    "id",
+    "status",
+    "closure_reason",
+    "geographic_scope",
+    "organization_type",
+    "pledge_type",
+    "start_date",
+    "end_date",
+    "open_ended",
+    "financial_usd",
+)
+
+
+def _covered(session: Session, where: list[ColumnElement[bool]]) -> list[_Covered]:
+    last_due = case((col(Pledge.status) == PublicStatus.report_due.value, col(Pledge.cycle) - 1), else_=Pledge.cycle)
+    reported = select(Report.id).where(col(Report.pledge_id) == col(Pledge.id), col(Report.cycle) == last_due).exists()
+    columns = [getattr(Pledge, name) for name in _COVERED_COLUMNS]
+    query = sa_select(*columns, last_due.label("last_due_cycle"), reported.label("reported_last_due")).where(*where)
+    return [_Covered(**row._asdict()) for row in session.execute(query)]
+
+
+def _index_counts(session: Session, table: Any, column: Any, covered: set[str]) -> Counter[str]:
+    """Counts from an index table (one row per pledge and SDG or country), for the covered pledges only."""
+    rows = session.exec(select(table.pledge_id, column))
+    return Counter(str(value) for pledge_id, value in rows if pledge_id in covered)
 
 
 def _regions(session: Session, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
+    """Regions live only in the submission JSON: unnested in SQL, the one pass that reads it."""
     items = registry_json.string_items(session, "regions")
-    query = select(items.c.value, func.count(func.distinct(Pledge.id))).select_from(Pledge).join(items, true())
-    counts = Counter({str(key): int(n) for key, n in session.exec(query.where(*where).group_by(items.c.value))})
-    with_region = session.exec(
-        select(func.count(func.distinct(Pledge.id))).select_from(Pledge).join(items, true()).where(*where)
-    ).one()
-    if total - with_region:
-        counts["unspecified"] = total - with_region
+    pairs = set(session.exec(select(items.c.value, Pledge.id).select_from(Pledge).join(items, true()).where(*where)))
+    counts = Counter(str(region) for region, _ in pairs)
+    unspecified = total - len({pledge_id for _, pledge_id in pairs})
+    if unspecified:
+        counts["unspecified"] = unspecified
     return counts
 
 
@@ -153,12 +198,6 @@ def time_frame(start: dt.date, end: dt.date | None, open_ended: bool) -> TimeFra
     return TimeFrame.over_5y
 
 
-def _time_frames(session: Session, where: list[ColumnElement[bool]]) -> Counter[str]:
-    columns = select(col(Pledge.start_date), col(Pledge.end_date), col(Pledge.open_ended))
-    rows = session.exec(columns.where(*where)).all()
-    return Counter(time_frame(start, end, bool(open_ended)).value for start, end, open_ended in rows)
-
-
 def far_out_fence(amounts: list[float]) -> float | None:
     """Q3 + 3·IQR of sorted amounts, or None when there are too few to speak of outliers."""
     if len(amounts) < 4:
@@ -167,29 +206,21 @@ def far_out_fence(amounts: list[float]) -> float | None:
     return q3 + 3 * (q3 - q1)
 
 
-def _financial(session: Session, where: list[ColumnElement[bool]], total: int) -> Financial:
-    positive = [*where, col(Pledge.financial_usd) > 0]
-    amounts = [
-        float(a)
-        for a in session.exec(select(Pledge.financial_usd).where(*positive).order_by(col(Pledge.financial_usd)))
-    ]
+def _financial(session: Session, pledges: list[_Covered]) -> Financial:
+    amounts = sorted(pledge.financial_usd for pledge in pledges if pledge.financial_usd > 0)
     fence = far_out_fence(amounts)
     regular = [a for a in amounts if fence is None or a <= fence]
     flagged = amounts[len(regular) :]
-    listed = (
-        session.exec(
-            select(Pledge.id, Pledge.title, Pledge.financial_usd)
-            .where(*positive, col(Pledge.financial_usd) > fence)
-            .order_by(col(Pledge.financial_usd).desc(), col(Pledge.id))
-            .limit(MAX_LISTED_OUTLIERS)
-        ).all()
-        if fence is not None
-        else []
-    )
+    largest = sorted(
+        (pledge for pledge in pledges if fence is not None and pledge.financial_usd > fence),
+        key=lambda pledge: (-pledge.financial_usd, pledge.id),
+    )[:MAX_LISTED_OUTLIERS]
+    query = select(Pledge.id, Pledge.title).where(col(Pledge.id).in_([p.id for p in largest]))
+    titles = {pledge_id: title for pledge_id, title in session.exec(query).all()}
     total_usd = math.fsum(amounts)
     return Financial(
         pledges_with_amount=len(amounts),
-        pledges_without_amount=total - len(amounts),
+        pledges_without_amount=len(pledges) - len(amounts),
         sum_usd=total_usd,
         median_usd=statistics.median(amounts) if amounts else None,
         sum_without_outliers_usd=math.fsum(regular),
@@ -199,52 +230,73 @@ def _financial(session: Session, where: list[ColumnElement[bool]], total: int) -
             count=len(flagged),
             sum_usd=math.fsum(flagged),
             share_of_sum=round(math.fsum(flagged) / total_usd, 4) if total_usd else 0.0,
-            pledges=[OutlierPledge(id=i, title=t, financial_usd=a) for i, t, a in listed],
+            pledges=[OutlierPledge(id=p.id, title=titles[p.id], financial_usd=p.financial_usd) for p in largest],
         ),
     )
 
 
-def _compliance(session: Session, where: list[ColumnElement[bool]], by_status: Counter[str]) -> ReportingCompliance:
-    last_due = case((col(Pledge.status) == PublicStatus.report_due.value, col(Pledge.cycle) - 1), else_=Pledge.cycle)
-    has_report = (
-        select(Report.id).where(col(Report.pledge_id) == col(Pledge.id), col(Report.cycle) == last_due).exists()
-    )
-    considered, with_report = session.exec(
-        select(func.count(), func.coalesce(func.sum(case((has_report, 1), else_=0)), 0)).where(
-            *where, col(Pledge.status) != PublicStatus.closed.value, last_due >= 1
-        )
-    ).one()
-    delisted = session.exec(
-        select(func.count()).where(*where, col(Pledge.closure_reason) == ClosureReason.delisted.value)
-    ).one()
+def _compliance(pledges: list[_Covered], by_status: Counter[str]) -> ReportingCompliance:
+    considered = [p for p in pledges if p.status != PublicStatus.closed.value and p.last_due_cycle >= 1]
+    with_report = sum(1 for p in considered if p.reported_last_due)
     return ReportingCompliance(
-        pledges_considered=int(considered),
-        with_report=int(with_report),
-        share=round(int(with_report) / int(considered), 4) if considered else None,
+        pledges_considered=len(considered),
+        with_report=with_report,
+        share=round(with_report / len(considered), 4) if considered else None,
         report_due=by_status[PublicStatus.report_due.value],
         report_overdue=by_status[PublicStatus.report_overdue.value],
         non_reporting=by_status[PublicStatus.non_reporting.value],
-        delisted=int(delisted),
+        delisted=sum(1 for p in pledges if p.closure_reason == ClosureReason.delisted.value),
     )
 
 
 def registry_stats(session: Session, filters: RegistryFilters) -> RegistryStats:
     where = conditions(filters)
-    total = int(session.exec(select(func.count()).select_from(Pledge).where(*where)).one())
-    by_status = _grouped(session, Pledge.status, where)
+    pledges = _covered(session, where)
+    ids = {pledge.id for pledge in pledges}
+    total = len(pledges)
+
+    def count(attribute: str) -> Counter[str]:
+        return Counter(getattr(pledge, attribute) for pledge in pledges)
+
+    by_status = count("status")
+    time_frames = Counter(time_frame(p.start_date, p.end_date, p.open_ended).value for p in pledges)
     return RegistryStats(
         pledges=total,
+        computed_at=dt.datetime.now(dt.UTC),
         filters=describe(filters),
         by_status=_shares(by_status, total, [s.value for s in PublicStatus]),
-        by_sdg=_shares(_grouped_index(session, PledgeSDG, PledgeSDG.sdg, where), total, [str(n) for n in range(1, 18)]),
-        by_scope=_shares(_grouped(session, Pledge.geographic_scope, where), total, [s.value for s in GeographicScope]),
+        by_sdg=_shares(_index_counts(session, PledgeSDG, PledgeSDG.sdg, ids), total, [str(n) for n in range(1, 18)]),
+        by_scope=_shares(count("geographic_scope"), total, [s.value for s in GeographicScope]),
         by_region=_shares(_regions(session, where, total), total),
-        by_country=_shares(_grouped_index(session, PledgeCountry, PledgeCountry.country, where), total),
-        by_organization_type=_shares(
-            _grouped(session, Pledge.organization_type, where), total, [t.value for t in OrganizationType]
-        ),
-        by_pledge_type=_shares(_grouped(session, Pledge.pledge_type, where), total, [t.value for t in PledgeType]),
-        by_time_frame=_shares(_time_frames(session, where), total, [f.value for f in TimeFrame]),
-        financial=_financial(session, where, total),
-        reporting=_compliance(session, where, by_status),
+        by_country=_shares(_index_counts(session, PledgeCountry, PledgeCountry.country, ids), total),
+        by_organization_type=_shares(count("organization_type"), total, [t.value for t in OrganizationType]),
+        by_pledge_type=_shares(count("pledge_type"), total, [t.value for t in PledgeType]),
+        by_time_frame=_shares(time_frames, total, [f.value for f in TimeFrame]),
+        financial=_financial(session, pledges),
+        reporting=_compliance(pledges, by_status),
     )
+
+
+STATS_MAX_AGE = dt.timedelta(seconds=60)
+_MAX_CACHED = 128
+_cache: dict[tuple[str, str], tuple[dt.datetime, RegistryStats]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_registry_stats(session: Session, filters: RegistryFilters, now: dt.datetime) -> RegistryStats:
+    """The statistics, recomputed at most once a minute per database and filters.
+
+    A full pass over a 100,000-pledge registry takes seconds; a public endpoint must not repeat it for
+    every visitor, and figures a minute old are as good as fresh for statistics.
+    """
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), filters.fingerprint())
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < STATS_MAX_AGE:
+        return hit[1]
+    stats = registry_stats(session, filters)
+    with _cache_lock:
+        if len(_cache) >= _MAX_CACHED:
+            _cache.pop(min(_cache, key=lambda k: _cache[k][0]))
+        _cache[key] = (now, stats)
+    return stats

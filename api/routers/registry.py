@@ -117,8 +117,10 @@ def related_pledges(
 
 @router.get("/stats", responses=responses(422, 503))
 def stats(session: SessionDep, filters: FiltersDep) -> RegistryStats:
-    """Counts and shares, pledged USD (sum, median, outliers) and reporting compliance; filters as in search."""
-    return registry_stats.registry_stats(session, filters)
+    """Counts and shares, pledged USD (sum, median, outliers) and reporting compliance; filters as in search.
+
+    Recomputed at most once a minute per filter combination (see `computed_at`)."""
+    return registry_stats.cached_registry_stats(session, filters, dt.datetime.now(dt.UTC))
 
 
 def _all_public(settings: SettingsDep) -> Iterator[Pledge]:

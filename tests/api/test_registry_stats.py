@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from api.registry_stats import TimeFrame, far_out_fence, time_frame
+from api.registry_search import RegistryFilters
+from api.registry_stats import STATS_MAX_AGE, TimeFrame, cached_registry_stats, far_out_fence, time_frame
+from pledgeflow.db import session_for
 from tests.api.registry_seeding import EPOCH, Registry, registry_fixture, registry_url_fixture  # noqa: F401
 from workflows.state import ClosureReason, PledgeStatus
 
@@ -150,3 +152,15 @@ def test_time_frame_boundaries(start: str, end: str | None, frame: TimeFrame) ->
 def test_outlier_fence_needs_four_amounts() -> None:
     assert far_out_fence([1.0, 2.0, 1e9]) is None
     assert far_out_fence([1.0, 2.0, 3.0, 4.0, 5.0]) == 4.0 + 3 * 2.0
+
+
+async def test_stats_are_recomputed_at_most_once_a_minute(registry: Registry) -> None:
+    registry.publish()
+    first = (await registry.http.get("/api/v1/registry/stats")).json()
+    registry.publish()
+    again = (await registry.http.get("/api/v1/registry/stats")).json()
+    assert (again["pledges"], again["computed_at"]) == (1, first["computed_at"])
+
+    with session_for(registry.url) as session:
+        later = dt.datetime.now(dt.UTC) + STATS_MAX_AGE
+        assert cached_registry_stats(session, RegistryFilters(), later).pledges == 2
