@@ -163,14 +163,22 @@ class Pledge:
     # --- what people see --------------------------------------------------------------------
 
     async def state(self) -> PledgeState:
+        """The workflow's own answer (the query), once it is quiet."""
+        return await self.settled()
+
+    async def _query(self) -> PledgeState:
         state: PledgeState = await self.handle.query(QUERY_STATE, result_type=PledgeState)
         return state
 
     async def wait_for(self, check: Callable[[PledgeState], bool], timeout: float = 15) -> PledgeState:
-        """Poll the query (in real time; the clock stands still) until ``check`` holds."""
+        """Wait (in real time; the clock stands still) until the quiet workflow's state passes ``check``.
+
+        Queries go only to a quiet workflow: the time-skipping server can lose a query that races a
+        continue-as-new, and the client then waits for it until its deadline.
+        """
         async with asyncio.timeout(timeout):
             while True:
-                state = await self.state()
+                state = await self.settled()
                 if check(state):
                     return state
                 await asyncio.sleep(0.05)
@@ -193,7 +201,7 @@ class Pledge:
                     and not raw.pending_activities
                     and (kinds[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED" or task.endswith("_COMPLETED"))
                 ):
-                    return await self.state()
+                    return await self._query()
                 await asyncio.sleep(0.05)
 
     def emails(self, kind: EmailKind | None = None) -> list[Sent]:
