@@ -39,7 +39,7 @@ SDG_NAMES = {
 STATUS_NAMES = {
     PledgeStatus.in_review: "In review",
     PledgeStatus.changes_requested: "Changes requested",
-    PledgeStatus.published: "Active",
+    PledgeStatus.published: "Published",
     PledgeStatus.report_due: "Report due",
     PledgeStatus.report_overdue: "Report overdue",
     PledgeStatus.non_reporting: "Not reporting",

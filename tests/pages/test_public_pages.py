@@ -28,7 +28,8 @@ async def test_registry_lists_published_pledges_with_a_worded_status_badge(site:
     assert f"Solar kiosks for 40 clinics {marker}" in page
     assert "Mobile libraries in review" not in page  # never published: not in the registry
     # The traffic light is a colour, a shape and words: never colour alone.
-    assert re.search(r'class="badge badge--green"><span class="badge__symbol" aria-hidden="true">●</span> Active', page)
+    badge = r'class="badge badge--green"><span class="badge__symbol" aria-hidden="true">●</span> Published'
+    assert re.search(badge, page)
     assert f'value="{marker}"' in page  # the search box keeps the words
     assert landing.status_code == 200 and f'href="/registry/{pledge.id}"' in landing.text
 
