@@ -1,8 +1,8 @@
 """Recording pledge histories for the replay test (tests/workflows/test_replay.py).
 
-Run ``PLEDGEFLOW_RECORD_HISTORIES=1 .venv/bin/python -m pytest tests/workflows -k recorded`` to
-(re)write tests/workflows/histories/<scenario>.<run>.json from the tests marked as recorders: one file
-per workflow run, since every reporting cycle is a run of its own. Record again only for a deliberate
+Run ``PLEDGEFLOW_RECORD_HISTORIES=1 .venv/bin/python -m pytest tests/workflows`` to (re)write
+tests/workflows/histories/<scenario>.<run>.json from the tests that call :func:`record`: one file per
+workflow run, since every reporting cycle is a run of its own. Record again only for a deliberate
 change, kept behind ``workflow.patched``; the old files then stay as the proof that running pledges
 still replay.
 """

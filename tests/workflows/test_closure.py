@@ -10,6 +10,7 @@ import pytest
 
 from tests.factories import make_report, make_submission, open_ended
 from tests.workflows.driver import DAY, HOUR, Pledge, Pledges
+from tests.workflows.histories import record
 from workflows.emails import EmailKind
 from workflows.state import REFUSED_INVALID, ClosureReason, Decision, PledgeStatus
 
@@ -62,6 +63,7 @@ async def test_the_end_date_asks_for_a_final_report_and_a_completed_one_closes_a
     ]  # fmt: skip
     [closed] = pledge.emails(EmailKind.closed)
     assert closed.request.context["closure_reason"] == "completed"
+    await record(pledge, "final_report_completed")
 
 
 async def test_a_final_report_that_is_not_completed_closes_as_ended(pledges: Pledges) -> None:
@@ -97,6 +99,7 @@ async def test_no_final_report_ends_the_pledge_with_final_report_missing(pledges
     ]
     assert {s.request.thread_kind for s in pledge.emails(EmailKind.reminder_1)} == {EmailKind.final_report_request}
     assert final.timeline[-1].message == "The pledge ended without its final report."
+    await record(pledge, "final_report_missing")
 
 
 async def in_review(pledges: Pledges) -> Pledge:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.factories import make_report, open_ended
 from tests.workflows.driver import DAY, HOUR, Pledges
+from tests.workflows.histories import record
 from workflows.emails import EmailKind
 from workflows.state import REFUSED_INVALID, REFUSED_NOT_ALLOWED, PledgeStatus
 
@@ -51,6 +52,7 @@ async def test_a_granted_extension_moves_the_remaining_steps_of_the_cycle(pledge
     await pledge.report(make_report())
     state = await pledge.wait_for(lambda s: s.cycle == 2)
     assert (state.cycle_due_at, state.extension_days) == (due + 365 * DAY, 0)
+    await record(pledge, "extension")
 
 
 async def test_an_extension_over_the_maximum_is_refused_and_a_refusal_is_emailed(pledges: Pledges) -> None:

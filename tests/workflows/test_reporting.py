@@ -13,6 +13,7 @@ from tests.conftest import make_settings
 from tests.factories import make_report, open_ended
 from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
+from tests.workflows.histories import record
 from workflows.emails import EmailKind
 from workflows.state import SIGNAL_EMAIL_REPLY, ClosureReason, EmailReply, PledgeState, PledgeStatus
 
@@ -126,6 +127,7 @@ async def test_overdue_then_a_report_reinstates(pledges: Pledges, settings: Sett
     assert (state.status, state.cycle_due_at, state.missed_cycles) == (PledgeStatus.published, due + 365 * DAY, 1)
     assert state.timeline[-1].message == "Report for cycle 1 received (on track); the pledge is reinstated."
     assert pledge.emails(EmailKind.report_received)[0].request.context["reinstated"] is True
+    await record(pledge, "overdue_reinstated")
 
 
 async def test_non_reporting_then_a_report_reinstates_on_the_original_anniversary(pledges: Pledges) -> None:
@@ -170,6 +172,7 @@ async def test_a_year_of_silence_after_non_reporting_delists(pledges: Pledges) -
         "report_requested", "reminder_sent", "reminder_sent", "report_overdue", "non_reporting", "delisted",
     ]  # fmt: skip
     assert all(e.public for e in final.timeline[1:])
+    await record(pledge, "delisted")
 
 
 async def test_a_report_in_the_early_window_suppresses_the_request(pledges: Pledges) -> None:
@@ -217,6 +220,7 @@ async def test_an_email_reply_counts_as_a_report_once(pledges: Pledges) -> None:
     ]
     assert not state.timeline[-1].public
     assert [s.kind for s in pledge.emails() if s.at >= due] == [EmailKind.report_request, EmailKind.report_received]
+    await record(pledge, "email_reply")
 
 
 async def test_a_policy_change_applies_from_the_next_cycle(

@@ -7,6 +7,7 @@ import pytest
 from pledgeflow.settings import Settings
 from tests.factories import make_submission
 from tests.workflows.driver import DAY, HOUR, Pledges
+from tests.workflows.histories import record
 from workflows.emails import EmailKind
 from workflows.state import (
     REFUSED_FORBIDDEN,
@@ -155,6 +156,7 @@ async def test_changes_requested_then_revision_then_approval(pledges: Pledges) -
         ("review_requested", "vetting_team"),
         ("published", "focal_point"),
     ]
+    await record(pledge, "revision_rounds")
 
 
 async def test_no_revision_for_30_days_abandons_the_pledge(pledges: Pledges) -> None:

@@ -1,0 +1,47 @@
+"""Recorded histories of running pledges replay against today's workflow code (SPEC 5.2).
+
+A change to the workflow that would break a pledge already running fails here. Such a change goes
+behind ``workflow.patched``; the histories are recorded again (tests/workflows/histories.py) only
+alongside the old ones, never instead of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from pledgeflow.worker import workflow_runner
+from tests.workflows.histories import HISTORIES, recording
+from workflows.pledge import PledgeWorkflow
+
+RECORDED = sorted(HISTORIES.glob("*.json"))
+SCENARIOS = {
+    "revision_rounds",
+    "overdue_reinstated",
+    "delisted",
+    "email_reply",
+    "final_report_completed",
+    "final_report_missing",
+    "extension",
+    "ten_years",
+}
+
+
+@pytest.mark.skipif(recording(), reason="the histories are being rewritten in this session")
+def test_every_scenario_has_recorded_histories() -> None:
+    assert {path.name.split(".")[0] for path in RECORDED} == SCENARIOS
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(f"pledge-{path.stem}", await asyncio.to_thread(path.read_text))
+    replayer = Replayer(
+        workflows=[PledgeWorkflow], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
