@@ -4,6 +4,7 @@ it reads only the registry projection."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from itertools import chain, islice
 from typing import Annotated
@@ -29,6 +30,7 @@ from api.registry_public import (
 )
 from api.registry_search import CursorCodec, CursorError, RegistryFilters
 from api.registry_stats import RegistryStats
+from pledgeflow import ids
 from pledgeflow.models import Pledge
 from workflows.submission import GeographicScope, OrganizationType
 
@@ -37,10 +39,14 @@ router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 MAX_PAGE = 100
 FEED_ENTRIES = 50
 SdgNumber = Annotated[int, Field(ge=1, le=17)]
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 
 
 def registry_filters(
-    q: Annotated[str | None, Query(max_length=200, description="Words in title, description or organisation")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=NO_CONTROL_CHARACTERS, description="Words in title, description or organisation"),
+    ] = None,
     sdg: Annotated[list[SdgNumber] | None, Query(description="Any of these SDGs (repeat the parameter)")] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3")] = None,
     organization_type: OrganizationType | None = None,
@@ -51,11 +57,12 @@ def registry_filters(
 
 
 FiltersDep = Annotated[RegistryFilters, Depends(registry_filters)]
-PledgeId = Annotated[str, Path(max_length=16, description="A pledge id like PF-7K3M9QX")]
+PledgeId = Annotated[str, Path(description="A pledge id like PF-7K3M9QX")]
 
 
 def _public_row(session: SessionDep, pledge_id: str) -> Pledge:
-    row = registry_search.get_public(session, pledge_id)
+    # An id that cannot exist is as unknown as one that does not: 404 without asking the database.
+    row = registry_search.get_public(session, pledge_id) if re.fullmatch(ids.PATTERN, pledge_id) else None
     if row is None:
         raise ProblemError(404, f"no published pledge {pledge_id}")
     return row

@@ -59,12 +59,12 @@ async def test_closed_pledge_keeps_its_page_with_the_reason(registry: Registry) 
 async def test_unknown_or_never_published_pledge_is_404(registry: Registry) -> None:
     in_review = registry.publish(status=PledgeStatus.in_review).pledge_id
     rejected = registry.publish(status=PledgeStatus.closed, closure_reason=ClosureReason.rejected).pledge_id
-    for pledge_id in ("PF-2222222", in_review, rejected):
+    for pledge_id in ("PF-2222222", "pf-2222222", "PF-" + "2" * 40, "x%00y", in_review, rejected):
         for path in (f"/api/v1/registry/pledges/{pledge_id}", f"/api/v1/registry/pledges/{pledge_id}/related"):
             response = await registry.http.get(path)
             assert response.status_code == 404, path
             assert response.headers["content-type"] == PROBLEM
-            assert pledge_id in response.json()["detail"]
+            assert response.json()["title"] == "Not found"
 
 
 async def test_related_pledges_are_ranked_with_the_reason(registry: Registry) -> None:

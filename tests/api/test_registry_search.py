@@ -145,6 +145,8 @@ async def test_bad_paging_input_is_a_problem(registry: Registry) -> None:
     in_review = await registry.http.get("/api/v1/registry/pledges", params={"status": "in_review"})
     assert in_review.status_code == 422
     assert (await registry.http.get("/api/v1/registry/pledges", params={"sdg": 18})).status_code == 422
+    nul = await registry.http.get("/api/v1/registry/pledges", params={"q": "schools\x00"})
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "q"
 
     follows = await registry.http.get("/api/v1/registry/pledges", params={"limit": 1, "cursor": cursor})
     assert follows.status_code == 200
