@@ -208,19 +208,28 @@ async def withdraw(
     pledge_owner(pledge_id, settings, session, _bearer(token))
     assert token is not None
     values = FormValues.of(form)
-    reason = values.text("reason")
     try:
-        await gateway.update(pledge_id, UPDATE_WITHDRAW, WithdrawalInput(reason=reason[:2000] if reason else None))
+        withdrawal = WithdrawalInput(reason=values.text("reason"))
+        await gateway.update(pledge_id, UPDATE_WITHDRAW, withdrawal)
+    except ValidationError as exc:
+        errors, status_code = field_errors(validation_errors(exc)), 422
     except ProblemError as exc:
         if exc.status != 409:
             raise
-        errors = FieldErrors()
+        errors, status_code = FieldErrors(), 409
         errors.add(None, exc.detail)
-        state = await gateway.state(pledge_id)
-        return render(
-            request, "withdraw_confirm.html", status_code=409, state=state, token=token, errors=errors, values=values
-        )
-    return redirect(_manage_url(pledge_id, token, "withdrawn"))
+    else:
+        return redirect(_manage_url(pledge_id, token, "withdrawn"))
+    state = await gateway.state(pledge_id)
+    return render(
+        request,
+        "withdraw_confirm.html",
+        status_code=status_code,
+        state=state,
+        token=token,
+        errors=errors,
+        values=values,
+    )
 
 
 # --- The report form ------------------------------------------------------------------------------

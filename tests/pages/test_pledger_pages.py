@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
+from api.app import create_app
 from pledgeflow.tokens import Purpose, TokenClaims, issue
+from tests.conftest import free_port
 from tests.factories import submission_data
 from tests.pages.conftest import Site, api_submit, csrf_of, published, registry_row, report_link
 
@@ -182,6 +184,12 @@ async def test_withdrawal_asks_for_confirmation_then_closes_the_pledge(site: Sit
         assert "Yes, withdraw the pledge" in confirm
         row = await registry_row(site, pledge.id)
         assert row.status != "closed"  # the confirmation page did nothing
+        too_long = await http.post(
+            f"/pledges/{pledge.id}/withdraw",
+            data={"csrf_token": token, "token": pledge.manage_token, "reason": "x" * 2001},
+        )
+        assert too_long.status_code == 422
+        assert "at most 2000 characters" in (field_error(too_long.text, "reason") or "")
         done = await http.post(
             f"/pledges/{pledge.id}/withdraw",
             data={"csrf_token": token, "token": pledge.manage_token, "reason": "The programme lost its funding."},
@@ -196,6 +204,40 @@ async def test_withdrawal_asks_for_confirmation_then_closes_the_pledge(site: Sit
     await registry_row(site, pledge.id, status="closed", closure_reason="withdrawn")
     assert again.status_code == 409
     assert "closed" in again.text
+    async with site.client() as http:
+        public = (await http.get(f"/registry/{pledge.id}")).text
+    assert "The programme lost its funding." in public
+
+
+async def test_a_report_the_workflow_refuses_is_shown_with_its_reason(site: Site) -> None:
+    pledge = await api_submit(site)
+    await registry_row(site, pledge.id, status="in_review")
+    async with site.client() as http:
+        _, token = await _form_page(http, f"/pledges/{pledge.id}/report?token={pledge.manage_token}")
+        refused = await http.post(
+            f"/pledges/{pledge.id}/report",
+            data={
+                "csrf_token": token,
+                "token": pledge.manage_token,
+                "progress": "in_progress",
+                "narrative": "Work started early, before publication.",
+            },
+        )
+    assert refused.status_code == 409
+    assert "cannot report on a pledge that is in_review" in refused.text
+    assert "Work started early, before publication." in refused.text  # kept, nothing lost
+
+
+async def test_pages_answer_503_while_temporal_is_unreachable(site: Site) -> None:
+    pledge = await api_submit(site)
+    cut_off = site.settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    transport = httpx.ASGITransport(app=create_app(cut_off))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get(f"/pledges/{pledge.id}", params={"token": pledge.manage_token})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Temporal is unreachable" in response.text
+    assert response.headers["content-type"].startswith("text/html")
 
 
 async def test_report_link_renders_without_acting_and_the_post_files_the_report(site: Site) -> None:
