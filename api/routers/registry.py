@@ -85,7 +85,7 @@ def search_pledges(
     return PledgePage(items=[public_pledge(row, base) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/pledges/{pledge_id}", responses=responses(404, 503))
+@router.get("/pledges/{pledge_id}", responses=responses(404, 422, 503))
 def get_pledge(pledge_id: PledgeId, session: SessionDep, settings: SettingsDep) -> PledgeDetail:
     """A published pledge with its reports and its public timeline."""
     row = _public_row(session, pledge_id)
