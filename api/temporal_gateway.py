@@ -204,8 +204,15 @@ async def _reachable() -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _answered_within(seconds: float) -> AsyncIterator[None]:
+    """A worker must answer a query or update in time, else 503 (the SDK reports our own cancellation as
+    its RPC-timeout error, so the deadline, not the exception type, says which case this is)."""
+    deadline = asyncio.timeout(seconds)
     try:
-        async with asyncio.timeout(seconds):
+        async with deadline:
             yield
-    except TimeoutError as exc:
-        raise ProblemError(503, "the pledge workers did not answer in time; try again shortly", headers=_RETRY) from exc
+    except (TimeoutError, RPCTimeoutOrCancelledError) as exc:
+        if isinstance(exc, TimeoutError) or deadline.expired():
+            raise ProblemError(
+                503, "the pledge workers did not answer in time; try again shortly", headers=_RETRY
+            ) from exc
+        raise

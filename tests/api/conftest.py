@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import select
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -28,6 +30,7 @@ from pledgeflow.settings import Settings
 from pledgeflow.staff import Role, add_staff
 from tests.conftest import SmtpSink, Stack, free_port, make_settings, run_workers
 from tests.factories import submission_data
+from workflows.state import workflow_id
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -44,11 +47,36 @@ class Submitted:
         return bearer(self.token)
 
 
+# A published pledge under the two-second year keeps starting cycles (and emailing) until it is stopped:
+# every pledge a test submits is stopped when the test ends, so none loads the shared worker afterwards.
+_SUBMITTED: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+async def _stop_submitted_pledges(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if _SUBMITTED:
+        client = request.getfixturevalue("dev_env").client
+        while _SUBMITTED:
+            with suppress(RPCError):
+                await client.get_workflow_handle(workflow_id(_SUBMITTED.pop())).terminate(reason="test finished")
+
+
 async def submit(http: httpx.AsyncClient, **overrides: Any) -> Submitted:
+    """Submit through the API and return once the workflow has recorded the submission.
+
+    The workflow loads its policy before it records the submission; until then an update can meet a
+    pledge without a policy (reported to the lifecycle's owner), so tests act only after that point.
+    """
     response = await http.post("/api/v1/pledges", json=submission_data(**overrides))
     assert response.status_code == 202, response.text
     body = response.json()
-    return Submitted(id=body["id"], token=body["manage_token"])
+    _SUBMITTED.append(body["id"])
+    pledge = Submitted(id=body["id"], token=body["manage_token"])
+    async with asyncio.timeout(15):
+        while not (await http.get(f"/api/v1/pledges/{pledge.id}", headers=pledge.auth)).json()["timeline"]:
+            await asyncio.sleep(0.05)
+    return pledge
 
 
 async def wait_for_row(database_url: str, pledge_id: str, **expected: Any) -> Pledge:
@@ -81,12 +109,13 @@ async def decide(http: httpx.AsyncClient, pledge: Submitted, key: str, decision:
     assert response.status_code == 201, response.text
 
 
-async def in_status(http: httpx.AsyncClient, status: str, admin_key: str) -> Submitted:
-    """A new pledge moved through the API to ``status`` (in_review, changes_requested, published, report_due)."""
+async def in_status(stack: Stack, status: str, admin_key: str) -> Submitted:
+    """A new pledge moved through the API to ``status`` (in_review, changes_requested, report_due)."""
+    http = stack.http
     pledge = await submit(http)
     if status == "changes_requested":
         await decide(http, pledge, admin_key, "request_changes")
-    elif status in ("published", "report_due"):
+    elif status == "report_due":
         await decide(http, pledge, admin_key, "approve")
         await until_status(http, pledge, status)
     assert await status_of(http, pledge) == status

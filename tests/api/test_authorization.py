@@ -103,7 +103,7 @@ async def test_authorization_matrix(
     spec = ACTIONS[action]
     pledge, other = refused_pledge_and_other
     if expected < 400:
-        pledge = await in_status(http, spec.status, shared_staff[Role.admin])
+        pledge = await in_status(shared_stack, spec.status, shared_staff[Role.admin])
     response = await http.request(
         spec.method,
         spec.path.format(id=pledge.id),

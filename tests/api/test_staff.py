@@ -147,7 +147,7 @@ async def test_second_approval_by_the_same_staff_member_is_403(
 async def test_decision_outside_review_is_409_naming_the_status(
     shared_stack: Stack, shared_staff: dict[Role, str]
 ) -> None:
-    pledge = await in_status(shared_stack.http, "changes_requested", shared_staff[Role.vetter])
+    pledge = await in_status(shared_stack, "changes_requested", shared_staff[Role.vetter])
     response = await shared_stack.http.post(
         f"/api/v1/pledges/{pledge.id}/decisions",
         json={"decision": "approve"},
@@ -170,7 +170,7 @@ async def test_decision_on_an_unknown_pledge_is_404(shared_stack: Stack, shared_
 
 async def test_extension_moves_the_cycles_deadline(shared_stack: Stack, shared_staff: dict[Role, str]) -> None:
     http, key = shared_stack.http, bearer(shared_staff[Role.operator])
-    pledge = await in_status(http, "report_due", shared_staff[Role.admin])
+    pledge = await in_status(shared_stack, "report_due", shared_staff[Role.admin])
     before = dt.datetime.fromisoformat((await _state(http, pledge))["next_deadline"])
     response = await http.post(
         f"/api/v1/pledges/{pledge.id}/extensions", json={"days": 30, "reason": "Reporting form outage"}, headers=key
@@ -182,7 +182,7 @@ async def test_extension_moves_the_cycles_deadline(shared_stack: Stack, shared_s
 
 async def test_extension_refusals(shared_stack: Stack, shared_staff: dict[Role, str]) -> None:
     http, key = shared_stack.http, bearer(shared_staff[Role.operator])
-    due = await in_status(http, "report_due", shared_staff[Role.admin])
+    due = await in_status(shared_stack, "report_due", shared_staff[Role.admin])
     zero = await http.post(f"/api/v1/pledges/{due.id}/extensions", json={"days": 0, "reason": "x"}, headers=key)
     assert {error["field"] for error in _assert_problem(zero, 422)["errors"]} == {"days", "reason"}
     too_long = await http.post(
