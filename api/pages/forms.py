@@ -107,6 +107,34 @@ class FieldErrors:
         ]
 
 
+_WORDS = {
+    "organization": "Organisation",
+    "sdgs": "SDGs",
+    "sdg_targets": "SDG targets",
+    "financial_usd": "financial commitment (USD)",
+    "resources_mobilized_usd": "Resources mobilised (USD)",
+    "beneficiaries_reached": "People reached",
+    "narrative": "What happened this year",
+    "percent_complete": "percent complete",
+    "due_date": "due date",
+    "key": "Staff key",
+}
+_ROWS = {"deliverables": "Deliverable", "partners": "Partner", "partners_added": "New partner"}
+
+
+def field_title(name: str) -> str:
+    """Words for an input in the error summary: ``deliverables.2.due_date`` → ``Deliverable 3 due date``."""
+    parts = [part for part in name.split(".") if part != "resources"]
+    words: list[str] = []
+    for index, part in enumerate(parts):
+        if part.isdigit() and index > 0 and parts[index - 1] in _ROWS:
+            words[-1] = f"{_ROWS[parts[index - 1]]} {int(part) + 1}"
+        else:
+            words.append(_WORDS.get(part, part.replace("_", " ")))
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 def field_errors(errors: Iterable[FieldError], row_index: Mapping[str, list[int]] | None = None) -> FieldErrors:
     """Place the API's field errors by their inputs.
 
@@ -142,8 +170,13 @@ def validation_errors(exc: ValidationError) -> list[FieldError]:
         leading = _LEADING_FIELD.match(message)
         if not path and leading:
             path, message = leading.group(1), leading.group(2)
+        context = error.get("ctx", {})
         if error["type"] == "missing":
             message = "Required."
+        elif error["type"] == "string_too_short":
+            message = f"Use at least {context['min_length']} characters."
+        elif error["type"] == "string_too_long":
+            message = f"Use at most {context['max_length']} characters."
         elif error["type"] == "string_pattern_mismatch" and ("country" in path or path.startswith("countries")):
             message = f"{error['input']!r} is not a three-letter country code (ISO 3166-1 alpha-3), like KEN."
         found.append(FieldError(field=path, message=message))

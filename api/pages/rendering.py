@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from api.pages import labels
 from api.pages.csrf import CsrfGuard
+from api.pages.forms import field_title
 from pledgeflow.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -65,7 +66,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(date=_date, iso=_iso, usd=_usd, label=labels.label)
+    environment.filters.update(date=_date, iso=_iso, usd=_usd, label=labels.label, field_title=field_title)
     environment.globals.update(
         labels=labels,
         options=_options,

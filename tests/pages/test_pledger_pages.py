@@ -96,7 +96,7 @@ async def test_invalid_submission_is_shown_again_with_each_error_by_its_input(si
     assert re.search(r'name="sdgs" value="9" checked', page)
     assert '<option value="foundation" selected>' in page
     # And the summary at the top links to the inputs.
-    assert '<a href="#field-focal_point-email">' in page
+    assert '<a href="#field-deliverables-2-due_date">Deliverable 3 due date: Required.</a>' in page
 
 
 async def test_cross_field_rules_land_by_the_field_they_name(site: Site) -> None:
