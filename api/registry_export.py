@@ -92,11 +92,20 @@ def _csv_row(pledge: PublicPledge) -> list[str]:
     ]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    """The cell as text a spreadsheet displays rather than evaluates."""
+    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
+
+
 def _chunks(lines: Iterable[list[str]]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for count, line in enumerate(lines, start=1):
-        writer.writerow(line)
+        writer.writerow([_inert(cell) for cell in line])
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

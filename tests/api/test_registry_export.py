@@ -121,3 +121,11 @@ async def test_atom_feed_lists_the_newest_publications(registry: Registry) -> No
             entry.findtext(f"{ATOM}summary") or ""
         )
         assert entry.findtext(f"{ATOM}author/{ATOM}name") == "Connect Africa Foundation"
+
+
+async def test_csv_cells_that_a_spreadsheet_would_run_are_exported_as_text(registry: Registry) -> None:
+    registry.publish(title='=HYPERLINK("http://evil.example","Click")', description="+" + "x" * 60)
+    response = await registry.http.get("/api/v1/registry/export.csv")
+    [row] = list(csv.DictReader(io.StringIO(response.text)))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example","Click")'
+    assert row["description"].startswith("'+")
