@@ -2,7 +2,9 @@
 dev server, PostgreSQL, an SMTP sink, and (for the browser tests) one headless Chromium for the session.
 
 The policy gives a five-second reporting year, so a pledge approved in a test reaches ``report_due`` and
-gets its report request email within seconds; every other step keeps the default's days.
+gets its report request email within seconds; every other step keeps the default's days. The app and its
+workers live for one test module: once they stop, the module's published pledges stop cycling and no
+longer load the machine while the rest of the suite runs.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Site:
         return httpx.AsyncClient(base_url=self.url, timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pages_smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink(host="127.0.0.1", port=free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
@@ -62,7 +64,7 @@ def pages_smtp() -> Iterator[SmtpSink]:
     controller.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def site(
     dev_env: WorkflowEnvironment,
     postgres_url: str,
