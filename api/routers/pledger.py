@@ -97,9 +97,14 @@ async def submit_pledge(
     return _accepted(settings, pledge_id, version)
 
 
+# Plumbing of the workflow that is no business of a reader: staff addresses, queue, ladder bookkeeping.
+_INTERNAL = {"staff", "email_task_queue", "steps_done", "reply_message_ids", "idempotency_key"}
+
+
 @router.get(
     "/{pledge_id}",
     responses={200: {"headers": _ETAG}, **responses(*_ON_PLEDGE)},
+    response_model_exclude=_INTERNAL,
 )
 async def get_pledge(pledge_id: str, caller: PledgeReader, gateway: TemporalDep, response: Response) -> PledgeState:
     """The full pledge for its owner (or staff): state, contacts, timeline and next deadline."""

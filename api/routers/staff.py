@@ -1,8 +1,9 @@
 """Staff endpoints: the review queue (read from the registry) and the decisions, extensions and closures
 that go to the pledge's workflow as updates, signed with the staff member's name.
 
-Vetters decide, operators extend and close, admins do both. POST to a collection (decisions,
-extensions) answers 201, POST to a single thing (closure) 200.
+Vetters decide, operators extend (or refuse a pledger's request for more time) and close, admins do
+both. POST to a collection (decisions, extensions, extension refusals) answers 201, POST to a single
+thing (closure) 200.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from workflows.state import (
     UPDATE_CLOSE,
     UPDATE_DECIDE,
     UPDATE_GRANT_EXTENSION,
+    UPDATE_REFUSE_EXTENSION,
     ActionResult,
     ClosureInput,
     Decision,
     DecisionInput,
     ExtensionGrantInput,
+    ExtensionRefusalInput,
     PledgeStatus,
 )
 
@@ -64,6 +67,10 @@ class ExtensionRequest(BaseModel):
 
 
 class ClosureRequest(BaseModel):
+    reason: Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class ExtensionRefusal(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
 
@@ -136,6 +143,16 @@ async def grant_extension(
         pledge_id,
         UPDATE_GRANT_EXTENSION,
         ExtensionGrantInput(days=extension.days, reason=extension.reason, staff=staff.name),
+    )
+
+
+@router.post("/pledges/{pledge_id}/extension-refusals", status_code=201, responses=_ACTION)
+async def refuse_extension(
+    pledge_id: str, refusal: ExtensionRefusal, staff: Operator, gateway: TemporalDep
+) -> ActionResult:
+    """Answer the pledger's waiting extension request with no, and why (the pledger is emailed)."""
+    return await gateway.update(
+        pledge_id, UPDATE_REFUSE_EXTENSION, ExtensionRefusalInput(reason=refusal.reason, staff=staff.name)
     )
 
 

@@ -109,8 +109,9 @@ async def decide(http: httpx.AsyncClient, pledge: Submitted, key: str, decision:
     assert response.status_code == 201, response.text
 
 
-async def in_status(stack: Stack, status: str, admin_key: str) -> Submitted:
-    """A new pledge moved through the API to ``status`` (in_review, changes_requested, report_due)."""
+async def in_status(stack: Stack, status: str, admin_key: str, asked_for_extension: bool = False) -> Submitted:
+    """A new pledge moved through the API to ``status`` (in_review, changes_requested, report_due), where
+    the pledger may also have asked for more time."""
     http = stack.http
     pledge = await submit(http)
     if status == "changes_requested":
@@ -118,6 +119,10 @@ async def in_status(stack: Stack, status: str, admin_key: str) -> Submitted:
     elif status == "report_due":
         await decide(http, pledge, admin_key, "approve")
         await until_status(http, pledge, status)
+    if asked_for_extension:
+        reason = {"reason": "Our field survey finishes in six weeks."}
+        asked = await http.post(f"/api/v1/pledges/{pledge.id}/extension-requests", json=reason, headers=pledge.auth)
+        assert asked.status_code == 201, asked.text
     assert await status_of(http, pledge) == status
     return pledge
 

@@ -31,6 +31,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "see the review queue":    (401,   403,          403,     200,    403,      200),
     "decide":                  (401,   403,          403,     201,    403,      201),
     "grant an extension":      (401,   403,          403,     403,    201,      201),
+    "refuse an extension":     (401,   403,          403,     403,    201,      201),
     "close":                   (401,   403,          403,     403,    200,      200),
 }  # fmt: skip
 
@@ -42,6 +43,7 @@ class Action:
     status: str  # the status in which the action is allowed
     body: Any = None
     headers: dict[str, str] | None = None
+    asked_for_extension: bool = False
 
 
 ACTIONS = {
@@ -58,6 +60,9 @@ ACTIONS = {
     "decide": Action("POST", "/api/v1/pledges/{id}/decisions", "in_review", {"decision": "approve"}),
     "grant an extension": Action(
         "POST", "/api/v1/pledges/{id}/extensions", "report_due", {"days": 30, "reason": "Audit delayed"}
+    ),
+    "refuse an extension": Action(
+        "POST", "/api/v1/pledges/{id}/extension-refusals", "report_due", {"reason": "Report what you have"}, None, True
     ),
     "close": Action("POST", "/api/v1/pledges/{id}/closure", "in_review", {"reason": "Duplicate of PF-22222222"}),
 }
@@ -103,7 +108,7 @@ async def test_authorization_matrix(
     spec = ACTIONS[action]
     pledge, other = refused_pledge_and_other
     if expected < 400:
-        pledge = await in_status(shared_stack, spec.status, shared_staff[Role.admin])
+        pledge = await in_status(shared_stack, spec.status, shared_staff[Role.admin], spec.asked_for_extension)
     response = await http.request(
         spec.method,
         spec.path.format(id=pledge.id),

@@ -20,6 +20,7 @@ DECLARED: dict[tuple[str, str], set[str]] = {
     ("get", "/api/v1/review/queue"): {"200", "401", "403", "422", "503"},
     ("post", "/api/v1/pledges/{pledge_id}/decisions"): {"201", "409", "422"} | ON_PLEDGE,
     ("post", "/api/v1/pledges/{pledge_id}/extensions"): {"201", "409", "422"} | ON_PLEDGE,
+    ("post", "/api/v1/pledges/{pledge_id}/extension-refusals"): {"201", "409", "422"} | ON_PLEDGE,
     ("post", "/api/v1/pledges/{pledge_id}/closure"): {"200", "409", "422"} | ON_PLEDGE,
 }
 

@@ -45,6 +45,7 @@ async def test_owner_and_staff_read_the_full_pledge_with_its_version_as_etag(
         assert body["status"] == "in_review"
         assert body["submission"]["focal_point"]["email"] == "amina@connect-africa.example"
         assert body["timeline"][0]["kind"] == "submitted"
+        assert not {"staff", "email_task_queue", "steps_done", "idempotency_key"} & set(body)
 
 
 async def test_unknown_or_malformed_pledge_id_is_404(shared_stack: Stack, shared_staff: dict[Role, str]) -> None:

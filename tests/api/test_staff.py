@@ -196,6 +196,19 @@ async def test_extension_refusals(shared_stack: Stack, shared_staff: dict[Role, 
     assert _assert_problem(early, 409)["pledge_status"] == "in_review"
 
 
+async def test_refusing_a_waiting_extension_request(shared_stack: Stack, shared_staff: dict[Role, str]) -> None:
+    http, key = shared_stack.http, bearer(shared_staff[Role.operator])
+    pledge = await in_status(shared_stack, "report_due", shared_staff[Role.admin], asked_for_extension=True)
+    refusal = {"reason": "The deadline already allows for the survey."}
+    refused = await http.post(f"/api/v1/pledges/{pledge.id}/extension-refusals", json=refusal, headers=key)
+    assert refused.status_code == 201, refused.text
+    assert (await _state(http, pledge))["pending_extension_reason"] is None
+    again = await http.post(f"/api/v1/pledges/{pledge.id}/extension-refusals", json=refusal, headers=key)
+    body = _assert_problem(again, 409)
+    assert body["pledge_status"] == "report_due"
+    assert "no extension request" in body["detail"]
+
+
 # --- closure --------------------------------------------------------------------------------------
 
 
