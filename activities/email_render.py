@@ -108,11 +108,6 @@ def thread_parent(request: EmailRequest) -> EmailRequest | None:
     return request.model_copy(update={"kind": kind, "thread_kind": None})
 
 
-def review_page(base: str, pledge_id: str) -> str:
-    """The staff decision page (behind the staff login), where a review email sends the vetting team."""
-    return f"{base.rstrip('/')}/review/{pledge_id}"
-
-
 def missing_context(request: EmailRequest) -> list[str]:
     return sorted((ALWAYS | CONTEXT[request.kind]) - request.context.keys())
 
@@ -144,7 +139,7 @@ class EmailRenderer:
         }
         if request.recipient.role in STAFF_ROLES:
             # A manage token would let a shared staff mailbox act as the pledger: staff get the review page.
-            added["review_url"] = review_page(base, pledge)
+            added["review_url"] = links.review_page(base, pledge)
         else:
             manage = issue(self.secret, TokenClaims(pledge, Purpose.manage, token_version))
             added["manage_url"] = links.manage_page(base, pledge, manage)

@@ -18,8 +18,9 @@ def report_form(base: str, pledge_id: str, report_token: str) -> str:
     return f"{base.rstrip('/')}/pledges/{pledge_id}/report?token={report_token}"
 
 
-def unsubscribe_page(base: str, token: str) -> str:
-    return f"{base.rstrip('/')}/unsubscribe?token={token}"
+def review_page(base: str, pledge_id: str) -> str:
+    """The staff decision page (behind the staff login), where review emails send the vetting team."""
+    return f"{base.rstrip('/')}/staff/pledges/{pledge_id}"
 
 
 def api_pledge(base: str, pledge_id: str) -> str:
