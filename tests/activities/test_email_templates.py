@@ -170,7 +170,7 @@ def test_a_line_break_in_the_title_cannot_add_a_header(renderer: EmailRenderer) 
 def test_staff_get_the_review_page_and_never_a_pledger_token(renderer: EmailRenderer) -> None:
     for kind in STAFF_KINDS:
         text, html = parts(renderer.render(request_for(kind)))
-        assert "https://pledges.example.org/review/PF-7K3M9QX" in text
+        assert "https://pledges.example.org/staff/pledges/PF-7K3M9QX" in text
         assert "token=" not in text and "token=" not in html
 
 
