@@ -25,6 +25,7 @@ NEEDS_TEMPORAL: list[tuple[str, str, Any, str, dict[str, str]]] = [
     ("POST", "/api/v1/pledges/{id}/withdrawal", {"reason": "Programme cancelled"}, "pledger", {}),
     ("POST", "/api/v1/pledges/{id}/decisions", {"decision": "approve"}, "vetter", {}),
     ("POST", "/api/v1/pledges/{id}/extensions", {"days": 30, "reason": "Form outage"}, "operator", {}),
+    ("POST", "/api/v1/pledges/{id}/extension-refusals", {"reason": "Report what you have"}, "operator", {}),
     ("POST", "/api/v1/pledges/{id}/closure", {"reason": "Duplicate entry"}, "operator", {}),
 ]
 
@@ -98,4 +99,3 @@ async def test_database_unreachable_is_503_with_retry_after(dev_env: WorkflowEnv
             assert response.headers["Retry-After"]
             assert response.headers["content-type"] == "application/problem+json"
             assert "database" in response.json()["detail"]
-
