@@ -195,7 +195,7 @@ class Pledge:
                 raw = await self.describe()  # after the history: equal lengths mean nothing moved between
                 if kinds[-1] == "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED":
                     raise AssertionError(f"pledge {self.id} failed")
-                task = next(kind for kind in reversed(kinds) if kind.startswith("EVENT_TYPE_WORKFLOW_TASK_"))
+                task = next((kind for kind in reversed(kinds) if kind.startswith("EVENT_TYPE_WORKFLOW_TASK_")), "")
                 if (
                     raw.workflow_execution_info.history_length == len(kinds)
                     and not raw.pending_activities
