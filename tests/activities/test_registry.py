@@ -1,0 +1,91 @@
+"""project_pledge: the registry row, its search index, timeline and reports, written idempotently,
+on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlmodel import col, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.registry import RegistryActivities
+from pledgeflow.db import session_for
+from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from tests.factories import make_report, make_submission
+from workflows.projection import PledgeProjection
+from workflows.state import PledgeState, PledgeStatus, ReportRecord, TimelineEvent
+
+T0 = dt.datetime(2027, 3, 14, 9, 30, tzinfo=dt.UTC)
+
+
+def event(seq: int, kind: str, status: PledgeStatus, public: bool = True) -> TimelineEvent:
+    return TimelineEvent(
+        seq=seq, at=T0 + dt.timedelta(days=seq), actor="system", kind=kind, message=f"{kind}.", status=status,
+        public=public,
+    )  # fmt: skip
+
+
+def pledge_state() -> PledgeState:
+    return PledgeState(
+        pledge_id=f"PF-{uuid.uuid4().hex[:6].upper()}",
+        submission=make_submission(),
+        submitted_at=T0,
+        timeline=[event(1, "submitted", PledgeStatus.in_review)],
+    )
+
+
+def rows(database_url: str, pledge_id: str) -> tuple[Pledge, list[TimelineEntry], list[Report], list[int], list[str]]:
+    with session_for(database_url) as session:
+        pledge = session.get(Pledge, pledge_id)
+        assert pledge is not None
+        timeline = list(session.exec(select(TimelineEntry).where(TimelineEntry.pledge_id == pledge_id)))
+        reports = list(session.exec(select(Report).where(Report.pledge_id == pledge_id)))
+        sdgs = sorted(session.exec(select(PledgeSDG.sdg).where(PledgeSDG.pledge_id == pledge_id)))
+        countries = sorted(session.exec(select(PledgeCountry.country).where(col(PledgeCountry.pledge_id) == pledge_id)))
+    return pledge, sorted(timeline, key=lambda e: e.seq), reports, sdgs, countries
+
+
+async def test_projection_writes_the_row_and_each_event_and_report_once(database_url: str) -> None:
+    activities = RegistryActivities(database_url)
+    environment = ActivityEnvironment()
+    state = pledge_state()
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+
+    state.status, state.published_at, state.cycle = PledgeStatus.published, T0 + dt.timedelta(days=2), 1
+    state.next_deadline, state.next_step = T0 + dt.timedelta(days=367), "report request for cycle 1"
+    state.timeline += [event(2, "approved", PledgeStatus.published), event(3, "published", PledgeStatus.published)]
+    state.reports.append(
+        ReportRecord(cycle=1, received_at=T0 + dt.timedelta(days=300), source="email", report=make_report())
+    )
+    update = PledgeProjection.of(state, events_after_seq=1)
+    environment.run(activities.project_pledge, update)
+    environment.run(activities.project_pledge, update)  # an activity retry after the commit
+
+    pledge, timeline, reports, sdgs, countries = rows(database_url, state.pledge_id)
+    assert (pledge.status, pledge.cycle, pledge.next_step) == ("published", 1, "report request for cycle 1")
+    assert pledge.published_at is not None
+    assert [(e.seq, e.kind, e.status) for e in timeline] == [
+        (1, "submitted", "in_review"),
+        (2, "approved", "published"),
+        (3, "published", "published"),
+    ]
+    assert [(r.cycle, r.source, r.progress, r.details["beneficiaries_reached"]) for r in reports] == [
+        (1, "email", "on_track", 86_000)
+    ]
+    assert (sdgs, countries) == ([4, 9], ["KEN"])
+
+
+async def test_a_revised_submission_replaces_the_search_index(database_url: str) -> None:
+    activities = RegistryActivities(database_url)
+    state = pledge_state()
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state))
+
+    state.submission = make_submission(sdgs=[5, 17], sdg_targets=[], countries=["KEN", "UGA"])
+    state.submission_version = 2
+    state.timeline.append(event(2, "revised", PledgeStatus.in_review, public=False))
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state, events_after_seq=1))
+
+    pledge, timeline, _, sdgs, countries = rows(database_url, state.pledge_id)
+    assert (pledge.submission_version, sdgs, countries) == (2, [5, 17], ["KEN", "UGA"])
+    assert [(e.kind, e.public) for e in timeline] == [("submitted", True), ("revised", False)]

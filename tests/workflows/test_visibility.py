@@ -1,0 +1,46 @@
+"""What an operator sees in the Temporal UI (SPEC 5.2): every activity and timer reads as a sentence,
+the current details say where the pledge stands, and the search attributes follow the ladder."""
+
+from __future__ import annotations
+
+import json
+
+from temporalio.api.enums.v1 import EventType
+
+from tests.factories import open_ended
+from tests.workflows.driver import DAY, HOUR, Pledges
+from workflows.state import PledgeStatus
+
+
+async def test_activities_and_timers_carry_sentences_and_details_stay_current(pledges: Pledges) -> None:
+    pledge = await pledges.published(open_ended())
+    due = (await pledge.state()).cycle_due_at
+    assert due is not None
+    await pledges.skip_to(due + 14 * DAY + HOUR)
+    state = await pledge.settled()
+    assert state.status == PledgeStatus.report_due
+
+    summaries: dict[str, list[str]] = {"activity": [], "timer": []}
+    events = []
+    for run_id in await pledge.run_ids():
+        events += (await pledges.client.get_workflow_handle(pledge.handle.id, run_id=run_id).fetch_history()).events
+    for event in events:
+        kind = EventType.Name(event.event_type)
+        if kind in ("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED", "EVENT_TYPE_TIMER_STARTED"):
+            assert event.user_metadata.HasField("summary"), f"{kind} without a summary"
+            text = json.loads(event.user_metadata.summary.data)
+            summaries["activity" if "ACTIVITY" in kind else "timer"].append(text)
+    assert "reminder 1 to focal point" in summaries["activity"]
+    assert "report request to focal point" in summaries["activity"]
+    assert "read the reporting policy and staff addresses" in summaries["activity"]
+    assert any(s.startswith("record reminder sent in the registry") for s in summaries["activity"])
+    assert (
+        f"waiting for the report for cycle 1 until {due:%Y-%m-%d %H:%M:%S} UTC, then report request for cycle 1"
+        in (summaries["timer"])
+    )
+
+    metadata = await pledge.handle.query("__temporal_workflow_metadata")
+    details = metadata.current_details
+    assert details.startswith("**report_due** (cycle 1)")
+    assert f"next: reminder 2 to the focal point and backup contact on {due + 30 * DAY:%Y-%m-%d}" in details
+    assert "last email: reminder 1 to focal point (sent)" in details
