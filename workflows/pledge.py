@@ -120,6 +120,8 @@ class PledgeWorkflow(PledgeActions):
     async def _publish(self) -> None:
         """Open cycle 1 under the policy in force now, tell the pledger, and start the first cycle's run."""
         await self._load_policy()
+        if not self._is(PledgeStatus.published):
+            return  # withdrawn or closed while the policy was read
         assert self.state.published_at is not None
         self._schedule_cycle(1, self.state.published_at + self.policy.reporting_interval)
         due = self.state.cycle_due_at
@@ -138,6 +140,8 @@ class PledgeWorkflow(PledgeActions):
     async def _begin_next_cycle(self) -> None:
         """The next anniversary (anchored to the first), under the policy in force now, in a new run."""
         await self._load_policy()
+        if self._is(PledgeStatus.closed):
+            return  # withdrawn or closed while the policy was read
         assert self.state.cycle_due_at is not None
         cycle, due = self.state.cycle + 1, self.state.cycle_due_at + self.policy.reporting_interval
         missed = 0

@@ -169,7 +169,7 @@ class PledgeActions(PledgeRuntime):
         counts: the send ledger keys emails by (pledge, cycle, kind, recipient), so an interim update or
         an addition is confirmed by the answer to the pledger and by the timeline."""
         state, progress = self.state, report.progress.value.replace("_", " ")
-        if cycle < state.cycle:
+        if cycle < state.cycle or state.cycle_reported:  # the cycle's report is in: this one adds to it
             self._add_report(cycle, source, report, final=False)
             self._record(actor, "report_added", f"Addition to the cycle {cycle} report received ({progress}).")
             return f"Added to the report for cycle {cycle}."

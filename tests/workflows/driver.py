@@ -93,6 +93,7 @@ class Mailbox:
     sent: list[Sent] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     do_not_email: set[str] = field(default_factory=set)
+    refused_by_smtp: set[str] = field(default_factory=set)  # addresses the SMTP server answers with a 5xx
 
     @activity.defn(name="send_email")
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
@@ -103,6 +104,8 @@ class Mailbox:
             self.problems.append(f"{request.business_key} asked twice; the send ledger would drop the second")
         if request.recipient.email in self.do_not_email:
             return EmailOutcome(state="skipped", message_id="", detail="do-not-email")
+        if request.recipient.email in self.refused_by_smtp:
+            raise ApplicationError("SMTP refused: 550 mailbox unavailable", non_retryable=True)
         info = activity.info()
         self.sent.append(
             Sent(info.current_attempt_scheduled_time, request, (info.scheduled_time, int(info.activity_id)))
