@@ -80,15 +80,6 @@ class PledgeWorkflow(PledgeActions):
         self._request_review()
         await self._commit()
 
-    def _request_review(self) -> None:
-        self._notify(
-            EmailKind.review_requested,
-            [self._staff("vetting_team")],
-            submitted_at=self.state.review_started_at,
-            financial_usd=self.state.submission.resources.financial_usd,
-            approvals_needed=self._approvals_needed(),
-        )
-
     # --- 2. vetting, 3. revision ---------------------------------------------------------------
 
     async def _vet(self) -> None:
@@ -149,7 +140,8 @@ class PledgeWorkflow(PledgeActions):
             cycle, due, missed = cycle + 1, due + self.policy.reporting_interval, missed + 1
         if missed:
             self.state.missed_cycles += missed
-            self._record("system", "cycles_missed", f"{missed} anniversary(ies) passed without a report.")
+            passed = "1 anniversary" if missed == 1 else f"{missed} anniversaries"
+            self._record("system", "cycles_missed", f"{passed} passed while the pledge was not reporting.")
         self._schedule_cycle(cycle, due)
         await self._commit()
         await self._continue_as_new()
@@ -195,7 +187,8 @@ class PledgeWorkflow(PledgeActions):
         self.state.status = PledgeStatus.report_overdue
         self.state.missed_cycles += 1
         deadline = report_deadline(self.state)
-        self._record("system", "report_overdue", "No report: overdue. Final notice sent to every contact.")
+        what = "final report" if self.state.final_cycle else "report"
+        self._record("system", "report_overdue", f"No {what}: overdue. Final notice sent to every contact.")
         cycle = self.state.cycle
         self._notify(
             EmailKind.final_notice, self._contacts(), thread=self._request_kind(), cycle=cycle, deadline=deadline

@@ -59,31 +59,41 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_DECIDE)
     async def decide(self, decision: DecisionInput) -> ActionResult:
-        actor, note = f"staff:{decision.staff}", (decision.note or "").strip()
+        note = (decision.note or "").strip()
         if decision.decision == Decision.reject:
-            self._mark_closed(ClosureReason.rejected, actor, f"Rejected by {decision.staff}: {note}", note)
-            self._notify(EmailKind.rejected, [self._focal()], note=note)
+            message = self._reject(decision.staff, note)
         elif decision.decision == Decision.request_changes:
-            state = self.state
-            state.status, state.changes_requested_at, state.changes_note = (
-                PledgeStatus.changes_requested, workflow.now(), note,
-            )  # fmt: skip
-            state.approvals, state.steps_done = [], []
-            self._record(actor, "changes_requested", f"Changes requested by {decision.staff}: {note}")
-            deadline = step_at(state, StepName.abandon)
-            self._notify(EmailKind.changes_requested, [self._focal()], note=note, deadline=deadline)
+            message = self._request_changes(decision.staff, note)
         else:
-            self.state.approvals.append(decision.staff)
-            needed = self._approvals_needed()
-            if len(self.state.approvals) < needed:
-                self._record(actor, "approval_recorded", f"Approved by {decision.staff} (1 of {needed}).")
-                await self._commit()
-                return self._result("Approval recorded; another staff member must approve too.")
-            self.state.status, self.state.published_at = PledgeStatus.published, workflow.now()
-            names = " and ".join(self.state.approvals)
-            self._record(actor, "approved", f"Approved by {names}.")
+            message = self._approve(decision.staff)
         await self._commit()
-        return self._result(f"Decision recorded: {decision.decision.value}.")
+        return self._result(message)
+
+    def _approve(self, staff: str) -> str:
+        self.state.approvals.append(staff)
+        needed = self._approvals_needed()
+        if len(self.state.approvals) < needed:
+            self._record(f"staff:{staff}", "approval_recorded", f"Approved by {staff} (1 of {needed}).")
+            return "Approval recorded; another staff member must approve too."
+        self.state.status, self.state.published_at = PledgeStatus.published, workflow.now()
+        self._record(f"staff:{staff}", "approved", f"Approved by {' and '.join(self.state.approvals)}.")
+        return "Approved: the pledge is being published."
+
+    def _reject(self, staff: str, note: str) -> str:
+        self._mark_closed(ClosureReason.rejected, f"staff:{staff}", f"Rejected by {staff}: {note}", note)
+        self._notify(EmailKind.rejected, [self._focal()], note=note)
+        return "Rejected: the pledge is closed."
+
+    def _request_changes(self, staff: str, note: str) -> str:
+        state = self.state
+        state.status, state.changes_requested_at, state.changes_note = (
+            PledgeStatus.changes_requested, workflow.now(), note,
+        )  # fmt: skip
+        state.approvals, state.steps_done = [], []
+        self._record(f"staff:{staff}", "changes_requested", f"Changes requested by {staff}: {note}")
+        deadline = step_at(state, StepName.abandon)
+        self._notify(EmailKind.changes_requested, [self._focal()], note=note, deadline=deadline)
+        return f"Changes requested: the pledger has until {deadline:%Y-%m-%d} to revise."
 
     @decide.validator
     def _check_decision(self, decision: DecisionInput) -> None:
@@ -104,13 +114,7 @@ class PledgeActions(PledgeRuntime):
         state.status, state.review_started_at = PledgeStatus.in_review, workflow.now()
         state.changes_requested_at, state.changes_note, state.steps_done = None, None, []
         self._record("pledger", "revised", f"Revised submission (version {state.submission_version}) sent for review.")
-        self._notify(
-            EmailKind.review_requested,
-            [self._staff("vetting_team")],
-            submitted_at=state.review_started_at,
-            financial_usd=state.submission.resources.financial_usd,
-            approvals_needed=self._approvals_needed(),
-        )
+        self._request_review()
         await self._commit()
         return self._result(f"Version {state.submission_version} is in review.")
 
@@ -319,6 +323,15 @@ class PledgeActions(PledgeRuntime):
             self._refuse(REFUSED_INVALID, "a reason is required to close a pledge")
 
     # --- shared by handlers and stages ---------------------------------------------------------
+
+    def _request_review(self) -> None:
+        self._notify(
+            EmailKind.review_requested,
+            [self._staff("vetting_team")],
+            submitted_at=self.state.review_started_at,
+            financial_usd=self.state.submission.resources.financial_usd,
+            approvals_needed=self._approvals_needed(),
+        )
 
     def _mark_closed(self, reason: ClosureReason, actor: str, message: str, note: str | None = None) -> None:
         self.state.status, self.state.closure_reason, self.state.closure_note = PledgeStatus.closed, reason, note
