@@ -57,5 +57,3 @@ async def test_extend_all_open_cycles_grants_each_open_cycle_once(
         for untouched in (in_review, withdrawn):
             assert all(e.kind != "extension_granted" for e in (await untouched.state()).timeline)
         assert (await due[0].state()).extension_days == 50
-
-
