@@ -59,6 +59,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_DECIDE)
     async def decide(self, decision: DecisionInput) -> ActionResult:
+        await self._submission_settled()
         note = (decision.note or "").strip()
         if decision.decision == Decision.reject:
             message = self._reject(decision.staff, note)
@@ -109,6 +110,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_REVISE)
     async def revise(self, revision: RevisionInput) -> ActionResult:
+        await self._submission_settled()
         state = self.state
         state.submission, state.submission_version = revision.submission, state.submission_version + 1
         state.status, state.review_started_at = PledgeStatus.in_review, workflow.now()
@@ -131,6 +133,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_REPORT)
     async def submit_report(self, report: ReportInput) -> ActionResult:
+        await self._submission_settled()
         message = self._accept_report(report.report, report.source, report.cycle or self.state.cycle, "pledger")
         await self._commit()
         return self._result(message)
@@ -146,6 +149,7 @@ class PledgeActions(PledgeRuntime):
     @workflow.signal(name=SIGNAL_EMAIL_REPLY)
     async def email_reply(self, reply: EmailReply) -> None:
         """A plain reply to a report request counts as a narrative report; a redelivery counts once."""
+        await self._submission_settled()
         state = self.state
         if reply.message_id in state.reply_message_ids:
             return
@@ -236,6 +240,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_REQUEST_EXTENSION)
     async def request_extension(self, request: ExtensionRequestInput) -> ActionResult:
+        await self._submission_settled()
         self.state.pending_extension_reason = request.reason
         self._record("pledger", "extension_requested", f"Extension requested: {request.reason}", public=False)
         await self._commit()
@@ -247,6 +252,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_GRANT_EXTENSION)
     async def grant_extension(self, grant: ExtensionGrantInput) -> ActionResult:
+        await self._submission_settled()
         self.state.extension_days += grant.days
         self.state.pending_extension_reason = None
         deadline = report_deadline(self.state)
@@ -275,6 +281,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_REFUSE_EXTENSION)
     async def refuse_extension(self, refusal: ExtensionRefusalInput) -> ActionResult:
+        await self._submission_settled()
         self.state.pending_extension_reason = None
         self._record(
             f"staff:{refusal.staff}", "extension_refused", f"Extension refused: {refusal.reason}", public=False
@@ -293,6 +300,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_WITHDRAW)
     async def withdraw(self, withdrawal: WithdrawalInput) -> ActionResult:
+        await self._submission_settled()
         reason = (withdrawal.reason or "").strip()
         self._mark_closed(
             ClosureReason.withdrawn,
@@ -310,6 +318,7 @@ class PledgeActions(PledgeRuntime):
 
     @workflow.update(name=UPDATE_CLOSE)
     async def close(self, closure: ClosureInput) -> ActionResult:
+        await self._submission_settled()
         reason = closure.reason.strip()
         self._mark_closed(ClosureReason.removed, f"staff:{closure.staff}", f"Closed by an operator: {reason}", reason)
         self._notify(EmailKind.closed, [self._focal()], closure_reason=ClosureReason.removed.value, note=reason)

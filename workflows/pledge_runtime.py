@@ -72,6 +72,11 @@ class PledgeRuntime:
             )
         )
 
+    async def _submission_settled(self) -> None:
+        """Every action waits for the submission stage: the API answers 202 once the workflow starts, so a
+        decision can arrive while the policy is still being read; it must land after "submitted"."""
+        await workflow.wait_condition(lambda: self.state.policy is not None and bool(self.state.timeline))
+
     async def _load_policy(self) -> None:
         loaded = await workflow.execute_activity(
             "load_policy",
