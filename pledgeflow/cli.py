@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from pledgeflow import db
+from pledgeflow.ops_cli import ops_app
 from pledgeflow.settings import Settings, SettingsError, load_settings
 from pledgeflow.staff import Role, StaffExists, add_staff
 
@@ -17,6 +18,7 @@ db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
+app.add_typer(ops_app, name="ops")
 
 
 def settings_or_exit(**overrides: object) -> Settings:

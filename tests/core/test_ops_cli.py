@@ -1,0 +1,67 @@
+"""`pledgeflow ops` as an operator runs it, against pledges on the dev server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
+
+from pledgeflow.cli import app
+from pledgeflow.settings import Settings
+from tests.conftest import make_settings
+from tests.factories import open_ended
+from tests.workflows.conftest import run_pledge_worker
+from tests.workflows.driver import Mailbox
+from workflows.state import ClosureReason, PledgeStatus
+
+FAST_FIRST_CYCLE = 'reporting_interval = "2s"\nearly_report_window = "1s"\n'
+
+
+async def ops(settings: Settings, dev_env: WorkflowEnvironment, *args: str) -> Result:
+    env = {
+        "PLEDGEFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "PLEDGEFLOW_TASK_QUEUE": settings.task_queue,
+        "PLEDGEFLOW_DATABASE_URL": settings.database_url,
+        "COLUMNS": "200",
+    }
+    # The command runs its own event loop (asyncio.run), so it gets a thread of its own.
+    return await asyncio.to_thread(CliRunner().invoke, app, ["ops", *args], env=env)
+
+
+async def test_operator_lists_extends_shows_and_closes(
+    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(FAST_FIRST_CYCLE)
+    settings = make_settings(tmp_path, sqlite_url, policy_file=policy_file)
+    async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
+        due = await pledges.published(open_ended())
+        waiting = await pledges.submit(open_ended(title="Digital skills for 10,000 women in Peru"))
+        await due.wait_for(lambda state: state.status == PledgeStatus.report_due)
+
+        async with asyncio.timeout(20):  # visibility is eventually consistent
+            while due.id not in (listed := await ops(settings, dev_env, "list", "--status", "report_due")).output:
+                await asyncio.sleep(0.3)
+        assert listed.exit_code == 0
+        assert waiting.id not in listed.output and "1 pledge(s)" in listed.output
+
+        extended = await ops(
+            settings, dev_env, "extend-all", "--days", "10", "--reason", "Form outage", "--staff", "omar"
+        )
+        assert extended.exit_code == 0, extended.output
+        assert "extended 1, refused 0, failed 0" in extended.output
+        assert (await due.state()).extension_days == 10
+
+        shown = await ops(settings, dev_env, "show", due.id)
+        assert shown.exit_code == 0
+        assert "Extension of 10 days granted (Form outage)" in shown.output
+
+        closed = await ops(settings, dev_env, "close", waiting.id, "--reason", "Duplicate entry", "--staff", "omar")
+        assert closed.exit_code == 0, closed.output
+        state = await waiting.status_is(PledgeStatus.closed)
+        assert state.closure_reason == ClosureReason.removed
+
+        again = await ops(settings, dev_env, "close", waiting.id, "--reason", "Duplicate entry", "--staff", "omar")
+        assert again.exit_code == 1
