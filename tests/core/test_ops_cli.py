@@ -10,13 +10,10 @@ from typer.testing import CliRunner, Result
 
 from pledgeflow.cli import app
 from pledgeflow.settings import Settings
-from tests.conftest import make_settings
 from tests.factories import open_ended
-from tests.workflows.conftest import run_pledge_worker
+from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox
 from workflows.state import ClosureReason, PledgeStatus
-
-FAST_FIRST_CYCLE = 'reporting_interval = "2s"\nearly_report_window = "1s"\n'
 
 
 async def ops(settings: Settings, dev_env: WorkflowEnvironment, *args: str) -> Result:
@@ -33,9 +30,7 @@ async def ops(settings: Settings, dev_env: WorkflowEnvironment, *args: str) -> R
 async def test_operator_lists_extends_shows_and_closes(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
-    policy_file = tmp_path / "policy.toml"
-    policy_file.write_text(FAST_FIRST_CYCLE)
-    settings = make_settings(tmp_path, sqlite_url, policy_file=policy_file)
+    settings = fast_first_cycle_settings(tmp_path, sqlite_url)
     async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
         due = await pledges.published(open_ended())
         waiting = await pledges.submit(open_ended(title="Digital skills for 10,000 women in Peru"))

@@ -4,7 +4,7 @@ SQLite, the real policy activity, and a stand-in ``send_email`` that records wha
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +55,31 @@ def settings(tmp_path: Path, sqlite_url: str) -> Settings:
     return make_settings(tmp_path, sqlite_url)
 
 
-async def run_pledge_worker(env: WorkflowEnvironment, settings: Settings, mailbox: Mailbox) -> AsyncIterator[Pledges]:
-    """One worker serving both queues, as far as the workflow can tell: pledges and pledge-email."""
+# The default ladder, except that the first anniversary comes two seconds after publication: for tests on
+# the dev server (real time) that need a pledge whose report is due.
+FAST_FIRST_CYCLE = 'reporting_interval = "2s"\nearly_report_window = "1s"\n'
+
+
+def fast_first_cycle_settings(tmp_path: Path, database_url: str) -> Settings:
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(FAST_FIRST_CYCLE)
+    return make_settings(tmp_path, database_url, policy_file=policy_file)
+
+
+async def run_pledge_worker(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    mailbox: Mailbox,
+    *,
+    load_policy: Callable[..., Any] | None = None,
+    send_email: Callable[..., Any] | None = None,
+) -> AsyncIterator[Pledges]:
+    """One worker serving both queues, as far as the workflow can tell: pledges and pledge-email.
+
+    ``load_policy`` and ``send_email`` replace the real policy activity and the recording mailbox."""
     registry = RegistryActivities(settings.database_url)
-    policy = PolicyActivities(settings)
+    load_policy = load_policy or PolicyActivities(settings).load_policy
+    send_email = send_email or mailbox.send_email
     common: dict[str, Any] = {"client": env.client}
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
         async with (
@@ -66,11 +87,11 @@ async def run_pledge_worker(env: WorkflowEnvironment, settings: Settings, mailbo
                 **common,
                 task_queue=settings.task_queue,
                 workflows=[PledgeWorkflow],
-                activities=[registry.project_pledge, policy.load_policy],
+                activities=[registry.project_pledge, load_policy],
                 activity_executor=executor,
                 workflow_runner=workflow_runner(),
             ),
-            Worker(**common, task_queue=settings.email_task_queue, activities=[mailbox.send_email]),
+            Worker(**common, task_queue=settings.email_task_queue, activities=[send_email]),
         ):
             yield Pledges(env, settings.task_queue, settings.email_task_queue, mailbox, settings.database_url)
     assert mailbox.problems == [], "emails that break the contract with the email engineer"

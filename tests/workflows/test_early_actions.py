@@ -5,21 +5,17 @@ that stage, and lands after it on the timeline."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 
 from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.policy import PolicyActivities
-from activities.registry import RegistryActivities
 from pledgeflow import ids, temporal
 from pledgeflow.settings import Settings
-from pledgeflow.worker import workflow_runner
 from tests.factories import make_submission
+from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import Mailbox
 from workflows.emails import EmailKind
-from workflows.pledge import PledgeWorkflow
 from workflows.policy import LoadedPolicy
 from workflows.state import (
     QUERY_STATE,
@@ -52,45 +48,33 @@ async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submissio
     env: WorkflowEnvironment, settings: Settings, mailbox: Mailbox
 ) -> None:
     policy = GatedPolicy(settings)
-    registry = RegistryActivities(settings.database_url)
     submission = make_submission()
     pledge_id = ids.new_pledge_id()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as executor:
-        async with (
-            Worker(
-                env.client,
-                task_queue=settings.task_queue,
-                workflows=[PledgeWorkflow],
-                activities=[registry.project_pledge, policy.load_policy],
-                activity_executor=executor,
-                workflow_runner=workflow_runner(),
-            ),
-            Worker(env.client, task_queue=settings.email_task_queue, activities=[mailbox.send_email]),
-        ):
-            handle = await env.client.start_workflow(
-                WORKFLOW_TYPE,
-                StartInput(pledge_id=pledge_id, submission=submission, email_task_queue=settings.email_task_queue),
-                id=workflow_id(pledge_id),
-                task_queue=settings.task_queue,
-                search_attributes=temporal.initial_search_attributes(submission),
+    async for _ in run_pledge_worker(env, settings, mailbox, load_policy=policy.load_policy):
+        handle = await env.client.start_workflow(
+            WORKFLOW_TYPE,
+            StartInput(pledge_id=pledge_id, submission=submission, email_task_queue=settings.email_task_queue),
+            id=workflow_id(pledge_id),
+            task_queue=settings.task_queue,
+            search_attributes=temporal.initial_search_attributes(submission),
+        )
+        decision = asyncio.create_task(
+            handle.execute_update(
+                UPDATE_DECIDE, DecisionInput(decision=Decision.approve, staff="vera"), result_type=ActionResult
             )
-            decision = asyncio.create_task(
-                handle.execute_update(
-                    UPDATE_DECIDE, DecisionInput(decision=Decision.approve, staff="vera"), result_type=ActionResult
-                )
-            )
-            await asyncio.sleep(1)  # the update is with the workflow, the policy activity still held
-            assert not decision.done()
-            policy.gate.set()
-            result = await asyncio.wait_for(decision, timeout=30)
-            assert result.status == PledgeStatus.published
+        )
+        await asyncio.sleep(1)  # the update is with the workflow, the policy activity still held
+        assert not decision.done()
+        policy.gate.set()
+        result = await asyncio.wait_for(decision, timeout=30)
+        assert result.status == PledgeStatus.published
 
-            async with asyncio.timeout(30):
-                while True:
-                    state = await handle.query(QUERY_STATE, result_type=PledgeState)
-                    if state.cycle >= 1:
-                        break
-                    await asyncio.sleep(0.2)
+        async with asyncio.timeout(30):
+            while True:
+                state = await handle.query(QUERY_STATE, result_type=PledgeState)
+                if state.cycle >= 1:
+                    break
+                await asyncio.sleep(0.2)
 
     kinds = [event.kind for event in state.timeline]
     assert kinds.index("submitted") < kinds.index("approved"), kinds

@@ -10,23 +10,17 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from pledgeflow.operations import extend_all_open_cycles, open_cycle_pledges
-from tests.conftest import make_settings
 from tests.factories import open_ended
-from tests.workflows.conftest import run_pledge_worker
+from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox
 from workflows.emails import EmailKind
 from workflows.state import PledgeStatus
-
-# The default ladder, except that the first anniversary comes two seconds after publication.
-FAST_FIRST_CYCLE = 'reporting_interval = "2s"\nearly_report_window = "1s"\n'
 
 
 async def test_extend_all_open_cycles_grants_each_open_cycle_once(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
-    policy_file = tmp_path / "policy.toml"
-    policy_file.write_text(FAST_FIRST_CYCLE)
-    settings = make_settings(tmp_path, sqlite_url, policy_file=policy_file)
+    settings = fast_first_cycle_settings(tmp_path, sqlite_url)
     async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
         due = [await pledges.published(open_ended()) for _ in range(3)]
         in_review = await pledges.submit(open_ended())

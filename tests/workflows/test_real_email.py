@@ -3,24 +3,19 @@ of email the ladder sends renders with the context the workflow gives it and rea
 
 from __future__ import annotations
 
-import concurrent.futures
 from pathlib import Path
 
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.email import EmailActivities
-from activities.policy import PolicyActivities
-from activities.registry import RegistryActivities
 from pledgeflow.db import session_for
 from pledgeflow.models import SentEmail
-from pledgeflow.worker import workflow_runner
 from tests.conftest import SmtpSink, make_settings
 from tests.factories import make_report, make_submission, open_ended
+from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
 from workflows.emails import EmailKind
-from workflows.pledge import PledgeWorkflow
 from workflows.state import Decision
 
 
@@ -28,26 +23,12 @@ async def test_every_email_kind_renders_and_reaches_the_smtp_server(
     env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
 ) -> None:
     settings = make_settings(tmp_path, sqlite_url, smtp_sink)
-    registry, policy, email = (
-        RegistryActivities(settings.database_url), PolicyActivities(settings), EmailActivities(settings),
-    )  # fmt: skip
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as executor:
-        async with (
-            Worker(
-                env.client,
-                task_queue=settings.task_queue,
-                workflows=[PledgeWorkflow],
-                activities=[registry.project_pledge, policy.load_policy],
-                activity_executor=executor,
-                workflow_runner=workflow_runner(),
-            ),
-            Worker(env.client, task_queue=settings.email_task_queue, activities=[email.send_email]),
-        ):
-            pledges = Pledges(env, settings.task_queue, settings.email_task_queue, Mailbox(), settings.database_url)
-            all_pledges = await walk_every_path(pledges)
-            for pledge in all_pledges:
-                trouble = [e.message for e in (await pledge.state()).timeline if e.kind.startswith("email_")]
-                assert trouble == [], pledge.id
+    email = EmailActivities(settings)
+    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
+        all_pledges = await walk_every_path(pledges)
+        for pledge in all_pledges:
+            trouble = [e.message for e in (await pledge.state()).timeline if e.kind.startswith("email_")]
+            assert trouble == [], pledge.id
 
     ids = [pledge.id for pledge in all_pledges]
     with session_for(settings.database_url) as session:
