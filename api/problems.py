@@ -80,6 +80,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers a JSON body that is not UTF-8 with a bare 400 ("error parsing the body"), where
+            # any other malformed JSON is a 422: it is invalid input all the same.
+            error = FieldError(field="body", message="the body is not UTF-8 text, so it cannot be JSON")
+            return problem_response(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
         return problem_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     _document_problems(app)
