@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from api.problems import ProblemError, unavailable
+from api.problems import FieldError, ProblemError, unavailable
 from api.temporal_gateway import TemporalGateway
 from pledgeflow.db import engine_for
 from pledgeflow.models import Pledge, StaffAccount
@@ -56,6 +56,34 @@ def registry_reachable() -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise unavailable("the database") from exc
+
+
+def _nul_at(value: Any, path: tuple[str, ...] = ()) -> str | None:
+    """Where in a parsed JSON value a string holds the NUL character, as the field name a 422 gives."""
+    if isinstance(value, str):
+        return ".".join(path) or "body" if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (found := _nul_at(item, (*path, str(key)))) is not None:
+            return found
+    return None
+
+
+async def no_nul_in_body(request: Request) -> None:
+    """A JSON body with the NUL character in any string is 422.
+
+    No field means it, and PostgreSQL cannot store it in text: accepted, it would fail later where the
+    workflow writes the registry (a 503 for the caller, a projection retrying for ever).
+    """
+    if "json" not in request.headers.get("content-type", "") or not await request.body():
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        return  # not JSON after all: the body's own validation answers
+    if (field := _nul_at(body)) is not None:
+        error = FieldError(field=field, message="must not contain the NUL character (\\u0000)")
+        raise ProblemError(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
 
 
 def get_temporal(request: Request) -> TemporalGateway:

@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Response
 from pydantic import BaseModel
 
-from api.deps import PledgeReader, PledgeToken, ReportToken, SessionDep, SettingsDep, TemporalDep, registry_reachable
+from api.deps import (
+    PledgeReader,
+    PledgeToken,
+    ReportToken,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    no_nul_in_body,
+    registry_reachable,
+)
 from api.problems import ProblemError, responses
 from pledgeflow import links
 from pledgeflow.models import Pledge
@@ -37,7 +46,7 @@ from workflows.state import (
 )
 from workflows.submission import ProgressReport, Submission
 
-router = APIRouter(prefix="/api/v1/pledges", tags=["pledger"])
+router = APIRouter(prefix="/api/v1/pledges", tags=["pledger"], dependencies=[Depends(no_nul_in_body)])
 
 # Every call on an existing pledge can meet these: credentials, the pledge, Temporal or the database down.
 _ON_PLEDGE = (401, 403, 404, 503)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from api.deps import Operator, SessionDep, TemporalDep, Vetter, registry_reachable
+from api.deps import Operator, SessionDep, TemporalDep, Vetter, no_nul_in_body, registry_reachable
 from api.problems import responses
 from pledgeflow.models import Pledge, TimelineEntry
 from workflows.state import (
@@ -32,7 +32,7 @@ from workflows.state import (
     PledgeStatus,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["staff"])
+router = APIRouter(prefix="/api/v1", tags=["staff"], dependencies=[Depends(no_nul_in_body)])
 
 _ACTION = responses(401, 403, 404, 409, 422, 503)
 
