@@ -81,6 +81,16 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # No field means it, and PostgreSQL cannot store it in text: refused here, whichever door it came
+        # through (API, form, import), rather than failing later where the registry is written.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain the NUL character (\\u0000)")
+        return value
+
 
 class Organization(_Strict):
     name: ShortText
