@@ -105,7 +105,7 @@ def thread_parent(request: EmailRequest) -> EmailRequest | None:
     kind = request.thread_kind or (EmailKind.report_request if request.kind in THREADED else None)
     if kind is None or kind == request.kind:
         return None
-    return request.model_copy(update={"kind": kind, "thread_kind": None})
+    return request.model_copy(update={"kind": kind, "thread_kind": None, "occurrence": 1})
 
 
 def missing_context(request: EmailRequest) -> list[str]:

@@ -98,10 +98,12 @@ class EmailRequest(BaseModel):
     recipient: Recipient
     context: dict[str, Any] = {}
     thread_kind: EmailKind | None = None  # reply to this kind's message of the same cycle and recipient
+    occurrence: int = 1  # the 2nd extension granted in a cycle is a message of its own, not a resend
 
     @property
     def business_key(self) -> str:
-        return f"{self.pledge_id}/{self.cycle}/{self.kind.value}/{self.recipient.email.lower()}"
+        key = f"{self.pledge_id}/{self.cycle}/{self.kind.value}/{self.recipient.email.lower()}"
+        return key if self.occurrence == 1 else f"{key}/{self.occurrence}"
 
 
 class EmailOutcome(BaseModel):

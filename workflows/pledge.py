@@ -154,6 +154,8 @@ class PledgeWorkflow(PledgeActions):
         state.cycle_due_at = max(end, workflow.now()) if final and end else anniversary
         state.cycle_reported, state.extension_days, state.reminders_sent = False, 0, 0
         state.steps_done, state.pending_extension_reason = [], None
+        # Only this cycle's count matters for the next email's business key; the rest would only grow.
+        state.emails_asked = {key: n for key, n in state.emails_asked.items() if key.startswith(f"{cycle}/")}
 
     def _request_report(self) -> None:
         self.state.status = PledgeStatus.report_due

@@ -181,6 +181,10 @@ class PledgeRuntime:
         # revision round, so each round's "changes requested" has its own business key in the send ledger.
         number = int(context["cycle"]) if "cycle" in context else self._email_cycle()
         for recipient in recipients:
+            # A second message of one kind in one cycle (two extensions granted) is new, not a retry: it
+            # gets a business key of its own, so the send ledger does not drop it as already sent.
+            asked = f"{number}/{kind.value}/{recipient.email.lower()}"
+            self.state.emails_asked[asked] = self.state.emails_asked.get(asked, 0) + 1
             request = EmailRequest(
                 pledge_id=self.state.pledge_id,
                 cycle=number,
@@ -188,6 +192,7 @@ class PledgeRuntime:
                 recipient=recipient,
                 context=values,
                 thread_kind=thread,
+                occurrence=self.state.emails_asked[asked],
             )
             self._outbox.append(asyncio.create_task(self._send(request)))
 

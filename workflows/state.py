@@ -124,6 +124,7 @@ class PledgeState(BaseModel):
     timeline: list[TimelineEvent] = []
     idempotency_key: str | None = None
     email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
+    emails_asked: dict[str, int] = {}  # "cycle/kind/recipient" → messages asked for, for EmailRequest.occurrence
 
 
 class StartInput(BaseModel):

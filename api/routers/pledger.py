@@ -107,7 +107,7 @@ async def submit_pledge(
 
 
 # Plumbing of the workflow that is no business of a reader: staff addresses, queue, ladder bookkeeping.
-_INTERNAL = {"staff", "email_task_queue", "steps_done", "reply_message_ids", "idempotency_key"}
+_INTERNAL = {"staff", "email_task_queue", "steps_done", "reply_message_ids", "idempotency_key", "emails_asked"}
 
 
 @router.get(

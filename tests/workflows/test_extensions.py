@@ -87,3 +87,18 @@ async def test_no_extension_before_publication(pledges: Pledges) -> None:
     refusal = await pledge.refused(pledge.grant_extension(10))
     assert (refusal.type, refusal.details) == (REFUSED_NOT_ALLOWED, ("in_review",))
     assert refusal.message == "cannot extend a pledge that is in_review"
+
+
+async def test_two_extensions_in_one_cycle_each_reach_the_pledger(pledges: Pledges) -> None:
+    pledge = await pledges.published(open_ended())
+    due = (await pledge.state()).cycle_due_at
+    assert due is not None
+    await pledges.skip_to(due + DAY)
+
+    await pledge.grant_extension(10, "audit timetable")
+    await pledge.grant_extension(15, "the auditor fell ill")
+    await pledge.settled()
+
+    granted = pledge.emails(EmailKind.extension_granted)
+    assert [s.request.context["days"] for s in granted] == [10, 15]
+    assert len({s.request.business_key for s in granted}) == 2, "the send ledger would drop the second"
