@@ -154,7 +154,9 @@ class PledgeActions(PledgeRuntime):
         if reply.message_id in state.reply_message_ids:
             return
         state.reply_message_ids = [*state.reply_message_ids, reply.message_id][-KEPT_REPLY_IDS:]
-        text = reply.text.strip()[:10_000]
+        # Mail is whatever the sender's client wrote: a NUL (which no report may hold) is dropped here, or
+        # building the report below would fail this workflow task on every retry.
+        text = reply.text.replace("\x00", "").strip()[:10_000]
         if state.status not in CYCLE_STATUSES:
             self._record(
                 "email",

@@ -223,6 +223,21 @@ async def test_an_email_reply_counts_as_a_report_once(pledges: Pledges) -> None:
     await record(pledge, "email_reply")
 
 
+async def test_an_email_reply_with_a_nul_character_still_counts(pledges: Pledges) -> None:
+    pledge, _ = await report_due(pledges)
+    text = "We connected 230 schools\x00 this year; details follow."
+    reply = EmailReply(
+        message_id="<nul@connect-africa.example>",
+        sender="amina@connect-africa.example",
+        text=text,
+        cycle=1,
+        received_at=await pledges.now(),
+    )
+    await pledge.handle.signal(SIGNAL_EMAIL_REPLY, reply)
+    state = await pledge.wait_for(lambda s: s.cycle == 2)
+    assert [r.report.narrative for r in state.reports] == ["We connected 230 schools this year; details follow."]
+
+
 async def test_a_policy_change_applies_from_the_next_cycle(
     env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
