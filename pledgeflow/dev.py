@@ -172,7 +172,10 @@ def temporal_argv(settings: Settings) -> list[str]:
 
 
 def _tail(path: Path, lines: int = 15) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    """The log's errors (the cause, e.g. a port in use), then its last lines (often a Go stack trace)."""
+    text = path.read_text(errors="replace").splitlines()
+    errors = [line for line in text if "level=ERROR" in line or line.startswith("panic:")]
+    return "\n".join([*errors[:5], "...", *text[-lines:]] if errors else text[-lines:])
 
 
 class Stopped(Exception):

@@ -14,6 +14,7 @@ import concurrent.futures
 import email
 import email.policy
 import os
+import random
 import secrets
 import socket
 import uuid
@@ -42,9 +43,31 @@ SEARCH_ATTRIBUTE_KEYS = [STATUS, ORGANIZATION, NEXT_DEADLINE, MISSED_CYCLES, SDG
 
 
 def free_port() -> int:
+    """A free port for a server this test binds at once (it comes from the ephemeral range)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# Below Linux's ephemeral range (32768-60999), from which outgoing connections take their local ports.
+LISTEN_PORTS = range(20_000, 32_000)
+
+
+def listening_port() -> int:
+    """A free port for a server another process binds seconds later (``pledgeflow dev``'s children).
+
+    Not from the ephemeral range: there, any outgoing connection made meanwhile (to PostgreSQL, to a
+    Temporal server) may be given the same port, and the server then fails with "address in use".
+    """
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS}")
 
 
 # --- Temporal -------------------------------------------------------------------------------------

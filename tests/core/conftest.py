@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import listening_port
 
 PLEDGEFLOW = str(Path(sys.executable).parent / "pledgeflow")
 
@@ -44,7 +44,11 @@ class DevPorts:
 
 @pytest.fixture
 def dev_ports() -> DevPorts:
-    return DevPorts(free_port(), free_port(), free_port(), free_port(), free_port())
+    ports: list[int] = []
+    while len(ports) < 5:
+        if (port := listening_port()) not in ports:
+            ports.append(port)
+    return DevPorts(*ports)
 
 
 def _ppid(pid: int) -> int | None:
