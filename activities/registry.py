@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
 
@@ -24,46 +26,50 @@ class RegistryActivities:
             session.commit()
 
 
-def _upsert_pledge(session: Session, projection: PledgeProjection) -> None:
+def _row_values(projection: PledgeProjection) -> dict[str, Any]:
+    """The pledge row's columns as the workflow's state has them now."""
     submission = projection.submission
-    row = session.get(Pledge, projection.pledge_id) or Pledge(
-        id=projection.pledge_id,
-        submitted_at=projection.submitted_at,
-        start_date=submission.start_date,
-        submission={},
-        title="",
-        status="",
-        pledge_type="",
-        organization_name="",
-        organization_type="",
-        organization_country="",
-        geographic_scope="",
-        updated_at=utcnow(),
-    )
-    row.title = submission.title
-    row.status = projection.status.value
-    row.closure_reason = projection.closure_reason.value if projection.closure_reason else None
-    row.pledge_type = submission.pledge_type.value
-    row.organization_name = submission.organization.name
-    row.organization_type = submission.organization.type.value
-    row.organization_country = submission.organization.country
-    row.geographic_scope = submission.geographic_scope.value
-    row.financial_usd = submission.resources.financial_usd
-    row.start_date = submission.start_date
-    row.end_date = submission.end_date
-    row.open_ended = submission.open_ended
-    row.submission = submission.model_dump(mode="json")
-    row.submission_version = projection.submission_version
-    row.published_at = projection.published_at
-    row.closure_note = projection.closure_note
-    row.next_deadline = projection.next_deadline
-    row.next_step = projection.next_step
-    row.cycle = projection.cycle
-    row.missed_cycles = projection.missed_cycles
-    row.last_report_at = projection.last_report_at
-    row.updated_at = utcnow()
+    return {
+        "title": submission.title,
+        "status": projection.status.value,
+        "closure_reason": projection.closure_reason.value if projection.closure_reason else None,
+        "closure_note": projection.closure_note,
+        "pledge_type": submission.pledge_type.value,
+        "organization_name": submission.organization.name,
+        "organization_type": submission.organization.type.value,
+        "organization_country": submission.organization.country,
+        "geographic_scope": submission.geographic_scope.value,
+        "financial_usd": submission.resources.financial_usd,
+        "start_date": submission.start_date,
+        "end_date": submission.end_date,
+        "open_ended": submission.open_ended,
+        "submission": submission.model_dump(mode="json"),
+        "submission_version": projection.submission_version,
+        "published_at": projection.published_at,
+        "next_deadline": projection.next_deadline,
+        "next_step": projection.next_step,
+        "cycle": projection.cycle,
+        "missed_cycles": projection.missed_cycles,
+        "last_report_at": projection.last_report_at,
+        "updated_at": utcnow(),
+    }
+
+
+def _upsert_pledge(session: Session, projection: PledgeProjection) -> None:
+    values = _row_values(projection)
+    row = session.get(Pledge, projection.pledge_id)
+    # The search index rows change only with the submission (a revision), not with each transition.
+    index_changed = row is None or row.submission != values["submission"]
+    if row is None:
+        row = Pledge(id=projection.pledge_id, submitted_at=projection.submitted_at, **values)
+    else:
+        for column, value in values.items():
+            setattr(row, column, value)
     session.add(row)
+    if not index_changed:
+        return
     session.flush()
+    submission = projection.submission
     session.execute(delete(PledgeSDG).where(col(PledgeSDG.pledge_id) == row.id))
     session.execute(delete(PledgeCountry).where(col(PledgeCountry.pledge_id) == row.id))
     session.add_all(PledgeSDG(pledge_id=row.id, sdg=sdg) for sdg in submission.sdgs)
