@@ -113,6 +113,14 @@ def _token_max_age(settings: Settings, purpose: Purpose) -> int:
     return days * 86_400
 
 
+def current_token_version(session: Session, pledge_id: str) -> int:
+    """The version every valid token of the pledge carries (bumped to revoke them all)."""
+    with registry_reachable():
+        row = session.get(Pledge, pledge_id)
+    # Before the registry has the pledge's row, only tokens of the first version exist.
+    return row.token_version if row is not None else 1
+
+
 def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenClaims:
     """The claims of a valid, unrevoked pledge token of any purpose; 401 otherwise."""
     reason = "token invalid"
@@ -125,10 +133,7 @@ def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenCla
             continue
         if purpose == Purpose.report and claims.cycle is None:
             raise _unauthorized("token invalid")
-        with registry_reachable():
-            row = session.get(Pledge, claims.pledge_id)
-        # Before the registry has the pledge's row, only tokens of the first version exist.
-        if claims.version != (row.token_version if row is not None else 1):
+        if claims.version != current_token_version(session, claims.pledge_id):
             raise _unauthorized("token revoked")
         return claims
     raise _unauthorized(reason)

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, pledge_owner, registry_reachable, report_author
+from api.deps import SessionDep, SettingsDep, TemporalDep, current_token_version, pledge_owner, report_author
 from api.pages import labels
 from api.pages.form_models import (
     DELIVERABLE_ROWS,
@@ -32,7 +32,6 @@ from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
 from api.problems import ProblemError
 from pledgeflow import links
-from pledgeflow.models import Pledge
 from pledgeflow.tokens import Purpose, TokenClaims, issue
 from workflows.state import (
     CYCLE_STATUSES,
@@ -106,10 +105,8 @@ async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, 
         return _submission_page(request, values, parsed.errors, status_code=422)
     key = values.get("idempotency_key")[:200] or None
     pledge_id = await gateway.submit(parsed.model, key)
-    with registry_reachable():
-        row = session.get(Pledge, pledge_id)
     # A retried form may arrive after the pledge's tokens were revoked: hand out a current one.
-    version = row.token_version if row is not None else 1
+    version = current_token_version(session, pledge_id)
     token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, version))
     return render(
         request,

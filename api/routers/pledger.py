@@ -23,12 +23,11 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
+    current_token_version,
     no_nul_in_body,
-    registry_reachable,
 )
 from api.problems import ProblemError, responses
 from pledgeflow import links
-from pledgeflow.models import Pledge
 from pledgeflow.settings import Settings
 from pledgeflow.tokens import Purpose, TokenClaims, issue
 from workflows.state import (
@@ -97,12 +96,8 @@ async def submit_pledge(
 ) -> SubmissionAccepted:
     """Start the pledge's workflow; the same ``Idempotency-Key`` always answers with the same pledge."""
     pledge_id = await gateway.submit(submission, idempotency_key)
-    version = 1
-    if idempotency_key:
-        # A retry may come after the pledge's tokens were revoked: hand out one of the current version.
-        with registry_reachable():
-            row = session.get(Pledge, pledge_id)
-        version = row.token_version if row is not None else 1
+    # A keyed retry may come after the pledge's tokens were revoked: hand out one of the current version.
+    version = current_token_version(session, pledge_id) if idempotency_key else 1
     return _accepted(settings, pledge_id, version)
 
 
