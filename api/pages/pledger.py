@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, current_token_version, pledge_owner, report_author
@@ -32,6 +33,7 @@ from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
 from api.problems import ProblemError
 from pledgeflow import links
+from pledgeflow.settings import Settings
 from pledgeflow.tokens import Purpose, TokenClaims, issue
 from workflows.state import (
     CYCLE_STATUSES,
@@ -67,6 +69,15 @@ def _bearer(token: str | None) -> HTTPAuthorizationCredentials | None:
 def _token(request: Request, form: FormData | None = None) -> str | None:
     value = form.get("token") if form is not None else request.query_params.get("token")
     return value if isinstance(value, str) and value else None
+
+
+async def _owner_form(request: Request, pledge_id: str, settings: Settings, session: Session) -> tuple[str, FormValues]:
+    """A form posted by the pledge's owner (CSRF and manage token checked): the token and the values."""
+    form = await _posted(request)
+    token = _token(request, form)
+    pledge_owner(pledge_id, settings, session, _bearer(token))
+    assert token is not None  # pledge_owner refuses a request without one
+    return token, FormValues.of(form)
 
 
 # --- Submission -----------------------------------------------------------------------------------
@@ -166,11 +177,7 @@ async def manage(
 async def request_extension(
     pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
 ) -> Response:
-    form = await _posted(request)
-    token = _token(request, form)
-    pledge_owner(pledge_id, settings, session, _bearer(token))
-    assert token is not None
-    values = FormValues.of(form)
+    token, values = await _owner_form(request, pledge_id, settings, session)
     errors = FieldErrors()
     try:
         request_input = ExtensionRequestInput(reason=values.get("reason").strip())
@@ -200,11 +207,7 @@ async def withdraw_confirmation(
 async def withdraw(
     pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
 ) -> Response:
-    form = await _posted(request)
-    token = _token(request, form)
-    pledge_owner(pledge_id, settings, session, _bearer(token))
-    assert token is not None
-    values = FormValues.of(form)
+    token, values = await _owner_form(request, pledge_id, settings, session)
     try:
         withdrawal = WithdrawalInput(reason=values.text("reason"))
         await gateway.update(pledge_id, UPDATE_WITHDRAW, withdrawal)
