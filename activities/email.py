@@ -20,9 +20,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.email_render import EmailRenderer, MissingContext
-from pledgeflow.db import session_for
-from pledgeflow.models import EmailSuppression, Pledge, SentEmail, utcnow
-from pledgeflow.settings import Settings
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import EmailSuppression, Pledge, SentEmail, utcnow
+from pledgeflow.core.settings import Settings
 from workflows.emails import EmailOutcome, EmailRequest
 
 # ApplicationError types, so an operator (and the workflow) can tell why a send failed.

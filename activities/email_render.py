@@ -17,9 +17,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from email_templates import TEMPLATE_DIR
-from pledgeflow import links, reply_tokens
-from pledgeflow.settings import Settings
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth import reply_tokens
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.core import links
+from pledgeflow.core.settings import Settings
 from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest
 
 REGISTRY_NAME = "Pledgeflow Registry"

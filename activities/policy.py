@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from workflows.policy import LoadedPolicy, StaffContacts, load_policy
 
 

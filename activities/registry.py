@@ -7,8 +7,8 @@ from typing import Any
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
 
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry, utcnow
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry, utcnow
 from workflows.projection import PledgeProjection
 
 

@@ -8,7 +8,7 @@ from temporalio.client import Client
 from api import pages, problems
 from api.routers import dev, health, inbound, metrics, pledger, registry, staff
 from api.temporal_gateway import TemporalGateway
-from pledgeflow.settings import Settings, get_settings
+from pledgeflow.core.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:

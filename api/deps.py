@@ -24,11 +24,11 @@ from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
 from api.temporal_gateway import TemporalGateway
-from pledgeflow.db import engine_for
-from pledgeflow.models import Pledge, StaffAccount
-from pledgeflow.settings import Settings
-from pledgeflow.staff import Role, authenticate
-from pledgeflow.tokens import Purpose, TokenClaims, TokenError, verify
+from pledgeflow.auth.staff_keys import Role, authenticate
+from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
+from pledgeflow.core.db import engine_for
+from pledgeflow.core.models import Pledge, StaffAccount
+from pledgeflow.core.settings import Settings
 
 STAFF_KEY_PREFIX = "pfs_"
 

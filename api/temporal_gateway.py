@@ -28,9 +28,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import ProblemError, unavailable
-from pledgeflow import ids, temporal
-from pledgeflow.settings import Settings
-from pledgeflow.temporal import connect
+from pledgeflow.core import ids
+from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.connection import connect
+from workflows.search_attributes import initial_search_attributes
 from workflows.state import (
     QUERY_STATE,
     REFUSED_FORBIDDEN,
@@ -113,7 +114,7 @@ class TemporalGateway:
             ),
             memo={"idempotency_key": idempotency_key or ""},
             static_summary=submission.title,
-            search_attributes=temporal.initial_search_attributes(submission),
+            search_attributes=initial_search_attributes(submission),
         )
 
     async def state(self, pledge_id: str) -> PledgeState:

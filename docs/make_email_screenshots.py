@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from activities.email_render import EmailRenderer
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from workflows.emails import EmailKind, EmailRequest, Recipient
 
 DOCS = Path(__file__).parent

@@ -33,13 +33,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from pledgeflow import binaries, db
-from pledgeflow.settings import Settings
-from pledgeflow.temporal import COUNTRIES, MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, SDGS, STATUS
-from pledgeflow.worker import build_workers
+from pledgeflow.core import db
+from pledgeflow.core.settings import Settings
+from pledgeflow.devstack import binaries
+from pledgeflow.temporal.worker import build_workers
+from workflows.search_attributes import KEYS as SEARCH_ATTRIBUTE_KEYS
 
 PG_ADMIN_URL = os.environ.get("PLEDGEFLOW_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
-SEARCH_ATTRIBUTE_KEYS = [STATUS, ORGANIZATION, NEXT_DEADLINE, MISSED_CYCLES, SDGS, COUNTRIES]
 
 
 def free_port() -> int:

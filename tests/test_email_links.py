@@ -11,7 +11,7 @@ from starlette.routing import Match
 
 from activities.email_render import EmailRenderer
 from api.app import create_app
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from tests.activities.test_email_templates import request_for
 from workflows.emails import EmailKind
 

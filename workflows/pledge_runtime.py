@@ -15,11 +15,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from pledgeflow.temporal import COUNTRIES, MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, SDGS, STATUS
     from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
     from workflows.ladder import Step, upcoming
     from workflows.policy import LoadedPolicy, Policy
     from workflows.projection import PledgeProjection
+    from workflows.search_attributes import COUNTRIES, MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, SDGS, STATUS
     from workflows.state import PledgeState, PledgeStatus, StartInput, TimelineEvent
 
 PROJECTION_TIMEOUT = dt.timedelta(minutes=1)

@@ -74,6 +74,10 @@ class Progress(StrEnum):
     discontinued = "discontinued"
 
 
+# A progress report's narrative, however it arrives (form, API, a reply by email).
+NARRATIVE_MIN_CHARS = 20
+NARRATIVE_MAX_CHARS = 10_000
+
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3, e.g. KEN")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -197,7 +201,7 @@ class ProgressReport(_Strict):
     """A yearly (or final) progress report, SPEC 4."""
 
     progress: Progress
-    narrative: Annotated[str, Field(min_length=20, max_length=10_000)]
+    narrative: Annotated[str, Field(min_length=NARRATIVE_MIN_CHARS, max_length=NARRATIVE_MAX_CHARS)]
     deliverables: list[DeliverableProgress] = []
     resources_mobilized_usd: Annotated[float, Field(ge=0)] | None = None
     beneficiaries_reached: Annotated[int, Field(ge=0)] | None = None

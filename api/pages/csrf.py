@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.datastructures import FormData
 
 from api.problems import ProblemError
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 
 COOKIE = "pf_csrf"
 FIELD = "csrf_token"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.registry_public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight
+from pledgeflow.registry.public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight
 from workflows.state import PledgeStatus
 from workflows.submission import (
     FundingSource,

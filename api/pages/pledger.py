@@ -32,9 +32,9 @@ from api.pages.forms import FieldErrors, FormValues, field_errors, validation_er
 from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
 from api.problems import ProblemError
-from pledgeflow import links
-from pledgeflow.settings import Settings
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.core import links
+from pledgeflow.core.settings import Settings
 from workflows.state import (
     CYCLE_STATUSES,
     OPEN_STATUSES,

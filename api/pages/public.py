@@ -12,15 +12,16 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api import registry_related, registry_search
 from api.deps import SessionDep, SettingsDep
 from api.pages import labels
 from api.pages.forms import FieldErrors, FormValues
 from api.pages.rendering import render
 from api.pages.routing import page_router
 from api.problems import ProblemError
-from api.registry_public import PublicStatus, public_pledge, public_report, public_timeline_entry
-from api.registry_search import CursorCodec, CursorError, RegistryFilters
+from pledgeflow.registry import related as registry_related
+from pledgeflow.registry import search as registry_search
+from pledgeflow.registry.public import PublicStatus, public_pledge, public_report, public_timeline_entry
+from pledgeflow.registry.search import CursorCodec, CursorError, RegistryFilters
 from workflows.submission import GeographicScope, OrganizationType
 
 router = page_router("pages: registry")

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from api.pages import labels
 from api.pages.csrf import CsrfGuard
 from api.pages.forms import field_title
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 

@@ -24,8 +24,8 @@ from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
 from api.problems import ProblemError
 from api.routers.staff import review_queue
-from pledgeflow import ids
-from pledgeflow.staff import authenticate
+from pledgeflow.auth.staff_keys import authenticate
+from pledgeflow.core import ids
 from workflows.state import UPDATE_DECIDE, Decision, DecisionInput, PledgeState, PledgeStatus
 
 router = page_router("pages: staff")

@@ -18,9 +18,9 @@ from api.pages.csrf import secure_cookies
 from api.pages.rendering import settings_of
 from api.pages.routing import LoginRequired
 from api.problems import ProblemError
-from pledgeflow.models import StaffAccount
-from pledgeflow.settings import Settings
-from pledgeflow.staff import Role
+from pledgeflow.auth.staff_keys import Role
+from pledgeflow.core.models import StaffAccount
+from pledgeflow.core.settings import Settings
 
 COOKIE = "pf_staff"
 MAX_AGE_SECONDS = 12 * 3600  # one working day; then the key is asked for again

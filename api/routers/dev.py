@@ -1,6 +1,6 @@
 """Dev mode only: the messages the dev SMTP sink captured, as a readable page and as JSON.
 
-Reads the ``.eml`` files ``pledgeflow.mailsink`` writes under ``<home>/mail/``; newest first.
+Reads the ``.eml`` files ``pledgeflow.devstack.mailsink`` writes under ``<home>/mail/``; newest first.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from api.deps import SettingsDep
 from api.problems import ProblemError, responses
-from pledgeflow.mailsink import mail_dir
+from pledgeflow.devstack.mailsink import mail_dir
 
 router = APIRouter(prefix="/dev", tags=["dev"])
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.problems import ProblemError
-from pledgeflow.db import ping
+from pledgeflow.core.db import ping
 
 router = APIRouter(tags=["health"])
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from api.deps import SettingsDep, TemporalDep, registry_reachable
 from api.problems import ProblemError, responses, unavailable
-from pledgeflow.inbound import MAX_MESSAGE_BYTES, ReplyProcessor, ReplyRefused, TryLater, header_recipients
+from pledgeflow.inbound.receiver import MAX_MESSAGE_BYTES, ReplyProcessor, ReplyRefused, TryLater, header_recipients
 
 router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])
 

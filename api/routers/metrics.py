@@ -19,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge, SentEmail
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge, SentEmail
 from workflows.state import PledgeStatus
 
 router = APIRouter(tags=["metrics"])

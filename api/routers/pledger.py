@@ -27,9 +27,9 @@ from api.deps import (
     no_nul_in_body,
 )
 from api.problems import ProblemError, responses
-from pledgeflow import links
-from pledgeflow.settings import Settings
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.core import links
+from pledgeflow.core.settings import Settings
 from workflows.state import (
     UPDATE_REPORT,
     UPDATE_REQUEST_EXTENSION,

@@ -14,11 +14,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
-from api import registry_related, registry_search, registry_stats
 from api.deps import SessionDep, SettingsDep
 from api.problems import FieldError, ProblemError, responses, unavailable
-from api.registry_export import atom_feed, export_csv, export_json
-from api.registry_public import (
+from pledgeflow.core import ids
+from pledgeflow.core.models import Pledge
+from pledgeflow.registry import related as registry_related
+from pledgeflow.registry import search as registry_search
+from pledgeflow.registry import stats as registry_stats
+from pledgeflow.registry.export import atom_feed, export_csv, export_json
+from pledgeflow.registry.public import (
     PledgeDetail,
     PledgePage,
     PublicStatus,
@@ -28,10 +32,8 @@ from api.registry_public import (
     public_report,
     public_timeline_entry,
 )
-from api.registry_search import CursorCodec, CursorError, RegistryFilters
-from api.registry_stats import RegistryStats
-from pledgeflow import ids
-from pledgeflow.models import Pledge
+from pledgeflow.registry.search import CursorCodec, CursorError, RegistryFilters
+from pledgeflow.registry.stats import RegistryStats
 from workflows.submission import GeographicScope, OrganizationType
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import Operator, SessionDep, TemporalDep, Vetter, no_nul_in_body, registry_reachable
 from api.problems import responses
-from pledgeflow.models import Pledge, TimelineEntry
+from pledgeflow.core.models import Pledge, TimelineEntry
 from workflows.state import (
     UPDATE_CLOSE,
     UPDATE_DECIDE,

@@ -27,10 +27,10 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.email import CONTEXT_MISSING, SMTP_PERMANENT, EmailActivities
-from pledgeflow.db import session_for
-from pledgeflow.models import EmailSuppression, Pledge, SentEmail, utcnow
-from pledgeflow.settings import Settings
-from pledgeflow.tokens import Purpose, verify
+from pledgeflow.auth.tokens import Purpose, verify
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import EmailSuppression, Pledge, SentEmail, utcnow
+from pledgeflow.core.settings import Settings
 from tests.activities.test_email_templates import request_for
 from tests.conftest import SmtpSink, free_port, make_settings
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient

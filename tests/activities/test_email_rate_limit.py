@@ -1,6 +1,6 @@
 """The pledge-email queue holds the SMTP provider's rate: 1,000 emails at 50 per second take 20 s or more.
 
-A small workflow fans out 1,000 ``send_email`` activities; the real worker (``pledgeflow.worker``) runs them
+A small workflow fans out 1,000 ``send_email`` activities; the real worker (``pledgeflow.temporal.worker``) runs them
 on the email queue with its server-side rate limit. The SMTP server is aiosmtpd's own Sink in a process of
 its own, so that the sending side has the CPU it needs to outrun the limit: the test is about the limit
 holding the pace, not the machine. What was sent is read from the send ledger (a key is marked sent only
@@ -26,8 +26,8 @@ from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from pledgeflow.db import session_for
-from pledgeflow.models import SentEmail
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import SentEmail
 from tests.activities.test_email_templates import request_for
 from tests.conftest import free_port, make_settings, run_workers
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from activities.email_render import EmailRenderer, MissingContext, format_day
-from pledgeflow import reply_tokens
-from pledgeflow.settings import Settings
-from pledgeflow.tokens import Purpose, verify
+from pledgeflow.auth import reply_tokens
+from pledgeflow.auth.tokens import Purpose, verify
+from pledgeflow.core.settings import Settings
 from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest, Recipient
 
 # What a Partner2Connect-style pledge's workflow would put in the context, one value per key.

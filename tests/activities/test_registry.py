@@ -10,8 +10,8 @@ from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.registry import RegistryActivities
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
 from tests.factories import make_report, make_submission
 from workflows.projection import PledgeProjection
 from workflows.state import PledgeState, PledgeStatus, ReportRecord, TimelineEvent

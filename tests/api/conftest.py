@@ -24,10 +24,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge
-from pledgeflow.settings import Settings
-from pledgeflow.staff import Role, add_staff
+from pledgeflow.auth.staff_keys import Role, add_staff
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge
+from pledgeflow.core.settings import Settings
 from tests.conftest import SmtpSink, Stack, free_port, make_settings, run_workers
 from tests.factories import submission_data
 from workflows.state import workflow_id

@@ -25,8 +25,8 @@ import pytest
 
 from activities.registry import RegistryActivities
 from api.app import create_app
-from pledgeflow import db, ids
-from pledgeflow.settings import Settings
+from pledgeflow.core import db, ids
+from pledgeflow.core.settings import Settings
 from tests.conftest import PG_ADMIN_URL, _psql_admin, make_settings
 from tests.factories import make_report, make_submission
 from workflows.projection import PledgeProjection

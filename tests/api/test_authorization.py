@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from pledgeflow.staff import Role
+from pledgeflow.auth.staff_keys import Role
 from tests.api.conftest import Submitted, bearer, in_status, submit
 from tests.conftest import Stack
 from tests.factories import report_data, submission_data

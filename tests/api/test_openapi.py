@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 
 ON_PLEDGE = {"401", "403", "404", "503"}
 DECLARED: dict[tuple[str, str], set[str]] = {

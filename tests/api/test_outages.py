@@ -9,9 +9,9 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from pledgeflow import ids
-from pledgeflow.staff import Role
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.staff_keys import Role
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.core import ids
 from tests.api.conftest import bearer, make_staff, unreachable_app
 from tests.conftest import free_port, make_settings
 from tests.factories import report_data, submission_data

@@ -9,8 +9,8 @@ import pytest
 
 from api.problems import ProblemError
 from api.temporal_gateway import TemporalGateway
-from pledgeflow.staff import Role
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.staff_keys import Role
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from tests.api.conftest import Submitted, bearer, decide, in_status, status_of, submit, until_status, wait_for_row
 from tests.conftest import Stack
 from tests.factories import report_data, submission_data

@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from api import registry_search
-from api.registry_export import CSV_COLUMNS
+from pledgeflow.registry import search as registry_search
+from pledgeflow.registry.export import CSV_COLUMNS
 from tests.api.registry_seeding import EPOCH, Registry, registry_fixture, registry_url_fixture  # noqa: F401
 from workflows.state import ClosureReason, PledgeStatus
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from api import registry_search
+from pledgeflow.registry import search as registry_search
 from tests.api.registry_seeding import EPOCH, Registry, project, registry_fixture, registry_url_fixture  # noqa: F401
 from workflows.state import PledgeStatus
 

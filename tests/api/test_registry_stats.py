@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from api.registry_search import RegistryFilters
-from api.registry_stats import STATS_MAX_AGE, TimeFrame, cached_registry_stats, far_out_fence, time_frame
-from pledgeflow.db import session_for
+from pledgeflow.core.db import session_for
+from pledgeflow.registry.search import RegistryFilters
+from pledgeflow.registry.stats import STATS_MAX_AGE, TimeFrame, cached_registry_stats, far_out_fence, time_frame
 from tests.api.registry_seeding import EPOCH, Registry, registry_fixture, registry_url_fixture  # noqa: F401
 from workflows.state import ClosureReason, PledgeStatus
 

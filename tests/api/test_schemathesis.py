@@ -55,8 +55,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from pledgeflow.settings import Settings
-from pledgeflow.staff import Role
+from pledgeflow.auth.staff_keys import Role
+from pledgeflow.core.settings import Settings
 from tests.api.conftest import bearer, make_staff
 from tests.conftest import SmtpSink, make_settings, run_workers
 from tests.factories import report_data, submission_data

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from pledgeflow.db import session_for
-from pledgeflow.staff import Role, authenticate
+from pledgeflow.auth.staff_keys import Role, authenticate
+from pledgeflow.core.db import session_for
 from tests.api.conftest import Submitted, bearer, decide, in_status, status_of, submit, wait_for_row
 from tests.conftest import Stack
 from tests.factories import submission_data

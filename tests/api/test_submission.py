@@ -6,10 +6,11 @@ import asyncio
 
 from sqlmodel import select
 
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge
 from tests.conftest import Stack
 from tests.factories import submission_data
+from workflows.search_attributes import STATUS
 from workflows.state import workflow_id
 
 
@@ -30,7 +31,7 @@ async def test_submission_starts_workflow_records_and_emails(stack: Stack) -> No
     assert body["id"].startswith("PF-") and body["status"] == "in_review"
 
     description = await stack.client.get_workflow_handle(workflow_id(body["id"])).describe()
-    assert description.typed_search_attributes.get(__import__("pledgeflow.temporal").temporal.STATUS) == "in_review"
+    assert description.typed_search_attributes.get(STATUS) == "in_review"
 
     row = await _wait_for_row(stack.settings.database_url, body["id"])
     assert row.title == "Connecting 500 rural schools in Kenya by 2027"

@@ -8,11 +8,11 @@ import pytest
 from itsdangerous import TimestampSigner
 from sqlmodel import select
 
-from pledgeflow import ids
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge, StaffAccount
-from pledgeflow.staff import Role
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.staff_keys import Role
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.core import ids
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge, StaffAccount
 from tests.api.conftest import bearer, submit, wait_for_row
 from tests.conftest import Stack
 from tests.factories import submission_data

@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from pledgeflow.cli import app
-from pledgeflow.db import session_for
-from pledgeflow.models import StaffAccount
-from pledgeflow.staff import authenticate
+from pledgeflow.auth.staff_keys import authenticate
+from pledgeflow.cli.main import app
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import StaffAccount
 from tests.core.conftest import PLEDGEFLOW, clean_env
 
 COMMANDS = [["dev"], ["api"], ["worker"], ["inbound"], ["db", "upgrade"], ["staff", "add", "Ana Lima"]]

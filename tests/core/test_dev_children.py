@@ -6,12 +6,12 @@ import subprocess
 import sys
 import time
 
-from pledgeflow.dev import spawn_child, stop_child
+from pledgeflow.devstack.runner import spawn_child, stop_child
 from tests.core.conftest import running
 
 PARENT = """
 import subprocess, sys, time
-from pledgeflow.dev import spawn_child
+from pledgeflow.devstack.runner import spawn_child
 child = spawn_child(["sleep", "300"], subprocess.DEVNULL)
 print(child.pid, flush=True)
 time.sleep(300)

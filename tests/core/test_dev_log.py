@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pledgeflow.dev import _tail
+from pledgeflow.devstack.runner import _tail
 
 
 def test_the_cause_is_shown_before_the_stack_trace(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from pledgeflow import mailsink
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
+from pledgeflow.devstack import mailsink
 from tests.conftest import free_port, make_settings
 
 FIELDS = {"id", "to", "cc", "subject", "message_id", "in_reply_to", "reply_to", "date", "text", "html", "links"}

@@ -16,11 +16,11 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from pledgeflow.db import session_for
-from pledgeflow.staff import authenticate
-from pledgeflow.temporal import STATUS
+from pledgeflow.auth.staff_keys import authenticate
+from pledgeflow.core.db import session_for
 from tests.core.conftest import PLEDGEFLOW, DevPorts, cmdline, descendants, running
 from tests.factories import submission_data
+from workflows.search_attributes import STATUS
 from workflows.state import workflow_id
 
 READY_WITHIN = 60.0
@@ -36,13 +36,16 @@ def start(env: dict[str, str], cwd: Path, log: Path, started: list[subprocess.Po
 
 
 async def wait_ready(http: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> float:
-    """Seconds until /readyz answered 200; fails with the dev log if it never does."""
+    """Seconds until /readyz answered 200 and the banner is printed; fails with the dev log if never.
+
+    The API answers a moment before ``pledgeflow dev`` prints its banner, so both are waited for."""
     began = time.monotonic()
     while time.monotonic() - began < READY_WITHIN:
         if process.poll() is not None:
             pytest.fail(f"pledgeflow dev exited early:\n{await asyncio.to_thread(log.read_text)}")
         try:
-            if (await http.get("/readyz")).status_code == 200:
+            ready = (await http.get("/readyz")).status_code == 200
+            if ready and "Staff key" in await asyncio.to_thread(log.read_text):
                 return time.monotonic() - began
         except httpx.TransportError:
             pass

@@ -8,8 +8,8 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
-from pledgeflow.cli import app
-from pledgeflow.settings import Settings
+from pledgeflow.cli.main import app
+from pledgeflow.core.settings import Settings
 from tests.factories import open_ended
 from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox

@@ -18,9 +18,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from pledgeflow import reply_tokens
-from pledgeflow.inbound import InboundServer
-from pledgeflow.settings import Settings
+from pledgeflow.auth import reply_tokens
+from pledgeflow.core.settings import Settings
+from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port, make_settings
 from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
 

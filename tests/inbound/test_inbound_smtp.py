@@ -11,10 +11,10 @@ import aiosmtplib
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from pledgeflow.db import session_for
-from pledgeflow.inbound import InboundServer
-from pledgeflow.models import InboundMessage, Pledge, utcnow
-from pledgeflow.settings import Settings
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import InboundMessage, Pledge, utcnow
+from pledgeflow.core.settings import Settings
+from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port
 from tests.inbound.conftest import OpenPledge, reply_address
 from tests.inbound.replies import NEW_TEXT, gmail_reply, out_of_office, outlook_reply

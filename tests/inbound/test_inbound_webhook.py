@@ -11,7 +11,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from tests.inbound.conftest import OpenPledge
 from tests.inbound.replies import NEW_TEXT, gmail_reply, out_of_office
 

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from pledgeflow.inbound_text import auto_reply_reason, reply_text
+from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
 from tests.inbound.replies import (
     NEW_TEXT,
     gmail_reply,

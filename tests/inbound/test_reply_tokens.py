@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from pledgeflow import reply_tokens
-from pledgeflow.tokens import TokenError
+from pledgeflow.auth import reply_tokens
+from pledgeflow.auth.tokens import TokenError
 
 SECRET = b"reply-token-tests"
 TODAY = dt.date(2027, 4, 28)

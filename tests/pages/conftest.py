@@ -28,10 +28,10 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge
-from pledgeflow.settings import Settings
-from pledgeflow.staff import Role, add_staff
+from pledgeflow.auth.staff_keys import Role, add_staff
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge
+from pledgeflow.core.settings import Settings
 from tests.conftest import SmtpSink, free_port, make_settings, run_workers
 from tests.factories import report_data, submission_data
 

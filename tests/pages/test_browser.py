@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 
-from pledgeflow.staff import Role
+from pledgeflow.auth.staff_keys import Role
 from tests.pages.conftest import (
     Site,
     api_approve,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pledgeflow.staff import Role
+from pledgeflow.auth.staff_keys import Role
 from tests.pages.conftest import Site, api_submit, csrf_of, registry_row
 
 # Every POST the pages accept (pledge ids filled in per test).

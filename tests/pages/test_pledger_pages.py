@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from pledgeflow.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from tests.conftest import free_port
 from tests.factories import submission_data
 from tests.pages.conftest import Site, api_submit, csrf_of, published, registry_row, report_link

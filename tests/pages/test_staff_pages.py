@@ -7,7 +7,7 @@ import re
 import httpx
 
 from api.app import create_app
-from pledgeflow.staff import Role
+from pledgeflow.auth.staff_keys import Role
 from tests.pages.conftest import Site, api_submit, csrf_of, registry_row
 from tests.pages.test_pledger_pages import field_error
 

@@ -17,12 +17,12 @@ from temporalio.worker import Worker
 
 from activities.policy import PolicyActivities
 from activities.registry import RegistryActivities
-from pledgeflow.settings import Settings
-from pledgeflow.temporal import SEARCH_ATTRIBUTES
-from pledgeflow.worker import workflow_runner
+from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.worker import workflow_runner
 from tests.conftest import make_settings
 from tests.workflows.driver import Mailbox, Pledges
 from workflows.pledge import PledgeWorkflow
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 
 async def register_search_attributes(client: Client) -> None:

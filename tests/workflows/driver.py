@@ -25,11 +25,12 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from pledgeflow import ids, temporal
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge as PledgeRow
-from pledgeflow.models import TimelineEntry
+from pledgeflow.core import ids
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge as PledgeRow
+from pledgeflow.core.models import TimelineEntry
 from workflows.emails import ALWAYS, CONTEXT, EmailKind, EmailOutcome, EmailRequest
+from workflows.search_attributes import initial_search_attributes
 from workflows.state import (
     QUERY_STATE,
     UPDATE_CLOSE,
@@ -322,7 +323,7 @@ class Pledges:
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=submission.title,
-            search_attributes=temporal.initial_search_attributes(submission),
+            search_attributes=initial_search_attributes(submission),
         )
         assert handle.first_execution_run_id is not None
         pledge = Pledge(self, pledge_id, handle.first_execution_run_id)

@@ -10,13 +10,14 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
 from activities.policy import PolicyActivities
-from pledgeflow import ids, temporal
-from pledgeflow.settings import Settings
+from pledgeflow.core import ids
+from pledgeflow.core.settings import Settings
 from tests.factories import make_submission
 from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import Mailbox
 from workflows.emails import EmailKind
 from workflows.policy import LoadedPolicy
+from workflows.search_attributes import initial_search_attributes
 from workflows.state import (
     QUERY_STATE,
     UPDATE_DECIDE,
@@ -56,7 +57,7 @@ async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submissio
             StartInput(pledge_id=pledge_id, submission=submission, email_task_queue=settings.email_task_queue),
             id=workflow_id(pledge_id),
             task_queue=settings.task_queue,
-            search_attributes=temporal.initial_search_attributes(submission),
+            search_attributes=initial_search_attributes(submission),
         )
         decision = asyncio.create_task(
             handle.execute_update(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from pledgeflow.operations import extend_all_open_cycles, open_cycle_pledges
+from pledgeflow.operations.extensions import extend_all_open_cycles, open_cycle_pledges
 from tests.factories import open_ended
 from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.policy import PolicyActivities
-from pledgeflow.worker import build_workers
+from pledgeflow.temporal.worker import build_workers
 from tests.conftest import make_settings
 from workflows.policy import PRESETS, load_policy
 

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.email import EmailActivities
-from pledgeflow.db import session_for
-from pledgeflow.models import SentEmail
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import SentEmail
 from tests.conftest import SmtpSink, make_settings
 from tests.factories import make_report, make_submission, open_ended
 from tests.workflows.conftest import run_pledge_worker

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from pledgeflow.worker import workflow_runner
+from pledgeflow.temporal.worker import workflow_runner
 from tests.workflows.histories import HISTORIES, recording
 from workflows.pledge import PledgeWorkflow
 

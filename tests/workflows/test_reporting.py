@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import make_report, open_ended
 from tests.workflows.conftest import run_pledge_worker

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from tests.factories import make_submission
 from tests.workflows.driver import DAY, HOUR, Pledges
 from tests.workflows.histories import record

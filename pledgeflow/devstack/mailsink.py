@@ -16,7 +16,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 
 _sequence = itertools.count()
 

@@ -30,13 +30,16 @@ from sqlmodel import select
 from temporalio.client import Client
 
 from api.app import create_app
-from pledgeflow import binaries, db, inbound, mailsink
-from pledgeflow.models import StaffAccount
-from pledgeflow.settings import Settings
-from pledgeflow.staff import Role, add_staff, authenticate
-from pledgeflow.temporal import SEARCH_ATTRIBUTES, connect
-from pledgeflow.worker import run_workers
+from pledgeflow.auth.staff_keys import Role, add_staff, authenticate
+from pledgeflow.core import db
+from pledgeflow.core.models import StaffAccount
+from pledgeflow.core.settings import Settings
+from pledgeflow.devstack import binaries, mailsink
+from pledgeflow.inbound import receiver
+from pledgeflow.temporal.connection import connect
+from pledgeflow.temporal.worker import run_workers
 from workflows.policy import load_policy
+from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 TEMPORAL_START_TIMEOUT = 60.0
 TEMPORAL_STOP_TIMEOUT = 10.0
@@ -44,7 +47,7 @@ DEV_STAFF_NAME = "dev-admin"
 LOCAL_HOSTS = {"localhost", "127.0.0.1"}
 PR_SET_PDEATHSIG = 1
 
-log = logging.getLogger("pledgeflow.dev")
+log = logging.getLogger("pledgeflow.devstack.runner")
 
 
 class DevError(Exception):
@@ -286,7 +289,7 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
         client = await wait_for_temporal(settings, child, temporal_log, stop)
 
         mail_server = await mailsink.start(settings)
-        tasks.append(asyncio.create_task(inbound.serve(settings), name="inbound receiver"))
+        tasks.append(asyncio.create_task(receiver.serve(settings), name="inbound receiver"))
         tasks.append(asyncio.create_task(run_workers(client, settings), name="worker"))
         api_server = ApiServer(
             uvicorn.Config(create_app(settings, client), host=settings.api_host, port=settings.api_port)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, TableValuedAlias, func
 from sqlmodel import Session, col
 
-from pledgeflow.models import Pledge
+from pledgeflow.core.models import Pledge
 
 
 def _postgres(session: Session) -> bool:

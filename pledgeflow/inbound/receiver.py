@@ -26,14 +26,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from pledgeflow import reply_tokens
-from pledgeflow.db import session_for
-from pledgeflow.inbound_text import auto_reply_reason, reply_text
-from pledgeflow.models import InboundMessage, Pledge, utcnow
-from pledgeflow.reply_tokens import ReplyClaims
-from pledgeflow.settings import Settings
-from pledgeflow.temporal import connect
-from pledgeflow.tokens import TokenError
+from pledgeflow.auth import reply_tokens
+from pledgeflow.auth.reply_tokens import ReplyClaims
+from pledgeflow.auth.tokens import TokenError
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import InboundMessage, Pledge, utcnow
+from pledgeflow.core.settings import Settings
+from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
+from pledgeflow.temporal.connection import connect
 from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import hmac
 import struct
 from dataclasses import dataclass
 
-from pledgeflow.tokens import TokenError
+from pledgeflow.auth.tokens import TokenError
 
 PREFIX = "reply+"
 MAX_LOCAL_PART = 64

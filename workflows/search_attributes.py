@@ -1,12 +1,14 @@
-"""Connecting to Temporal with Pledgeflow's data converter, and the search attributes it relies on."""
+"""The pledge's custom search attributes (operator visibility): keys the workflow upserts and the start sets.
+
+They live with the workflow because the workflow writes them; the dev server start, the test fixtures and a
+production namespace register the same names and types (``SEARCH_ATTRIBUTES``).
+"""
 
 from __future__ import annotations
 
-from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-from pledgeflow.settings import Settings
+from workflows.state import PledgeStatus
 from workflows.submission import Submission
 
 STATUS = SearchAttributeKey.for_keyword("PledgeStatus")
@@ -16,7 +18,10 @@ MISSED_CYCLES = SearchAttributeKey.for_int("PledgeMissedCycles")
 SDGS = SearchAttributeKey.for_keyword_list("PledgeSDGs")
 COUNTRIES = SearchAttributeKey.for_keyword_list("PledgeCountries")
 
-# name=Type pairs, as `temporal server start-dev --search-attribute` takes them.
+KEYS = (STATUS, ORGANIZATION, NEXT_DEADLINE, MISSED_CYCLES, SDGS, COUNTRIES)
+
+# name=Type pairs, as `temporal server start-dev --search-attribute` and `temporal operator search-attribute
+# create` take them.
 SEARCH_ATTRIBUTES = {
     "PledgeStatus": "Keyword",
     "PledgeOrganization": "Keyword",
@@ -27,27 +32,11 @@ SEARCH_ATTRIBUTES = {
 }
 
 
-async def connect(settings: Settings) -> Client:
-    tls: TLSConfig | bool = settings.temporal_tls
-    if settings.temporal_tls_cert and settings.temporal_tls_key:
-        tls = TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
-        )
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        tls=tls,
-        api_key=settings.temporal_api_key,
-    )
-
-
 def initial_search_attributes(submission: Submission) -> TypedSearchAttributes:
     """Set at start so a new pledge is findable in the Temporal UI before its first task runs."""
     return TypedSearchAttributes(
         [
-            SearchAttributePair(STATUS, "in_review"),
+            SearchAttributePair(STATUS, PledgeStatus.in_review.value),
             SearchAttributePair(ORGANIZATION, submission.organization.name),
             SearchAttributePair(SDGS, [str(sdg) for sdg in submission.sdgs]),
             SearchAttributePair(COUNTRIES, list(submission.countries)),

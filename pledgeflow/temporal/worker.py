@@ -13,7 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.email import EmailActivities
 from activities.policy import PolicyActivities
 from activities.registry import RegistryActivities
-from pledgeflow.settings import Settings
+from pledgeflow.core.settings import Settings
 from workflows.pledge import PledgeWorkflow
 
 # Deterministic libraries the workflow's models are built on: imported once, outside the sandbox,

@@ -19,9 +19,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
-from api.registry_public import PublicStatus, as_utc
-from pledgeflow.db import session_for
-from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from pledgeflow.core.db import session_for
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from pledgeflow.registry.public import PublicStatus, as_utc
 from workflows.state import PledgeStatus
 from workflows.submission import GeographicScope, OrganizationType
 

@@ -10,9 +10,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Sequence
 
-from api.registry_public import PublicPledge, api_url, as_utc, public_pledge
-from pledgeflow import links
-from pledgeflow.models import Pledge
+from pledgeflow.core import links
+from pledgeflow.core.models import Pledge
+from pledgeflow.registry.public import PublicPledge, api_url, as_utc, public_pledge
 
 CSV_COLUMNS = [
     "id",

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, select
 
-from pledgeflow.models import StaffAccount, utcnow
+from pledgeflow.core.models import StaffAccount, utcnow
 
 
 class Role(StrEnum):

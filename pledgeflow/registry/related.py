@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal, true, union_all
 from sqlmodel import Session, col, select
 
-from api import registry_json
-from api.registry_search import is_public
-from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG
+from pledgeflow.registry import json_lists
+from pledgeflow.registry.search import is_public
 
 SDG_WEIGHT = 1
 COUNTRY_WEIGHT = 2
@@ -65,8 +65,8 @@ def _candidates(session: Session, pledge: Pledge) -> set[str]:
     )
     partners = _partner_names(submission)
     linked_names = [*partners, pledge.organization_name.casefold()]
-    items = registry_json.object_items(session, "partners")
-    partner_name = func.lower(registry_json.field_of(session, items, "name"))
+    items = json_lists.object_items(session, "partners")
+    partner_name = func.lower(json_lists.field_of(session, items, "name"))
     by_shared_partner = (
         select(Pledge.id).select_from(Pledge).join(items, true()).where(*others, partner_name.in_(linked_names))
     )

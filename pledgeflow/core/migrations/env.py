@@ -1,10 +1,10 @@
-"""Alembic environment: runs migrations against the URL set by ``pledgeflow.db.alembic_config``."""
+"""Alembic environment: runs migrations against the URL set by ``pledgeflow.core.db.alembic_config``."""
 
 from alembic import context
 from sqlalchemy import pool
 from sqlmodel import SQLModel, create_engine
 
-import pledgeflow.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import pledgeflow.core.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 url = context.config.get_main_option("sqlalchemy.url")

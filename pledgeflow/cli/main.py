@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from pledgeflow import db
-from pledgeflow.ops_cli import ops_app
-from pledgeflow.settings import Settings, SettingsError, load_settings
-from pledgeflow.staff import Role, StaffExists, add_staff
+from pledgeflow.auth.staff_keys import Role, StaffExists, add_staff
+from pledgeflow.cli.ops import ops_app
+from pledgeflow.cli.startup import settings_or_exit
+from pledgeflow.core import db
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
 db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
@@ -19,15 +19,6 @@ staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
-
-
-def settings_or_exit(**overrides: object) -> Settings:
-    """Every command starts here, so a bad PLEDGEFLOW_* value stops it at once with one line naming it."""
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        typer.secho(" ".join(line.strip() for line in str(exc).splitlines()), fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")
@@ -58,8 +49,8 @@ def staff_add(
 @app.command()
 def worker() -> None:
     """Run the Temporal worker: pledge workflows, registry and email activities."""
-    from pledgeflow.temporal import connect
-    from pledgeflow.worker import run_workers
+    from pledgeflow.temporal.connection import connect
+    from pledgeflow.temporal.worker import run_workers
 
     settings = settings_or_exit()
 
@@ -73,7 +64,7 @@ def worker() -> None:
 @app.command()
 def inbound() -> None:
     """Receive replies by email: an SMTP server for reply+TOKEN@ addresses (PLEDGEFLOW_INBOUND_*)."""
-    from pledgeflow.inbound import serve
+    from pledgeflow.inbound.receiver import serve
 
     settings = settings_or_exit()
     typer.echo(
@@ -105,7 +96,7 @@ def dev(
 
     State lives under PLEDGEFLOW_HOME (default .pledgeflow/), so the next run finds the pledges of this one.
     """
-    from pledgeflow.dev import DevError, run
+    from pledgeflow.devstack.runner import DevError, run
 
     settings = settings_or_exit(dev_mode=True, **({"policy": policy} if policy else {}))
     try:

@@ -24,10 +24,10 @@ from sqlalchemy import ColumnElement, case, func, true
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from api import registry_json
-from api.registry_public import PublicStatus
-from api.registry_search import RegistryFilters, conditions, describe
-from pledgeflow.models import Pledge, PledgeCountry, PledgeSDG, Report
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report
+from pledgeflow.registry import json_lists
+from pledgeflow.registry.public import PublicStatus
+from pledgeflow.registry.search import RegistryFilters, conditions, describe
 from workflows.state import ClosureReason
 from workflows.submission import GeographicScope, OrganizationType, PledgeType
 
@@ -175,7 +175,7 @@ def _index_counts(session: Session, table: Any, column: Any, where: list[ColumnE
 
 def _regions(session: Session, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
     """Regions live only in the submission JSON: unnested in SQL, the one pass that reads it."""
-    items = registry_json.string_items(session, "regions")
+    items = json_lists.string_items(session, "regions")
     pairs = set(session.exec(select(items.c.value, Pledge.id).select_from(Pledge).join(items, true()).where(*where)))
     counts = Counter(str(region) for region, _ in pairs)
     unspecified = total - len({pledge_id for _, pledge_id in pairs})

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from pledgeflow import links
-from pledgeflow.models import Pledge, Report, TimelineEntry
+from pledgeflow.core import links
+from pledgeflow.core.models import Pledge, Report, TimelineEntry
 from workflows.state import PledgeStatus
 from workflows.submission import (
     DeliverableProgress,

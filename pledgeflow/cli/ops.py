@@ -19,9 +19,11 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from pledgeflow import operations
-from pledgeflow.settings import Settings
-from pledgeflow.temporal import MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, STATUS, connect
+from pledgeflow.cli.startup import settings_or_exit
+from pledgeflow.core.settings import Settings
+from pledgeflow.operations import extensions
+from pledgeflow.temporal.connection import connect
+from workflows.search_attributes import MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, STATUS
 from workflows.state import (
     QUERY_STATE,
     UPDATE_CLOSE,
@@ -39,8 +41,6 @@ T = TypeVar("T")
 
 
 def _run(job: Callable[[Client, Settings], Awaitable[T]]) -> T:
-    from pledgeflow.cli import settings_or_exit
-
     settings = settings_or_exit()
 
     async def main() -> T:
@@ -128,8 +128,8 @@ def extend_all(
 ) -> None:
     """Extend every open reporting cycle at once; each pledge's own rules (the maximum) still apply."""
 
-    async def job(client: Client, settings: Settings) -> operations.ExtendAllResult:
-        return await operations.extend_all_open_cycles(client, days, reason, staff, task_queue=settings.task_queue)
+    async def job(client: Client, settings: Settings) -> extensions.ExtendAllResult:
+        return await extensions.extend_all_open_cycles(client, days, reason, staff, task_queue=settings.task_queue)
 
     result = _run(job)
     console.print(f"extended {len(result.extended)}, refused {len(result.refused)}, failed {len(result.failed)}")

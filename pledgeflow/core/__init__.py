@@ -1,0 +1,1 @@
+"""Settings, the registry database (models, engine, migrations), pledge ids and public links."""

@@ -1,0 +1,1 @@
+"""``pledgeflow dev``: the whole stack on one machine, and its SMTP sink."""

@@ -1,0 +1,1 @@
+"""Mail that comes back: the SMTP receiver for replies and what a reply says."""

@@ -1,0 +1,1 @@
+"""What operators do to the fleet of pledges, through each workflow's own updates."""

@@ -1,0 +1,1 @@
+"""The registry read model: public shapes, search, statistics, exports and matchmaking."""

@@ -1,0 +1,1 @@
+"""Connecting to Temporal, the worker, and the typed client of a pledge's workflow."""
