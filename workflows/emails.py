@@ -83,10 +83,18 @@ THREADED: frozenset[EmailKind] = frozenset(
 )
 
 
+class RecipientRole(StrEnum):
+    focal_point = "focal_point"
+    backup_contact = "backup_contact"
+    vetting_team = "vetting_team"
+    vetting_lead = "vetting_lead"
+    secretariat = "secretariat"
+
+
 class Recipient(BaseModel):
     email: str
     name: str
-    role: str  # focal_point | backup_contact | vetting_team | vetting_lead | secretariat
+    role: RecipientRole
 
 
 class EmailRequest(BaseModel):
@@ -106,7 +114,14 @@ class EmailRequest(BaseModel):
         return key if self.occurrence == 1 else f"{key}/{self.occurrence}"
 
 
+class Delivery(StrEnum):
+    sent = "sent"  # the SMTP server accepted it (now or on an earlier attempt)
+    skipped = "skipped"  # not sent, on purpose: the recipient is do-not-email
+
+
 class EmailOutcome(BaseModel):
-    state: str  # sent | skipped | failed
+    """What became of one EmailRequest; an SMTP refusal for good fails the activity instead."""
+
+    state: Delivery
     message_id: str
     detail: str = ""

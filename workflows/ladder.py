@@ -1,4 +1,4 @@
-"""The escalation ladder of SPEC 5 as data: which timed steps the current stage has, and when.
+"""The escalation ladder as data: which timed steps the current stage has, and when.
 
 Pure functions of :class:`PledgeState` and its policy, so the workflow, its query and the tests all
 agree on what happens next. A step's time is derived, never stored: an extension moves every step
@@ -9,26 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
 
 from workflows.policy import Policy
-from workflows.state import CYCLE_STATUSES, PledgeState, PledgeStatus
-
-
-class StepName(StrEnum):
-    review_reminder = "review_reminder"
-    review_escalation = "review_escalation"
-    revision_reminder = "revision_reminder"
-    abandon = "abandon"
-    request = "request"
-    reminder_1 = "reminder_1"
-    reminder_2 = "reminder_2"
-    overdue = "overdue"
-    non_reporting = "non_reporting"
-    delist = "delist"
-    final_report_missing = "final_report_missing"
-    next_cycle = "next_cycle"  # the gap between a cycle's report and the start of the next cycle
-
+from workflows.state import CYCLE_STATUSES, PledgeState, PledgeStatus, StepName
 
 # Steps after which the pledge's status changes: the report deadline a pledger is told about.
 CONSEQUENTIAL = (StepName.overdue, StepName.non_reporting, StepName.final_report_missing, StepName.delist)
@@ -39,6 +22,11 @@ class Step:
     name: StepName
     at: dt.datetime
     says: str  # what happens then, in words: "reminder 1 to the focal point"
+
+
+def format_utc(at: dt.datetime) -> str:
+    """A moment as operators read it in summaries and details: ``2027-03-14 09:00:00 UTC``."""
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def ladder(state: PledgeState) -> list[Step]:

@@ -1,35 +1,77 @@
-"""The pledge lifecycle (SPEC 5) as one long-lived workflow: submission, vetting, publication, cycles, closure.
+"""The pledge lifecycle as one long-lived workflow, in the order of the ladder (docs/lifecycle.md):
+submission, vetting, revision, publication, reporting cycles, extensions, closure.
 
-Read ``run`` top to bottom: it is the ladder. Timed steps come from workflows/ladder.py (numbers from the
-policy); what people do arrives as updates (workflows/pledge_actions.py), each checked by a validator
-before anything reaches history. The run continues as new at every reporting cycle, carrying the state.
+``run`` is the ladder; each stage is a short method, and the people's actions that move a stage on
+(updates and the email-reply signal) stand next to it, each checked by a validator before anything
+reaches history. Timed steps and their times come from workflows/ladder.py, the rules (who may act,
+what a report settles) from workflows/rules.py; the workflow holds the plumbing as objects: the
+outbox (emails in the background), the registry projector and the operator view. The run continues
+as new at every reporting cycle, carrying the one state object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from typing import NoReturn
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.emails import EmailKind
-    from workflows.ladder import Step, StepName, report_deadline, step_at
-    from workflows.pledge_actions import PledgeActions
-    from workflows.pledge_runtime import when
+    from workflows import rules
+    from workflows.emails import Delivery, EmailKind, EmailOutcome, RecipientRole
+    from workflows.ladder import Step, effective_due, format_utc, report_deadline, step_at, upcoming
+    from workflows.operator_view import OperatorView
+    from workflows.outbox import Outbox
+    from workflows.policy import LoadedPolicy, Policy
+    from workflows.projection import RegistryProjector
+    from workflows.rules import ReportEffect
     from workflows.state import (
         CYCLE_STATUSES,
         QUERY_STATE,
+        SIGNAL_EMAIL_REPLY,
+        UPDATE_CLOSE,
+        UPDATE_DECIDE,
+        UPDATE_GRANT_EXTENSION,
+        UPDATE_REFUSE_EXTENSION,
+        UPDATE_REPORT,
+        UPDATE_REQUEST_EXTENSION,
+        UPDATE_REVISE,
+        UPDATE_WITHDRAW,
         WORKFLOW_TYPE,
+        Action,
+        ActionResult,
+        Actor,
+        ClosureInput,
         ClosureReason,
+        Decision,
+        DecisionInput,
+        EmailReply,
+        EventKind,
+        ExtensionGrantInput,
+        ExtensionRefusalInput,
+        ExtensionRequestInput,
         PledgeState,
         PledgeStatus,
+        ReportInput,
+        ReportRecord,
+        ReportSource,
+        RevisionInput,
         StartInput,
+        StepName,
+        TimelineEvent,
+        WithdrawalInput,
     )
+    from workflows.submission import NARRATIVE_MAX_CHARS, NARRATIVE_MIN_CHARS, Progress, ProgressReport
+
+POLICY_TIMEOUT = dt.timedelta(seconds=30)
+KEPT_REPLY_IDS = 200  # enough to recognise a redelivered reply; the inbound receiver dedups too
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
-class PledgeWorkflow(PledgeActions):
+class PledgeWorkflow:
     @workflow.init
     def __init__(self, start: StartInput) -> None:
         if start.state is not None:
@@ -43,7 +85,9 @@ class PledgeWorkflow(PledgeActions):
                 idempotency_key=start.idempotency_key,
                 email_task_queue=start.email_task_queue,
             )
-        self._start_runtime()
+        self._outbox = Outbox(self.state, self._email_settled)
+        self._registry = RegistryProjector(self.state)
+        self._operator_view = OperatorView(self.state)
 
     @workflow.query(name=QUERY_STATE)
     def query_state(self) -> PledgeState:
@@ -53,12 +97,12 @@ class PledgeWorkflow(PledgeActions):
     async def run(self, start: StartInput) -> PledgeState:
         if start.state is None:
             await self._submit()
-        while self._is(PledgeStatus.in_review, PledgeStatus.changes_requested):
-            if self._is(PledgeStatus.in_review):
+        while self._status_is(PledgeStatus.in_review, PledgeStatus.changes_requested):
+            if self._status_is(PledgeStatus.in_review):
                 await self._vet()
             else:
                 await self._await_revision()
-        if self._is(PledgeStatus.published) and self.state.cycle == 0:
+        if self._status_is(PledgeStatus.published) and self.state.cycle == 0:
             await self._publish()
         while self.state.status in CYCLE_STATUSES:
             await self._run_cycle()
@@ -66,72 +110,163 @@ class PledgeWorkflow(PledgeActions):
                 await self._begin_next_cycle()
         return await self._close()
 
+    @property
+    def policy(self) -> Policy:
+        assert self.state.policy is not None, "the policy is loaded before the first stage"
+        return self.state.policy
+
     # --- 1. submission -------------------------------------------------------------------------
 
     async def _submit(self) -> None:
         await self._load_policy()
         self.state.review_started_at = self.state.submitted_at
-        self._record("pledger", "submitted", "Pledge submitted for review.", public=True)
-        self._notify(
+        self._record(Actor.pledger, EventKind.submitted, "Pledge submitted for review.", public=True)
+        self._outbox.to_focal_point(
             EmailKind.submission_received,
-            [self._focal()],
             review_days=math.ceil(self.policy.review_reminder_after.total_seconds() / 86_400),
         )
         self._request_review()
-        await self._commit()
+        await self._update_views()
 
-    # --- 2. vetting, 3. revision ---------------------------------------------------------------
+    async def _submission_settled(self) -> None:
+        """Every action waits for the submission stage: the API answers 202 once the workflow starts, so a
+        decision can arrive while the policy is still being read; it must land after "submitted"."""
+        await workflow.wait_condition(lambda: self.state.policy is not None and bool(self.state.timeline))
+
+    def _request_review(self) -> None:
+        self._outbox.send(
+            EmailKind.review_requested,
+            [rules.staff(self.state, RecipientRole.vetting_team)],
+            submitted_at=self.state.review_started_at,
+            financial_usd=self.state.submission.resources.financial_usd,
+            approvals_needed=rules.approvals_needed(self.state),
+        )
+
+    # --- 2. vetting ----------------------------------------------------------------------------
 
     async def _vet(self) -> None:
-        await self._climb(lambda: not self._is(PledgeStatus.in_review), "a vetting decision")
+        await self._take_timed_steps(lambda: not self._status_is(PledgeStatus.in_review), "a vetting decision")
 
-    async def _await_revision(self) -> None:
-        await self._climb(lambda: not self._is(PledgeStatus.changes_requested), "a revised submission")
-
-    def _remind_reviewers(self, kind: EmailKind, role: str) -> None:
+    def _remind_reviewers(self, kind: EmailKind, role: RecipientRole) -> None:
         assert self.state.review_started_at is not None
         waiting = (workflow.now() - self.state.review_started_at).days
-        who = role.replace("_", " ")
-        self._record("system", kind.value, f"No vetting decision after {waiting} days: the {who} was told.")
-        self._notify(kind, [self._staff(role)], submitted_at=self.state.review_started_at, waiting_days=waiting)
+        who = role.value.replace("_", " ")
+        self._record(
+            Actor.system, EventKind(kind.value), f"No vetting decision after {waiting} days: the {who} was told."
+        )
+        self._outbox.send(
+            kind, [rules.staff(self.state, role)], submitted_at=self.state.review_started_at, waiting_days=waiting
+        )
+
+    @workflow.update(name=UPDATE_DECIDE)
+    async def decide(self, decision: DecisionInput) -> ActionResult:
+        await self._submission_settled()
+        note = (decision.note or "").strip()
+        if decision.decision == Decision.reject:
+            message = self._reject(decision.staff, note)
+        elif decision.decision == Decision.request_changes:
+            message = self._request_changes(decision.staff, note)
+        else:
+            message = self._approve(decision.staff)
+        await self._update_views()
+        return self._result(message)
+
+    @decide.validator
+    def _check_decision(self, decision: DecisionInput) -> None:
+        self._refuse_if(rules.decision_refusal(self.state, decision))
+
+    def _approve(self, staff: str) -> str:
+        self.state.approvals.append(staff)
+        needed = rules.approvals_needed(self.state)
+        if len(self.state.approvals) < needed:
+            self._record(Actor.staff, EventKind.approval_recorded, f"Approved by {staff} (1 of {needed}).", staff=staff)
+            return "Approval recorded; another staff member must approve too."
+        self.state.status, self.state.published_at = PledgeStatus.published, workflow.now()
+        self._record(Actor.staff, EventKind.approved, f"Approved by {' and '.join(self.state.approvals)}.", staff=staff)
+        return "Approved: the pledge is being published."
+
+    def _reject(self, staff: str, note: str) -> str:
+        self._mark_closed(ClosureReason.rejected, Actor.staff, f"Rejected by {staff}: {note}", note, staff=staff)
+        self._outbox.to_focal_point(EmailKind.rejected, note=note)
+        return "Rejected: the pledge is closed."
+
+    def _request_changes(self, staff: str, note: str) -> str:
+        state = self.state
+        state.status, state.changes_requested_at, state.changes_note = (
+            PledgeStatus.changes_requested, workflow.now(), note
+        )  # fmt: skip
+        state.approvals, state.steps_done = [], []
+        self._record(Actor.staff, EventKind.changes_requested, f"Changes requested by {staff}: {note}", staff=staff)
+        deadline = step_at(state, StepName.abandon)
+        self._outbox.to_focal_point(EmailKind.changes_requested, note=note, deadline=deadline)
+        return f"Changes requested: the pledger has until {deadline:%Y-%m-%d} to revise."
+
+    # --- 3. revision ---------------------------------------------------------------------------
+
+    async def _await_revision(self) -> None:
+        await self._take_timed_steps(
+            lambda: not self._status_is(PledgeStatus.changes_requested), "a revised submission"
+        )
 
     def _remind_revision(self) -> None:
         deadline = step_at(self.state, StepName.abandon)
         self._record(
-            "system", "revision_reminder", f"Revision reminder sent; abandoned if none by {deadline:%Y-%m-%d}."
+            Actor.system,
+            EventKind.revision_reminder,
+            f"Revision reminder sent; abandoned if none by {deadline:%Y-%m-%d}.",
         )
-        self._notify(EmailKind.revision_reminder, [self._focal()], note=self.state.changes_note, deadline=deadline)
+        self._outbox.to_focal_point(EmailKind.revision_reminder, note=self.state.changes_note, deadline=deadline)
 
     def _abandon(self) -> None:
-        self._mark_closed(ClosureReason.abandoned, "system", "No revision arrived in time: closed as abandoned.")
-        self._notify(EmailKind.abandoned, [self._focal()])
+        self._mark_closed(ClosureReason.abandoned, Actor.system, "No revision arrived in time: closed as abandoned.")
+        self._outbox.to_focal_point(EmailKind.abandoned)
+
+    @workflow.update(name=UPDATE_REVISE)
+    async def revise(self, revision: RevisionInput) -> ActionResult:
+        await self._submission_settled()
+        state = self.state
+        state.submission, state.submission_version = revision.submission, state.submission_version + 1
+        state.status, state.review_started_at = PledgeStatus.in_review, workflow.now()
+        state.changes_requested_at, state.changes_note, state.steps_done = None, None, []
+        self._record(
+            Actor.pledger,
+            EventKind.revised,
+            f"Revised submission (version {state.submission_version}) sent for review.",
+        )
+        self._request_review()
+        await self._update_views()
+        return self._result(f"Version {state.submission_version} is in review.")
+
+    @revise.validator
+    def _check_revision(self, revision: RevisionInput) -> None:
+        self._refuse_if(rules.revision_refusal(self.state, revision))
 
     # --- 4. publication ------------------------------------------------------------------------
 
     async def _publish(self) -> None:
         """Open cycle 1 under the policy in force now, tell the pledger, and start the first cycle's run."""
         await self._load_policy()
-        if not self._is(PledgeStatus.published):
+        if not self._status_is(PledgeStatus.published):
             return  # withdrawn or closed while the policy was read
         assert self.state.published_at is not None
         self._schedule_cycle(1, self.state.published_at + self.policy.reporting_interval)
         due = self.state.cycle_due_at
         assert due is not None
-        self._record("system", "published", f"Published in the registry; first report due {due:%Y-%m-%d}.")
-        self._notify(EmailKind.published, [self._focal()], first_report_due=due)
-        await self._commit()
+        self._record(Actor.system, EventKind.published, f"Published in the registry; first report due {due:%Y-%m-%d}.")
+        self._outbox.to_focal_point(EmailKind.published, first_report_due=due)
+        await self._update_views()
         await self._continue_as_new()
 
     # --- 5-11. reporting cycles ----------------------------------------------------------------
 
     async def _run_cycle(self) -> None:
         what = "final report" if self.state.final_cycle else f"the report for cycle {self.state.cycle}"
-        await self._climb(lambda: self.state.cycle_reported or self._is(PledgeStatus.closed), what)
+        await self._take_timed_steps(lambda: self.state.cycle_reported or self._status_is(PledgeStatus.closed), what)
 
     async def _begin_next_cycle(self) -> None:
         """The next anniversary (anchored to the first), under the policy in force now, in a new run."""
         await self._load_policy()
-        if self._is(PledgeStatus.closed):
+        if self._status_is(PledgeStatus.closed):
             return  # withdrawn or closed while the policy was read
         assert self.state.cycle_due_at is not None
         cycle, due = self.state.cycle + 1, self.state.cycle_due_at + self.policy.reporting_interval
@@ -141,95 +276,311 @@ class PledgeWorkflow(PledgeActions):
         if missed:
             self.state.missed_cycles += missed
             passed = "1 anniversary" if missed == 1 else f"{missed} anniversaries"
-            self._record("system", "cycles_missed", f"{passed} passed while the pledge was not reporting.")
+            self._record(Actor.system, EventKind.cycles_missed, f"{passed} passed while the pledge was not reporting.")
         self._schedule_cycle(cycle, due)
-        await self._commit()
+        await self._update_views()
         await self._continue_as_new()
 
     def _schedule_cycle(self, cycle: int, anniversary: dt.datetime) -> None:
-        end = self._end_at()
+        end = rules.end_at(self.state)
         final = end is not None and end <= anniversary
         state = self.state
         state.cycle, state.final_cycle = cycle, final
         state.cycle_due_at = max(end, workflow.now()) if final and end else anniversary
-        state.cycle_reported, state.extension_days, state.reminders_sent = False, 0, 0
+        state.cycle_reported, state.extension_days = False, 0
         state.steps_done, state.pending_extension_reason = [], None
-        # Only this cycle's count matters for the next email's business key; the rest would only grow.
-        state.emails_asked = {key: n for key, n in state.emails_asked.items() if key.startswith(f"{cycle}/")}
+        self._outbox.forget_other_cycles(cycle)
 
     def _request_report(self) -> None:
-        self.state.status = PledgeStatus.report_due
-        deadline = report_deadline(self.state)
+        state = self.state
+        state.status = PledgeStatus.report_due
+        deadline = report_deadline(state)
         assert deadline is not None
-        if self.state.final_cycle:
-            self._record("system", "final_report_requested", f"Final report requested; due by {deadline:%Y-%m-%d}.")
-            end_date = self.state.submission.end_date
-            self._notify(
-                EmailKind.final_report_request, [self._focal()], cycle=self.state.cycle, deadline=deadline,
-                end_date=end_date,
+        if state.final_cycle:
+            self._record(
+                Actor.system, EventKind.final_report_requested, f"Final report requested; due by {deadline:%Y-%m-%d}."
+            )
+            self._outbox.to_focal_point(EmailKind.final_report_request, cycle=state.cycle, deadline=deadline,
+                end_date=state.submission.end_date
             )  # fmt: skip
         else:
             self._record(
-                "system",
-                "report_requested",
-                f"Report for cycle {self.state.cycle} requested; due by {deadline:%Y-%m-%d}.",
+                Actor.system,
+                EventKind.report_requested,
+                f"Report for cycle {state.cycle} requested; due by {deadline:%Y-%m-%d}.",
             )
-            self._notify(EmailKind.report_request, [self._focal()], cycle=self.state.cycle, deadline=deadline)
+            self._outbox.to_focal_point(EmailKind.report_request, cycle=state.cycle, deadline=deadline)
 
     def _remind(self, number: int) -> None:
-        self.state.reminders_sent = number
-        recipients = [self._focal()] if number == 1 else self._contacts()
+        state = self.state
+        recipients = [rules.focal_point(state)] if number == 1 else rules.contacts(state)
         kind = EmailKind.reminder_1 if number == 1 else EmailKind.reminder_2
-        deadline = report_deadline(self.state)
-        who = " and ".join(r.role.replace("_", " ") for r in recipients)
-        self._record("system", "reminder_sent", f"Reminder {number} sent to the {who}.")
-        self._notify(kind, recipients, thread=self._request_kind(), cycle=self.state.cycle, deadline=deadline)
+        deadline = report_deadline(state)
+        who = " and ".join(r.role.value.replace("_", " ") for r in recipients)
+        self._record(Actor.system, EventKind.reminder_sent, f"Reminder {number} sent to the {who}.")
+        self._outbox.send(kind, recipients, thread=rules.request_kind(state), cycle=state.cycle, deadline=deadline)
 
     def _mark_overdue(self) -> None:
-        self.state.status = PledgeStatus.report_overdue
-        self.state.missed_cycles += 1
-        deadline = report_deadline(self.state)
-        what = "final report" if self.state.final_cycle else "report"
-        self._record("system", "report_overdue", f"No {what}: overdue. Final notice sent to every contact.")
-        cycle = self.state.cycle
-        self._notify(
-            EmailKind.final_notice, self._contacts(), thread=self._request_kind(), cycle=cycle, deadline=deadline
-        )
-        self._notify(EmailKind.final_notice, [self._staff("secretariat")], cycle=cycle, deadline=deadline)
+        state = self.state
+        state.status = PledgeStatus.report_overdue
+        state.missed_cycles += 1
+        deadline = report_deadline(state)
+        what = "final report" if state.final_cycle else "report"
+        self._record(Actor.system, EventKind.report_overdue, f"No {what}: overdue. Final notice sent to every contact.")
+        thread, cycle = rules.request_kind(state), state.cycle
+        self._outbox.send(EmailKind.final_notice, rules.contacts(state), thread=thread, cycle=cycle, deadline=deadline)
+        secretariat = rules.staff(state, RecipientRole.secretariat)
+        self._outbox.send(EmailKind.final_notice, [secretariat], cycle=cycle, deadline=deadline)
 
     def _mark_non_reporting(self) -> None:
-        self.state.status = PledgeStatus.non_reporting
-        delisting = report_deadline(self.state)
+        state = self.state
+        state.status = PledgeStatus.non_reporting
+        delisting = report_deadline(state)
         self._record(
-            "system", "non_reporting", f"Marked non-reporting; delisted on {delisting:%Y-%m-%d} without a report."
+            Actor.system,
+            EventKind.non_reporting,
+            f"Marked non-reporting; delisted on {delisting:%Y-%m-%d} without a report.",
         )
-        self._notify(
-            EmailKind.non_reporting, [self._focal()], thread=self._request_kind(), cycle=self.state.cycle,
-            delisting_date=delisting,
+        self._outbox.to_focal_point(EmailKind.non_reporting, thread=rules.request_kind(state), cycle=state.cycle,
+            delisting_date=delisting
         )  # fmt: skip
 
     def _delist(self) -> None:
-        self._mark_closed(ClosureReason.delisted, "system", "No report a year after becoming non-reporting: delisted.")
-        self._notify(EmailKind.delisted, self._contacts())
+        message = "No report a year after becoming non-reporting: delisted."
+        self._mark_closed(ClosureReason.delisted, Actor.system, message)
+        self._outbox.send(EmailKind.delisted, rules.contacts(self.state))
 
     def _end_without_final_report(self) -> None:
         note = "final report missing"
-        self._mark_closed(ClosureReason.ended, "system", "The pledge ended without its final report.", note)
-        self._notify(EmailKind.closed, [self._focal()], closure_reason=ClosureReason.ended.value, note=note)
+        self._mark_closed(ClosureReason.ended, Actor.system, "The pledge ended without its final report.", note)
+        self._outbox.to_focal_point(EmailKind.closed, closure_reason=ClosureReason.ended.value, note=note)
 
-    # --- 12. closure ---------------------------------------------------------------------------
+    @workflow.update(name=UPDATE_REPORT)
+    async def submit_report(self, report: ReportInput) -> ActionResult:
+        await self._submission_settled()
+        cycle = report.cycle or self.state.cycle
+        message = self._accept_report(report.report, report.source, cycle, Actor.pledger)
+        await self._update_views()
+        return self._result(message)
+
+    @submit_report.validator
+    def _check_report(self, report: ReportInput) -> None:
+        self._refuse_if(rules.report_refusal(self.state, report))
+
+    @workflow.signal(name=SIGNAL_EMAIL_REPLY)
+    async def email_reply(self, reply: EmailReply) -> None:
+        """A plain reply to a report request counts as a narrative report; a redelivery counts once."""
+        await self._submission_settled()
+        state = self.state
+        if reply.message_id in state.reply_message_ids:
+            return
+        state.reply_message_ids = [*state.reply_message_ids, reply.message_id][-KEPT_REPLY_IDS:]
+        # Mail is whatever the sender's client wrote: a NUL (which no report may hold) is dropped here, or
+        # building the report below would fail this workflow task on every retry.
+        text = reply.text.replace("\x00", "").strip()[:NARRATIVE_MAX_CHARS]
+        if state.status not in CYCLE_STATUSES:
+            not_counted = f"Reply from {reply.sender} not counted: pledge is {state.status}."
+            self._record(Actor.email, EventKind.reply_not_counted, not_counted, public=False)
+        elif len(text) < NARRATIVE_MIN_CHARS:
+            not_counted = f"Reply from {reply.sender} too short to count as a report."
+            self._record(Actor.email, EventKind.reply_not_counted, not_counted, public=False)
+        else:
+            report = ProgressReport(progress=Progress.in_progress, narrative=text)
+            cycle = reply.cycle if 1 <= reply.cycle <= state.cycle else state.cycle
+            self._accept_report(report, "email", cycle, Actor.email)
+        await self._update_views()
+
+    def _accept_report(self, report: ProgressReport, source: ReportSource, cycle: int, actor: Actor) -> str:
+        """Record a report and settle what it settles. One receipt email per cycle, for the report that
+        counts: the send ledger keys emails by (pledge, cycle, kind, recipient), so an interim update or
+        an addition is confirmed by the answer to the pledger and by the timeline."""
+        state, progress = self.state, report.progress.value.replace("_", " ")
+        effect = rules.report_effect(state, report, cycle, workflow.now())
+        if effect == ReportEffect.addition:
+            self._add_report(cycle, source, report, final=False)
+            self._record(actor, EventKind.report_added, f"Addition to the cycle {cycle} report received ({progress}).")
+            return f"Added to the report for cycle {cycle}."
+        if effect == ReportEffect.progress_update:
+            self._add_report(state.cycle, source, report, final=False)
+            due = f"{effective_due(state):%Y-%m-%d}"
+            self._record(
+                actor,
+                EventKind.progress_update,
+                f"Progress update received ({progress}); the cycle {state.cycle} report is still due {due}.",
+            )
+            return f"Progress update recorded; the report for cycle {state.cycle} is still due {due}."
+        self._add_report(state.cycle, source, report, final=state.final_cycle)
+        reinstated, requested = state.status in rules.REINSTATING, rules.was_requested(state)
+        self._outbox.to_focal_point(
+            EmailKind.report_received,
+            thread=rules.request_kind(state) if requested else None,
+            cycle=state.cycle,
+            progress=report.progress.value,
+            reinstated=reinstated and effect != ReportEffect.discontinued,
+        )
+        if effect == ReportEffect.discontinued:
+            self._record(actor, EventKind.report_received, "Report received: the pledge is discontinued.")
+            closed = "Closed as withdrawn: reported discontinued."
+            self._mark_closed(ClosureReason.withdrawn, actor, closed, "discontinued")
+            reason = "The progress report says the pledge is discontinued."
+            self._outbox.to_focal_point(EmailKind.withdrawn, reason=reason)
+            return "Report recorded; the pledge is closed as withdrawn (discontinued)."
+        if effect == ReportEffect.final:
+            closure = ClosureReason.completed if report.progress == Progress.completed else ClosureReason.ended
+            note = f"final report: {progress}"
+            self._record(actor, EventKind.final_report_received, f"Final report received ({progress}).")
+            self._mark_closed(closure, actor, f"Closed as {closure.value} after the final report.", note)
+            self._outbox.to_focal_point(EmailKind.closed, closure_reason=closure.value, note=note)
+            return f"Final report recorded; the pledge is closed as {closure.value}."
+        state.status, state.cycle_reported = PledgeStatus.published, True
+        received = f"Report for cycle {state.cycle} received ({progress})"
+        if reinstated:
+            message = f"{received}; the pledge is reinstated."
+        elif not requested:
+            message = f"{received} before its anniversary: no request needed."
+        else:
+            message = f"{received}."
+        self._record(actor, EventKind.report_received, message)
+        return message
+
+    def _add_report(self, cycle: int, source: ReportSource, report: ProgressReport, final: bool) -> None:
+        now = workflow.now()
+        self.state.reports.append(ReportRecord(cycle=cycle, received_at=now, source=source, final=final, report=report))
+        self.state.last_report_at = now
+
+    # --- 13. extensions ------------------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_REQUEST_EXTENSION)
+    async def request_extension(self, request: ExtensionRequestInput) -> ActionResult:
+        await self._submission_settled()
+        self.state.pending_extension_reason = request.reason
+        self._record(
+            Actor.pledger, EventKind.extension_requested, f"Extension requested: {request.reason}", public=False
+        )
+        await self._update_views()
+        return self._result("Extension request sent to staff.")
+
+    @request_extension.validator
+    def _check_extension_request(self, request: ExtensionRequestInput) -> None:
+        self._refuse_if(rules.not_accepted(self.state, Action.request_extension))
+
+    @workflow.update(name=UPDATE_GRANT_EXTENSION)
+    async def grant_extension(self, grant: ExtensionGrantInput) -> ActionResult:
+        await self._submission_settled()
+        self.state.extension_days += grant.days
+        self.state.pending_extension_reason = None
+        deadline = report_deadline(self.state)
+        assert deadline is not None
+        self._record(
+            Actor.staff,
+            EventKind.extension_granted,
+            f"Extension of {grant.days} days granted ({grant.reason}); the next deadline is now {deadline:%Y-%m-%d}.",
+            staff=grant.staff,
+        )
+        self._outbox.to_focal_point(
+            EmailKind.extension_granted, days=grant.days, reason=grant.reason, deadline=deadline
+        )
+        await self._update_views()
+        return self._result(f"Extension of {grant.days} days granted.")
+
+    @grant_extension.validator
+    def _check_extension_grant(self, grant: ExtensionGrantInput) -> None:
+        self._refuse_if(rules.extension_grant_refusal(self.state, grant))
+
+    @workflow.update(name=UPDATE_REFUSE_EXTENSION)
+    async def refuse_extension(self, refusal: ExtensionRefusalInput) -> ActionResult:
+        await self._submission_settled()
+        self.state.pending_extension_reason = None
+        message = f"Extension refused: {refusal.reason}"
+        self._record(Actor.staff, EventKind.extension_refused, message, public=False, staff=refusal.staff)
+        self._outbox.to_focal_point(EmailKind.extension_refused, reason=refusal.reason)
+        await self._update_views()
+        return self._result("Extension refused.")
+
+    @refuse_extension.validator
+    def _check_extension_refusal(self, refusal: ExtensionRefusalInput) -> None:
+        self._refuse_if(rules.extension_refusal_refusal(self.state))
+
+    # --- 12. withdrawal, operator closure, and the end of the run ------------------------------
+
+    @workflow.update(name=UPDATE_WITHDRAW)
+    async def withdraw(self, withdrawal: WithdrawalInput) -> ActionResult:
+        await self._submission_settled()
+        reason = (withdrawal.reason or "").strip()
+        message = f"Withdrawn by the pledger{': ' + reason if reason else '.'}"
+        self._mark_closed(ClosureReason.withdrawn, Actor.pledger, message, reason or None)
+        self._outbox.to_focal_point(EmailKind.withdrawn, reason=reason)
+        await self._update_views()
+        return self._result("The pledge is withdrawn.")
+
+    @withdraw.validator
+    def _check_withdrawal(self, withdrawal: WithdrawalInput) -> None:
+        self._refuse_if(rules.not_accepted(self.state, Action.withdraw))
+
+    @workflow.update(name=UPDATE_CLOSE)
+    async def close(self, closure: ClosureInput) -> ActionResult:
+        await self._submission_settled()
+        reason = closure.reason.strip()
+        message = f"Closed by an operator: {reason}"
+        self._mark_closed(ClosureReason.removed, Actor.staff, message, reason, staff=closure.staff)
+        self._outbox.to_focal_point(EmailKind.closed, closure_reason=ClosureReason.removed.value, note=reason)
+        await self._update_views()
+        return self._result("The pledge is closed (removed).")
+
+    @close.validator
+    def _check_closure(self, closure: ClosureInput) -> None:
+        self._refuse_if(rules.closure_refusal(self.state, closure))
+
+    def _mark_closed(
+        self, reason: ClosureReason, actor: Actor, message: str, note: str | None = None, staff: str | None = None
+    ) -> None:
+        self.state.status, self.state.closure_reason, self.state.closure_note = PledgeStatus.closed, reason, note
+        self._record(actor, EventKind(reason.value), message, staff=staff)
 
     async def _close(self) -> PledgeState:
-        await self._drain()
-        await self._commit()
+        await self._finish_handlers_and_emails()
+        await self._update_views()
         return self.state
 
-    # --- the timed steps, by name --------------------------------------------------------------
+    # --- the timed steps: waiting for each, taking it ------------------------------------------
 
-    def _take(self, step: Step) -> None:
-        actions = {
-            StepName.review_reminder: lambda: self._remind_reviewers(EmailKind.review_overdue, "vetting_team"),
-            StepName.review_escalation: lambda: self._remind_reviewers(EmailKind.review_escalated, "vetting_lead"),
+    async def _take_timed_steps(self, done: Callable[[], bool], waiting_for: str) -> None:
+        """Take the stage's timed steps in order until ``done()``: a person acted or the pledge closed."""
+        while not done():
+            await self._continue_as_new_if_suggested()
+            step = upcoming(self.state)
+
+            def moved(step: Step | None = step) -> bool:
+                # An extension moves the step; a handler may end the stage; the server may ask for a new run.
+                return done() or upcoming(self.state) != step or workflow.info().is_continue_as_new_suggested()
+
+            if step is None:
+                await workflow.wait_condition(moved)
+                continue
+            remaining = step.at - workflow.now()
+            if remaining > dt.timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        moved,
+                        timeout=remaining,
+                        timeout_summary=f"waiting for {waiting_for} until {format_utc(step.at)}, then {step.says}",
+                    )
+                    continue
+                except TimeoutError:
+                    if done():
+                        return
+            self.state.steps_done.append(step.name)
+            self._take_step(step)
+            await self._update_views()
+
+    def _take_step(self, step: Step) -> None:
+        actions: dict[StepName, Callable[[], None]] = {
+            StepName.review_reminder: lambda: self._remind_reviewers(
+                EmailKind.review_overdue, RecipientRole.vetting_team
+            ),
+            StepName.review_escalation: lambda: self._remind_reviewers(
+                EmailKind.review_escalated, RecipientRole.vetting_lead
+            ),
             StepName.revision_reminder: self._remind_revision,
             StepName.abandon: self._abandon,
             StepName.request: self._request_report,
@@ -243,8 +594,96 @@ class PledgeWorkflow(PledgeActions):
         actions[step.name]()
 
     def _waiting_for_person(self) -> str | None:
-        if self._is(PledgeStatus.in_review):
+        """What the pledge waits for when no timed step is left (shown as its next step)."""
+        if self._status_is(PledgeStatus.in_review):
             return "a vetting decision by staff (never automatic)"
-        if self._is(PledgeStatus.published) and self.state.cycle == 0:
-            return f"publication (approved {when(self.state.published_at)})" if self.state.published_at else None
+        if self._status_is(PledgeStatus.published) and self.state.cycle == 0:
+            published = self.state.published_at
+            return f"publication (approved {format_utc(published)})" if published else None
         return None
+
+    # --- the state's record: timeline, policy, what the world sees -----------------------------
+
+    def _record(
+        self, actor: Actor, kind: EventKind, message: str, public: bool | None = None, staff: str | None = None
+    ) -> None:
+        """Append one transition; before publication nothing is public, since the pledge is not."""
+        self.state.timeline.append(
+            TimelineEvent(
+                seq=len(self.state.timeline) + 1,
+                at=workflow.now(),
+                actor=actor,
+                staff=staff,
+                kind=kind,
+                message=message,
+                status=self.state.status,
+                public=self.state.published_at is not None if public is None else public,
+            )
+        )
+
+    async def _load_policy(self) -> None:
+        loaded = await workflow.execute_activity(
+            "load_policy",
+            start_to_close_timeout=POLICY_TIMEOUT,
+            result_type=LoadedPolicy,
+            summary="read the reporting policy and staff addresses",
+        )
+        self.state.policy = loaded.policy
+        self.state.staff = loaded.staff
+
+    async def _update_views(self) -> None:
+        """Make the state's plan, the Temporal UI and the registry agree with the state."""
+        step = upcoming(self.state)
+        self.state.next_deadline = step.at if step else None
+        self.state.next_step = step.says if step else self._waiting_for_person()
+        self._operator_view.refresh()
+        await self._registry.project()
+
+    async def _email_settled(self, what: str, outcome: EmailOutcome | None, error: ActivityError | None) -> None:
+        if error is not None:
+            self._record(Actor.system, EventKind.email_failed, f"Email {what} failed: {error.cause}.", public=False)
+            await self._update_views()
+            return
+        assert outcome is not None
+        self.state.last_email = f"{what} ({outcome.state})"
+        if outcome.state == Delivery.skipped:
+            not_sent = f"Email {what} not sent: {outcome.detail}."
+            self._record(Actor.system, EventKind.email_skipped, not_sent, public=False)
+            await self._update_views()
+        else:
+            self._operator_view.refresh()
+
+    # --- continuing as new ---------------------------------------------------------------------
+
+    async def _finish_handlers_and_emails(self) -> None:
+        """Let every email and update or signal handler of this run finish."""
+        await workflow.wait_condition(lambda: self._outbox.all_sent() and workflow.all_handlers_finished())
+        self._outbox.raise_unexpected()
+
+    async def _continue_as_new_if_suggested(self) -> None:
+        if workflow.info().is_continue_as_new_suggested():
+            await self._continue_as_new()
+
+    async def _continue_as_new(self) -> NoReturn:
+        await self._finish_handlers_and_emails()
+        workflow.continue_as_new(
+            StartInput(pledge_id=self.state.pledge_id, email_task_queue=self.state.email_task_queue, state=self.state)
+        )
+
+    # --- answers to people ---------------------------------------------------------------------
+
+    def _result(self, message: str) -> ActionResult:
+        return ActionResult(
+            status=self.state.status,
+            message=message,
+            submission_version=self.state.submission_version,
+            next_deadline=self.state.next_deadline,
+        )
+
+    def _refuse_if(self, refusal: rules.Refusal | None) -> None:
+        """A validator's refusal: nothing reaches history, and the client maps the type to a status code."""
+        if refusal is not None:
+            raise ApplicationError(refusal.message, self.state.status.value, type=refusal.kind)
+
+    def _status_is(self, *statuses: PledgeStatus) -> bool:
+        return self.state.status in statuses

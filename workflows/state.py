@@ -10,7 +10,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 from workflows.policy import Policy, StaffContacts
 from workflows.submission import ProgressReport, Submission
@@ -66,6 +66,96 @@ class ClosureReason(StrEnum):
     removed = "removed"
 
 
+class Action(StrEnum):
+    """What a person can do to a pledge; each is one update of its workflow."""
+
+    decide = "decide"
+    revise = "revise"
+    report = "report"
+    request_extension = "request_extension"
+    grant_extension = "grant_extension"
+    refuse_extension = "refuse_extension"
+    withdraw = "withdraw"
+    close = "close"
+
+
+# Which statuses accept which action: the workflow's validators refuse the rest with 409, and the state
+# says what is allowed now (``PledgeState.allowed_actions``) so pages offer only that.
+ACCEPTED_IN: dict[Action, frozenset[PledgeStatus]] = {
+    Action.decide: frozenset({PledgeStatus.in_review}),
+    Action.revise: frozenset({PledgeStatus.changes_requested}),
+    Action.report: CYCLE_STATUSES,
+    Action.request_extension: CYCLE_STATUSES,
+    Action.grant_extension: CYCLE_STATUSES,
+    Action.refuse_extension: CYCLE_STATUSES,
+    Action.withdraw: OPEN_STATUSES,
+    Action.close: OPEN_STATUSES,
+}
+
+
+class StepName(StrEnum):
+    """The timed steps of the ladder (workflows/ladder.py); ``PledgeState.steps_done`` lists the taken ones."""
+
+    review_reminder = "review_reminder"
+    review_escalation = "review_escalation"
+    revision_reminder = "revision_reminder"
+    abandon = "abandon"
+    request = "request"
+    reminder_1 = "reminder_1"
+    reminder_2 = "reminder_2"
+    overdue = "overdue"
+    non_reporting = "non_reporting"
+    delist = "delist"
+    final_report_missing = "final_report_missing"
+    next_cycle = "next_cycle"  # the gap between a cycle's report and the start of the next cycle
+
+
+class Actor(StrEnum):
+    """Who made a transition happen."""
+
+    system = "system"  # the ladder's clock
+    pledger = "pledger"  # through a form, the API or a manage link
+    staff = "staff"  # a named staff member (``TimelineEvent.staff``)
+    email = "email"  # a reply by email
+
+
+class EventKind(StrEnum):
+    """What a timeline entry records. A closure is recorded under its reason (``rejected``, ``delisted``...)."""
+
+    submitted = "submitted"
+    review_overdue = "review_overdue"
+    review_escalated = "review_escalated"
+    approval_recorded = "approval_recorded"
+    approved = "approved"
+    changes_requested = "changes_requested"
+    revision_reminder = "revision_reminder"
+    revised = "revised"
+    published = "published"
+    cycles_missed = "cycles_missed"
+    report_requested = "report_requested"
+    final_report_requested = "final_report_requested"
+    reminder_sent = "reminder_sent"
+    report_overdue = "report_overdue"
+    non_reporting = "non_reporting"
+    report_received = "report_received"
+    final_report_received = "final_report_received"
+    report_added = "report_added"
+    progress_update = "progress_update"
+    reply_not_counted = "reply_not_counted"
+    extension_requested = "extension_requested"
+    extension_granted = "extension_granted"
+    extension_refused = "extension_refused"
+    email_skipped = "email_skipped"
+    email_failed = "email_failed"
+    rejected = ClosureReason.rejected.value
+    abandoned = ClosureReason.abandoned.value
+    withdrawn = ClosureReason.withdrawn.value
+    completed = ClosureReason.completed.value
+    ended = ClosureReason.ended.value
+    delisted = ClosureReason.delisted.value
+    removed = ClosureReason.removed.value
+
+
 ReportSource = Literal["form", "email", "api"]
 
 
@@ -74,11 +164,25 @@ class TimelineEvent(BaseModel):
 
     seq: int
     at: dt.datetime
-    actor: str  # "system", "pledger", "staff:<name>", "email"
-    kind: str  # e.g. "submitted", "approved", "report_requested", "reminder_sent"
+    actor: Actor
+    staff: str | None = None  # the staff member, when ``actor`` is staff
+    kind: EventKind
     message: str
     status: PledgeStatus
     public: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _staff_in_actor(cls, data: object) -> object:
+        # Runs recorded before the Actor enum (and the registry's column) write a staff actor "staff:<name>".
+        if isinstance(data, dict) and str(data.get("actor", "")).startswith("staff:"):
+            data = {**data, "actor": Actor.staff, "staff": str(data["actor"]).removeprefix("staff:")}
+        return data
+
+    @property
+    def registry_actor(self) -> str:
+        """The actor as the registry's timeline column keeps it: ``staff:<name>`` for a staff member."""
+        return f"staff:{self.staff}" if self.actor == Actor.staff and self.staff else self.actor.value
 
 
 class ReportRecord(BaseModel):
@@ -110,11 +214,10 @@ class PledgeState(BaseModel):
     final_cycle: bool = False  # the cycle that asks for the final report (end date reached)
     cycle_reported: bool = False  # the current cycle's report has arrived
     extension_days: int = 0  # granted for the current cycle; shifts its remaining steps
-    steps_done: list[str] = []  # steps of the current stage's ladder already taken (workflows.ladder)
+    steps_done: list[StepName] = []  # steps of the current stage's ladder already taken (workflows.ladder)
     next_deadline: dt.datetime | None = None
     next_step: str | None = None  # what happens at next_deadline, in words
     approvals: list[str] = []
-    reminders_sent: int = 0
     missed_cycles: int = 0
     last_report_at: dt.datetime | None = None
     reports: list[ReportRecord] = []
@@ -125,6 +228,15 @@ class PledgeState(BaseModel):
     idempotency_key: str | None = None
     email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
     emails_asked: dict[str, int] = {}  # "cycle/kind/recipient" → messages asked for, for EmailRequest.occurrence
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def allowed_actions(self) -> list[Action]:
+        """What a person may do to the pledge now; the update validators hold the remaining checks."""
+        allowed = [action for action, statuses in ACCEPTED_IN.items() if self.status in statuses]
+        if self.pending_extension_reason is None and Action.refuse_extension in allowed:
+            allowed.remove(Action.refuse_extension)
+        return allowed
 
 
 class StartInput(BaseModel):

@@ -114,7 +114,7 @@ def show(pledge_id: Annotated[str, typer.Argument(help="The pledge id, e.g. PF-7
         console.print(f"last email: {state.last_email or '—'}")
         table = Table("#", "when", "who", "what", "status")
         for event in state.timeline:
-            table.add_row(str(event.seq), _when(event.at), event.actor, event.message, event.status.value)
+            table.add_row(str(event.seq), _when(event.at), event.registry_actor, event.message, event.status.value)
         console.print(table)
 
     _run(job)

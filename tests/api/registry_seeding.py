@@ -115,7 +115,7 @@ def _events(status: PledgeStatus, submitted_at: dt.datetime, published_at: dt.da
             seq=2,
             at=submitted_at + dt.timedelta(hours=1),
             actor="staff:alice",
-            kind="vetting_note",
+            kind="approval_recorded",
             message="Checked the budget with the ministry; looks credible.",
             status=PledgeStatus.in_review,
             public=False,
@@ -146,7 +146,7 @@ def _events(status: PledgeStatus, submitted_at: dt.datetime, published_at: dt.da
                 seq=len(events) + 1,
                 at=(published_at or submitted_at) + dt.timedelta(days=400),
                 actor="staff:bob",
-                kind="closed",
+                kind="removed",
                 message="Closed by the secretariat.",
                 status=PledgeStatus.closed,
             )

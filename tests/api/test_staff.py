@@ -92,8 +92,8 @@ async def test_approval_publishes_and_names_the_staff_member(
     with session_for(shared_stack.settings.database_url) as session:
         account = authenticate(session, shared_staff[Role.vetter])
     assert account is not None
-    actors = [event["actor"] for event in (await _state(http, pledge))["timeline"]]
-    assert f"staff:{account.name}" in actors
+    actors = [(event["actor"], event["staff"]) for event in (await _state(http, pledge))["timeline"]]
+    assert ("staff", account.name) in actors
 
 
 async def test_rejection_needs_a_note(shared_stack: Stack, shared_staff: dict[Role, str]) -> None:

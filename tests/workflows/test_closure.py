@@ -187,6 +187,6 @@ async def test_an_operator_closes_a_pledge_with_a_reason(pledges: Pledges) -> No
         ClosureReason.removed,
         "Duplicate of PF-7K3M9Q, submitted twice by the same ministry.",
     )
-    assert (final.timeline[-1].actor, final.timeline[-1].public) == ("staff:omar", True)
+    assert (final.timeline[-1].registry_actor, final.timeline[-1].public) == ("staff:omar", True)
     [closed] = pledge.emails(EmailKind.closed)
     assert closed.request.context["closure_reason"] == "removed"

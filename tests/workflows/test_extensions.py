@@ -6,7 +6,7 @@ from tests.factories import make_report, open_ended
 from tests.workflows.driver import DAY, HOUR, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import REFUSED_INVALID, REFUSED_NOT_ALLOWED, PledgeStatus
+from workflows.state import REFUSED_INVALID, REFUSED_NOT_ALLOWED, PledgeStatus, StepName
 
 
 async def test_a_granted_extension_moves_the_remaining_steps_of_the_cycle(pledges: Pledges) -> None:
@@ -15,7 +15,7 @@ async def test_a_granted_extension_moves_the_remaining_steps_of_the_cycle(pledge
     assert due is not None
     await pledges.skip_to(due + 16 * DAY)
     state = await pledge.settled()
-    assert (state.status, state.reminders_sent) == (PledgeStatus.report_due, 1)
+    assert (state.status, state.steps_done) == (PledgeStatus.report_due, [StepName.request, StepName.reminder_1])
 
     await pledge.request_extension("Our annual audit closes late this year; figures come in March.")
     assert (await pledge.state()).pending_extension_reason is not None

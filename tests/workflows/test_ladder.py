@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.factories import open_ended
-from workflows.ladder import StepName, ladder, report_deadline, upcoming
+from workflows.ladder import ladder, report_deadline, upcoming
 from workflows.policy import PRESETS
-from workflows.state import PledgeState, PledgeStatus
+from workflows.state import PledgeState, PledgeStatus, StepName
 
 DAY = dt.timedelta(days=1)
 T0 = dt.datetime(2027, 3, 14, 9, 30, tzinfo=dt.UTC)

@@ -46,7 +46,7 @@ async def test_extend_all_open_cycles_grants_each_open_cycle_once(
             state = await pledge.assert_registry_matches()
             assert state.extension_days == 20
             assert state.next_deadline == before[pledge.id] + dt.timedelta(days=20)  # type: ignore[operator]
-            assert (state.timeline[-1].actor, state.timeline[-1].kind) == ("staff:omar", "extension_granted")
+            assert (state.timeline[-1].registry_actor, state.timeline[-1].kind) == ("staff:omar", "extension_granted")
             assert [s.request.context["days"] for s in pledge.emails(EmailKind.extension_granted)] == [20]
         for untouched in (in_review, withdrawn):
             assert all(e.kind != "extension_granted" for e in (await untouched.state()).timeline)

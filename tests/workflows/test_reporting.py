@@ -15,7 +15,7 @@ from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import SIGNAL_EMAIL_REPLY, ClosureReason, EmailReply, PledgeState, PledgeStatus
+from workflows.state import SIGNAL_EMAIL_REPLY, ClosureReason, EmailReply, PledgeState, PledgeStatus, StepName
 
 
 async def report_due(pledges: Pledges) -> tuple[Pledge, dt.datetime]:
@@ -70,7 +70,7 @@ async def test_report_after_reminder_1(pledges: Pledges) -> None:
     pledge, due = await report_due(pledges)
     await pledges.skip(14 * DAY)
     state = await pledge.settled()
-    assert (state.status, state.reminders_sent) == (PledgeStatus.report_due, 1)
+    assert (state.status, state.steps_done) == (PledgeStatus.report_due, [StepName.request, StepName.reminder_1])
 
     await report_and_settle(pledge)
     await pledge.assert_registry_matches()

@@ -36,7 +36,7 @@ async def test_submission_then_approval_publishes_and_schedules_the_first_report
     state = await pledge.assert_registry_matches()
     assert state.published_at is not None and state.cycle == 1
     assert state.cycle_due_at == state.published_at + 365 * DAY
-    assert [(e.actor, e.kind, e.public) for e in state.timeline] == [
+    assert [(e.registry_actor, e.kind, e.public) for e in state.timeline] == [
         ("pledger", "submitted", True),
         ("staff:vera", "approved", True),
         ("system", "published", True),
@@ -197,7 +197,7 @@ async def test_large_pledge_needs_two_approvals_by_different_staff(pledges: Pled
     state = await pledge.wait_for(lambda s: s.cycle == 1)
     state = await pledge.assert_registry_matches()
     assert state.status == PledgeStatus.published
-    assert [(e.actor, e.kind, e.message) for e in state.timeline[1:3]] == [
+    assert [(e.registry_actor, e.kind, e.message) for e in state.timeline[1:3]] == [
         ("staff:vera", "approval_recorded", "Approved by vera (1 of 2)."),
         ("staff:sam", "approved", "Approved by vera and sam."),
     ]

@@ -1,0 +1,108 @@
+"""Emails going out in the background: the workflow asks for a message and goes on; the run waits for them
+all before it continues as new or ends.
+
+Each message is one ``send_email`` activity on the email task queue (rate-limited by the server), keyed by
+its business key so the send ledger sends it at most once. What became of it is reported back to the
+workflow (``on_settled``), which records a skipped or failed message on the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
+    from workflows.rules import focal_point
+    from workflows.state import PledgeState
+
+EMAIL_TIMEOUT = dt.timedelta(minutes=2)
+
+# ``on_settled(what, outcome, error)``: exactly one of outcome and error is set.
+OnSettled = Callable[[str, EmailOutcome | None, ActivityError | None], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(self, state: PledgeState, on_settled: OnSettled) -> None:
+        self._state = state
+        self._on_settled = on_settled
+        self._sending: list[asyncio.Task[None]] = []
+
+    def send(
+        self,
+        kind: EmailKind,
+        recipients: list[Recipient],
+        *,
+        thread: EmailKind | None = None,
+        **context: Any,
+    ) -> None:
+        """Send ``kind`` to each recipient in the background, with the facts its template needs."""
+        state = self._state
+        submission = state.submission
+        values = {"title": submission.title, "organization": submission.organization.name, **context}
+        for key, value in values.items():
+            if isinstance(value, dt.datetime | dt.date):
+                values[key] = value.isoformat()
+        # A reporting email belongs to the cycle it names. Before publication an email's cycle is the
+        # revision round, so each round's "changes requested" has its own business key in the send ledger.
+        number = int(context["cycle"]) if "cycle" in context else self._email_cycle()
+        for recipient in recipients:
+            # A second message of one kind in one cycle (two extensions granted) is new, not a retry: it
+            # gets a business key of its own, so the send ledger does not drop it as already sent.
+            asked = f"{number}/{kind.value}/{recipient.email.lower()}"
+            state.emails_asked[asked] = state.emails_asked.get(asked, 0) + 1
+            request = EmailRequest(
+                pledge_id=state.pledge_id,
+                cycle=number,
+                kind=kind,
+                recipient=recipient,
+                context=values,
+                thread_kind=thread,
+                occurrence=state.emails_asked[asked],
+            )
+            self._sending.append(asyncio.create_task(self._deliver(request)))
+
+    def to_focal_point(self, kind: EmailKind, *, thread: EmailKind | None = None, **context: Any) -> None:
+        """Most messages go to the pledge's focal point alone."""
+        self.send(kind, [focal_point(self._state)], thread=thread, **context)
+
+    def forget_other_cycles(self, cycle: int) -> None:
+        """Only this cycle's counts matter for the next email's business key; the rest would only grow."""
+        state = self._state
+        state.emails_asked = {key: n for key, n in state.emails_asked.items() if key.startswith(f"{cycle}/")}
+
+    def all_sent(self) -> bool:
+        return all(task.done() for task in self._sending)
+
+    def raise_unexpected(self) -> None:
+        """Once all are done: an unexpected error fails the workflow task, visibly, instead of vanishing."""
+        for task in self._sending:
+            task.result()
+        self._sending.clear()
+
+    def _email_cycle(self) -> int:
+        state = self._state
+        return state.cycle if state.published_at else state.submission_version - 1
+
+    async def _deliver(self, request: EmailRequest) -> None:
+        what = f"{request.kind.value.replace('_', ' ')} to {request.recipient.role.replace('_', ' ')}"
+        try:
+            outcome = await workflow.execute_activity(
+                "send_email",
+                request,
+                task_queue=self._state.email_task_queue,
+                start_to_close_timeout=EMAIL_TIMEOUT,
+                result_type=EmailOutcome,
+                summary=what,
+            )
+        except ActivityError as err:
+            # The email activity retries what can succeed; what reaches here (an SMTP 5xx) needs an operator.
+            workflow.logger.error("pledge %s: email %s failed: %s", self._state.pledge_id, what, err.cause)
+            await self._on_settled(what, None, err)
+            return
+        await self._on_settled(what, outcome, None)

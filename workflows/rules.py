@@ -1,0 +1,190 @@
+"""The lifecycle's rules as pure functions of the state: who may act now, what a report settles, who is written to.
+
+The workflow (workflows/pledge.py) asks these and applies the answer; the update validators turn a
+:class:`Refusal` into the ``ApplicationError`` the clients map to a status code. Nothing here waits,
+writes or reads the clock: the caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from workflows.emails import EmailKind, Recipient, RecipientRole
+from workflows.ladder import effective_due
+from workflows.state import (
+    ACCEPTED_IN,
+    REFUSED_FORBIDDEN,
+    REFUSED_INVALID,
+    REFUSED_NOT_ALLOWED,
+    REFUSED_STALE,
+    Action,
+    ClosureInput,
+    Decision,
+    DecisionInput,
+    ExtensionGrantInput,
+    PledgeState,
+    PledgeStatus,
+    ReportInput,
+    RevisionInput,
+    StepName,
+)
+from workflows.submission import Progress, ProgressReport
+
+# Statuses a report brings a pledge back from: the report reinstates it.
+REINSTATING = frozenset({PledgeStatus.report_overdue, PledgeStatus.non_reporting})
+
+# How a refusal names the action: "cannot <verb> a pledge that is closed".
+_VERBS = {
+    Action.decide: "take a vetting decision on",
+    Action.revise: "revise",
+    Action.report: "report on",
+    Action.request_extension: "ask for an extension on",
+    Action.grant_extension: "extend",
+    Action.refuse_extension: "refuse an extension on",
+    Action.withdraw: "withdraw",
+    Action.close: "close",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action is refused: ``kind`` is one of the ``REFUSED_*`` error types of workflows/state.py."""
+
+    kind: str
+    message: str
+
+
+# --- who may act now ------------------------------------------------------------------------------
+
+
+def not_accepted(state: PledgeState, action: Action) -> Refusal | None:
+    if state.status in ACCEPTED_IN[action]:
+        return None
+    return Refusal(REFUSED_NOT_ALLOWED, f"cannot {_VERBS[action]} a pledge that is {state.status.value}")
+
+
+def decision_refusal(state: PledgeState, decision: DecisionInput) -> Refusal | None:
+    if refusal := not_accepted(state, Action.decide):
+        return refusal
+    if decision.decision != Decision.approve and not (decision.note or "").strip():
+        return Refusal(REFUSED_INVALID, f"a note is required to {decision.decision.value.replace('_', ' ')}")
+    if decision.decision == Decision.approve and decision.staff in state.approvals:
+        return Refusal(
+            REFUSED_FORBIDDEN, f"{decision.staff} already approved; the second approval must be another person's"
+        )
+    return None
+
+
+def revision_refusal(state: PledgeState, revision: RevisionInput) -> Refusal | None:
+    if refusal := not_accepted(state, Action.revise):
+        return refusal
+    expected = revision.expected_version
+    if expected is not None and expected != state.submission_version:
+        return Refusal(REFUSED_STALE, f"version {expected} is stale; the current version is {state.submission_version}")
+    return None
+
+
+def report_refusal(state: PledgeState, report: ReportInput) -> Refusal | None:
+    if refusal := not_accepted(state, Action.report):
+        return refusal
+    if report.cycle is not None and not 1 <= report.cycle <= state.cycle:
+        return Refusal(REFUSED_INVALID, f"cycle {report.cycle} does not exist; the current cycle is {state.cycle}")
+    return None
+
+
+def extension_grant_refusal(state: PledgeState, grant: ExtensionGrantInput) -> Refusal | None:
+    if refusal := not_accepted(state, Action.grant_extension):
+        return refusal
+    assert state.policy is not None
+    allowed = state.policy.max_extension - dt.timedelta(days=state.extension_days)
+    if dt.timedelta(days=grant.days) > allowed:
+        return Refusal(
+            REFUSED_INVALID,
+            f"{grant.days} days is over the maximum: this cycle may be extended by {allowed.days} more days",
+        )
+    return None
+
+
+def extension_refusal_refusal(state: PledgeState) -> Refusal | None:
+    if refusal := not_accepted(state, Action.refuse_extension):
+        return refusal
+    if state.pending_extension_reason is None:
+        return Refusal(REFUSED_NOT_ALLOWED, "no extension request is waiting for a decision")
+    return None
+
+
+def closure_refusal(state: PledgeState, closure: ClosureInput) -> Refusal | None:
+    if refusal := not_accepted(state, Action.close):
+        return refusal
+    if not closure.reason.strip():
+        return Refusal(REFUSED_INVALID, "a reason is required to close a pledge")
+    return None
+
+
+def approvals_needed(state: PledgeState) -> int:
+    """Pledges above the policy's amount need two approvals by two different staff members."""
+    assert state.policy is not None
+    return 2 if state.submission.resources.financial_usd > state.policy.two_approvals_above_usd else 1
+
+
+# --- what a report settles ------------------------------------------------------------------------
+
+
+class ReportEffect(StrEnum):
+    addition = "addition"  # the cycle's report is in (or an earlier cycle's): this adds to it
+    progress_update = "progress_update"  # before the early window of a published pledge: due date stands
+    discontinued = "discontinued"  # progress "discontinued": the pledge closes as withdrawn
+    final = "final"  # the final cycle's report: the pledge closes as completed or ended
+    settles_cycle = "settles_cycle"  # the cycle's report: the pledge is (back to) published
+
+
+def report_effect(state: PledgeState, report: ProgressReport, cycle: int, now: dt.datetime) -> ReportEffect:
+    """What a report for ``cycle`` received at ``now`` settles."""
+    if cycle < state.cycle or state.cycle_reported:
+        return ReportEffect.addition
+    assert state.policy is not None
+    early = now >= effective_due(state) - state.policy.early_report_window
+    counts = state.status != PledgeStatus.published or early
+    if not counts and report.progress != Progress.discontinued:
+        return ReportEffect.progress_update
+    if report.progress == Progress.discontinued:
+        return ReportEffect.discontinued
+    return ReportEffect.final if state.final_cycle else ReportEffect.settles_cycle
+
+
+def was_requested(state: PledgeState) -> bool:
+    """The current cycle's report request went out (so a receipt threads to it)."""
+    return StepName.request in state.steps_done
+
+
+def request_kind(state: PledgeState) -> EmailKind:
+    return EmailKind.final_report_request if state.final_cycle else EmailKind.report_request
+
+
+def end_at(state: PledgeState) -> dt.datetime | None:
+    """The pledge's end date as the moment its final cycle is due."""
+    end = state.submission.end_date
+    return dt.datetime.combine(end, dt.time.min, tzinfo=dt.UTC) if end else None
+
+
+# --- who is written to ----------------------------------------------------------------------------
+
+
+def focal_point(state: PledgeState) -> Recipient:
+    focal = state.submission.focal_point
+    return Recipient(email=focal.email, name=focal.name, role=RecipientRole.focal_point)
+
+
+def contacts(state: PledgeState) -> list[Recipient]:
+    """The focal point and, if the pledge has one, the backup contact."""
+    backup = state.submission.backup_contact
+    extra = [Recipient(email=backup.email, name=backup.name, role=RecipientRole.backup_contact)] if backup else []
+    return [focal_point(state), *extra]
+
+
+def staff(state: PledgeState, role: RecipientRole) -> Recipient:
+    assert state.staff is not None, "staff addresses are loaded with the policy"
+    address: str = getattr(state.staff, role.value)
+    return Recipient(email=address, name=role.value.replace("_", " ").capitalize(), role=role)
