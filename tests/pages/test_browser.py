@@ -6,7 +6,6 @@ a picture of each page there.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -223,7 +222,9 @@ async def test_a_hostile_title_is_text_on_every_page(page: Page, site: Site) -> 
     await shows_title_as_text(heading=True)  # the public pledge page
     await page.goto(await report_link(site, pledge.id))
     await shows_title_as_text(heading=True)  # the report form
-    await asyncio.sleep(0.2)  # an onerror handler would have fired by now; the page fixture checks
+    # An injected <img src=x> fails to load before the page's load event, so its onerror handler (and the
+    # alert the page fixture would catch: an alert holds the page until dismissed) has run by then.
+    await page.wait_for_load_state("load")
 
 
 async def test_a_form_posted_without_its_csrf_token_is_refused(browser: Browser, site: Site) -> None:

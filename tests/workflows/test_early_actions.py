@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.policy import PolicyActivities
@@ -45,6 +47,23 @@ class GatedPolicy:
         return await asyncio.to_thread(self.real.load_policy)
 
 
+async def activities_asked_for_once_accepted(handle: WorkflowHandle[object, object]) -> list[str]:
+    """The activities the workflow has scheduled, read once its history shows the update accepted.
+
+    A handler that went ahead instead of waiting would have asked for its registry write in the very
+    workflow task that accepted the update, so that activity would be in this list.
+    """
+    while True:
+        events = [event async for event in handle.fetch_history_events()]
+        if any(event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for event in events):
+            return [
+                event.activity_task_scheduled_event_attributes.activity_type.name
+                for event in events
+                if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            ]
+        await asyncio.sleep(0.05)
+
+
 async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submission_stage(
     env: WorkflowEnvironment, settings: Settings, mailbox: Mailbox
 ) -> None:
@@ -64,7 +83,8 @@ async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submissio
                 UPDATE_DECIDE, DecisionInput(decision=Decision.approve, staff="vera"), result_type=ActionResult
             )
         )
-        await asyncio.sleep(1)  # the update is with the workflow, the policy activity still held
+        asked_for = await asyncio.wait_for(activities_asked_for_once_accepted(handle), timeout=30)
+        assert asked_for == ["load_policy"]  # the update is with the workflow, the policy activity still held
         assert not decision.done()
         policy.gate.set()
         result = await asyncio.wait_for(decision, timeout=30)
