@@ -90,12 +90,7 @@ def _waiting_since(session: Session, pledges: list[Pledge]) -> dict[str, dt.date
         elif entry.pledge_id in left_review:
             left_review.discard(entry.pledge_id)
             since[entry.pledge_id] = entry.at
-    return {pledge_id: _aware(at) for pledge_id, at in since.items()}
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return since
 
 
 @router.get("/review/queue", responses=responses(401, 403, 422, 503))
@@ -116,9 +111,9 @@ def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query
                 pledge_type=pledge.pledge_type,
                 financial_usd=pledge.financial_usd,
                 submission_version=pledge.submission_version,
-                submitted_at=_aware(pledge.submitted_at),
+                submitted_at=pledge.submitted_at,
                 waiting_since=since[pledge.id],
-                next_deadline=_aware(pledge.next_deadline) if pledge.next_deadline else None,
+                next_deadline=pledge.next_deadline,
                 next_step=pledge.next_step,
             )
             for pledge in pledges[:limit]

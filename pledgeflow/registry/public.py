@@ -62,11 +62,6 @@ def withhold_emails(text: str) -> str:
     return _EMAIL.sub(EMAIL_WITHHELD, text)
 
 
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def api_url(base: str, pledge_id: str) -> str:
     return f"{base.rstrip('/')}/api/v1/registry/pledges/{pledge_id}"
 
@@ -172,9 +167,9 @@ def public_pledge(row: Pledge, base_url: str) -> PublicPledge:
         traffic_light=TRAFFIC_LIGHTS[status],
         closure_reason=row.closure_reason,
         closure_note=withhold_emails(row.closure_note) if row.closure_note else None,
-        published_at=as_utc(row.published_at),
-        last_report_at=as_utc(row.last_report_at) if row.last_report_at else None,
-        next_deadline=as_utc(row.next_deadline) if row.next_deadline and status != PublicStatus.closed else None,
+        published_at=row.published_at,
+        last_report_at=row.last_report_at,
+        next_deadline=row.next_deadline if status != PublicStatus.closed else None,
         reporting_cycle=row.cycle,
         missed_cycles=row.missed_cycles,
         links=PublicLinks(page=links.pledge_page(base_url, row.id), api=api_url(base_url, row.id)),
@@ -199,7 +194,7 @@ def public_report(row: Report) -> PublicReport:
     details: dict[str, Any] = row.details
     return PublicReport(
         cycle=row.cycle,
-        received_at=as_utc(row.received_at),
+        received_at=row.received_at,
         source=row.source,
         final=row.final,
         progress=Progress(row.progress),
@@ -229,7 +224,7 @@ class PublicTimelineEntry(BaseModel):
 
 def public_timeline_entry(row: TimelineEntry) -> PublicTimelineEntry:
     return PublicTimelineEntry(
-        at=as_utc(row.at),
+        at=row.at,
         actor=row.actor.split(":", 1)[0],
         kind=row.kind,
         message=withhold_emails(row.message),

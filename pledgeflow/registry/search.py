@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
-from pledgeflow.registry.public import PublicStatus, as_utc
+from pledgeflow.registry.public import PublicStatus
 from workflows.state import PledgeStatus
 from workflows.submission import GeographicScope, OrganizationType
 
@@ -73,14 +73,12 @@ class CursorCodec:
         self._serializer = URLSafeSerializer(secret, salt="registry-cursor")
 
     def encode(self, position: Position, filters: RegistryFilters) -> str:
-        return self._serializer.dumps(
-            [as_utc(position.published_at).isoformat(), position.pledge_id, filters.fingerprint()]
-        )
+        return self._serializer.dumps([position.published_at.isoformat(), position.pledge_id, filters.fingerprint()])
 
     def decode(self, cursor: str, filters: RegistryFilters) -> Position:
         try:
             published_at, pledge_id, fingerprint = self._serializer.loads(cursor)
-            position = Position(as_utc(dt.datetime.fromisoformat(published_at)), str(pledge_id))
+            position = Position(dt.datetime.fromisoformat(published_at), str(pledge_id))
         except (BadSignature, ValueError, TypeError) as exc:
             raise CursorError("not a cursor this registry issued; start again without one") from exc
         if fingerprint != filters.fingerprint():
@@ -129,11 +127,10 @@ def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
 
 
 def _after(position: Position) -> ColumnElement[bool]:
-    published_at = as_utc(position.published_at)
     # The leading range lets the index seek straight to the position; the OR alone would scan up to it.
     return and_(
-        col(Pledge.published_at) <= published_at,
-        or_(col(Pledge.published_at) < published_at, col(Pledge.id) < position.pledge_id),
+        col(Pledge.published_at) <= position.published_at,
+        or_(col(Pledge.published_at) < position.published_at, col(Pledge.id) < position.pledge_id),
     )
 
 
