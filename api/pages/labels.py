@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pledgeflow.registry.public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight
+from pledgeflow.registry.public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight, public_status
 from workflows.state import PledgeStatus
 from workflows.submission import (
     FundingSource,
@@ -108,8 +108,8 @@ _SYMBOLS = {TrafficLight.green: "●", TrafficLight.yellow: "▲", TrafficLight.
 
 
 def badge(status: str, closure_reason: str | None = None) -> Badge:
-    public = status in {public.value for public in PublicStatus}
-    light = TRAFFIC_LIGHTS[PublicStatus(status)] if public else TrafficLight.grey
+    public = public_status(status)
+    light = TRAFFIC_LIGHTS[public] if public is not None else TrafficLight.grey
     text = label(status)
     if status == PledgeStatus.closed.value and closure_reason:
         text = f"Closed: {label(closure_reason).lower()}"

@@ -39,6 +39,18 @@ class PublicStatus(StrEnum):
     closed = PledgeStatus.closed.value
 
 
+# The statuses of vetting: a pledge in one has never been published, and the registry never shows it.
+NEVER_PUBLIC = frozenset(PledgeStatus) - set(PublicStatus)
+
+
+def public_status(status: str) -> PublicStatus | None:
+    """The registry status a pledge's status shows as; None for a status the registry never shows."""
+    try:
+        return PublicStatus(status)
+    except ValueError:
+        return None
+
+
 class TrafficLight(StrEnum):
     green = "green"
     yellow = "yellow"

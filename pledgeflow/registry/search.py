@@ -21,8 +21,7 @@ from sqlmodel import Session, col, select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
-from pledgeflow.registry.public import PublicStatus
-from workflows.state import PledgeStatus
+from pledgeflow.registry.public import NEVER_PUBLIC, PublicStatus
 from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
@@ -86,16 +85,13 @@ class CursorCodec:
         return position
 
 
-NEVER_PUBLIC = [PledgeStatus.in_review.value, PledgeStatus.changes_requested.value]
-
-
 def is_public() -> ColumnElement[bool]:
     """Ever published: in review, changes requested and rejected pledges never show.
 
     Written as NOT IN so the planner walks the published_at index in the listing's order instead of
     fetching most of the table through the status index and sorting it (SQLite chose the latter).
     """
-    return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(NEVER_PUBLIC))
+    return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(sorted(NEVER_PUBLIC)))
 
 
 def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
