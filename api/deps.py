@@ -24,10 +24,11 @@ from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
 from api.temporal_gateway import TemporalGateway
+from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.staff_keys import Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
 from pledgeflow.core.db import engine_for
-from pledgeflow.core.models import Pledge, StaffAccount
+from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
 
 STAFF_KEY_PREFIX = "pfs_"
@@ -113,14 +114,6 @@ def _token_max_age(settings: Settings, purpose: Purpose) -> int:
     return days * 86_400
 
 
-def current_token_version(session: Session, pledge_id: str) -> int:
-    """The version every valid token of the pledge carries (bumped to revoke them all)."""
-    with registry_reachable():
-        row = session.get(Pledge, pledge_id)
-    # Before the registry has the pledge's row, only tokens of the first version exist.
-    return row.token_version if row is not None else 1
-
-
 def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenClaims:
     """The claims of a valid, unrevoked pledge token of any purpose; 401 otherwise."""
     reason = "token invalid"
@@ -133,7 +126,9 @@ def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenCla
             continue
         if purpose == Purpose.report and claims.cycle is None:
             raise _unauthorized("token invalid")
-        if claims.version != current_token_version(session, claims.pledge_id):
+        with registry_reachable():
+            version = current_token_version(session, claims.pledge_id)
+        if claims.version != version:
             raise _unauthorized("token revoked")
         return claims
     raise _unauthorized(reason)

@@ -28,9 +28,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.reply_tokens import ReplyClaims
+from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import TokenError
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import InboundMessage, Pledge, utcnow
+from pledgeflow.core.models import InboundMessage, utcnow
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
 from pledgeflow.temporal.connection import connect
@@ -86,8 +87,8 @@ class ReplyProcessor:
         except TokenError as exc:
             raise ReplyRefused(f"<{address}>: reply address {exc.args[0].removeprefix('token ')}") from exc
         with session_for(self.settings.database_url) as session:
-            pledge = session.get(Pledge, claims.pledge_id)
-        if claims.version != (pledge.token_version if pledge else 1):
+            version = current_token_version(session, claims.pledge_id)
+        if claims.version != version:
             raise ReplyRefused(f"<{address}>: reply address revoked")
         return claims
 
