@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pledgeflow.registry.public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight, public_status
 from workflows.state import PledgeStatus
 from workflows.submission import (
+    NARRATIVE_MAX_CHARS,
+    NARRATIVE_MIN_CHARS,
     FundingSource,
     GeographicScope,
     Implementation,
@@ -81,6 +83,8 @@ IN_KIND = list(InKind)
 IMPLEMENTATION = list(Implementation)
 PROGRESS = list(Progress)
 PUBLIC_STATUSES = list(PublicStatus)
+
+NARRATIVE_LENGTH = f"{NARRATIVE_MIN_CHARS:,} to {NARRATIVE_MAX_CHARS:,} characters"
 
 
 def label(code: object) -> str:

@@ -36,11 +36,10 @@ from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
 from pledgeflow.temporal.connection import connect
 from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
+from workflows.submission import NARRATIVE_MAX_CHARS, NARRATIVE_MIN_CHARS
 
 log = logging.getLogger(__name__)
 
-MIN_REPORT_CHARS = 20  # a narrative report needs at least this much (ProgressReport.narrative)
-MAX_REPORT_CHARS = 10_000
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 # Where providers and relays put the address a message was delivered to; To and Cc come last because a
 # reply may also be copied to other people.
@@ -113,9 +112,11 @@ class ReplyProcessor:
             outcome, detail = Outcome.auto_reply, f"automatic reply ignored ({reason})"
         else:
             text = reply_text(message)
-            if len(text) < MIN_REPORT_CHARS:
+            if len(text) < NARRATIVE_MIN_CHARS:
                 outcome = Outcome.too_short
-                detail = f"kept, not counted as a report: {len(text)} characters of new text, {MIN_REPORT_CHARS} needed"
+                detail = (
+                    f"kept, not counted as a report: {len(text)} characters of new text, {NARRATIVE_MIN_CHARS} needed"
+                )
             else:
                 outcome, detail = Outcome.accepted, f"counted as the report for cycle {claims.cycle}"
         row = InboundMessage(
@@ -132,7 +133,7 @@ class ReplyProcessor:
             reply = EmailReply(
                 message_id=message_id,
                 sender=sender,
-                text=text[:MAX_REPORT_CHARS],
+                text=text[:NARRATIVE_MAX_CHARS],
                 cycle=claims.cycle,
                 received_at=row.received_at,
             )
