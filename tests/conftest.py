@@ -3,6 +3,7 @@
 - ``dev_env``: one Temporal dev server per test session, with Pledgeflow's search attributes.
 - ``time_env``: a fresh time-skipping server per test (a shared one stops skipping).
 - ``database_url``: parametrised over SQLite and PostgreSQL; each session gets its own PG database.
+- ``empty_database_url``: the same pair, without tables, for tests of the migrations.
 - ``smtp_sink``: an aiosmtpd server on a free port that keeps every message it accepts.
 - ``stack``: settings + workers + an httpx client bound to the real app, on the dev server.
 """
@@ -130,6 +131,20 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once on SQLite and once on PostgreSQL."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, for a test that runs the migrations itself; SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"pledgeflow_empty_{uuid.uuid4().hex[:10]}"
+    _psql_admin(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    db.engine_for(url).dispose()
+    _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- SMTP -----------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class Pledge(SQLModel, table=True):
     submission: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     submission_version: int = 1
     submitted_at: dt.datetime = _utc(nullable=False)
+    review_started_at: dt.datetime = _utc(nullable=False)  # the current (or last) review round: submission or revision
     published_at: dt.datetime | None = _utc(nullable=True, index=True)
     next_deadline: dt.datetime | None = _utc(nullable=True)
     next_step: str | None = Field(default=None, max_length=300)
