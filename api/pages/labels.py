@@ -54,7 +54,7 @@ STATUS_MEANING = {
     PledgeStatus.published: "Published and reporting on time.",
     PledgeStatus.report_due: "This year's progress report has been requested.",
     PledgeStatus.report_overdue: "This year's progress report is overdue.",
-    PledgeStatus.non_reporting: "No progress report for 90 days after it was due.",
+    PledgeStatus.non_reporting: "No progress report, long after it was due.",
     PledgeStatus.closed: "No longer active; it stays in the registry with the reason.",
 }
 

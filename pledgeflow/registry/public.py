@@ -65,6 +65,11 @@ TRAFFIC_LIGHTS = {
     PublicStatus.non_reporting: TrafficLight.red,
     PublicStatus.closed: TrafficLight.grey,
 }
+# For the API schema: "green: published or report_due; yellow: ...", read from the map above.
+TRAFFIC_LIGHTS_IN_WORDS = "; ".join(
+    f"{light}: " + " or ".join(status for status, shown in TRAFFIC_LIGHTS.items() if shown == light)
+    for light in dict.fromkeys(TRAFFIC_LIGHTS.values())
+)
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 EMAIL_WITHHELD = "[e-mail withheld]"
@@ -127,9 +132,7 @@ class PublicPledge(BaseModel):
     implementation: list[Implementation]
     website: str | None
     status: PublicStatus
-    traffic_light: TrafficLight = Field(
-        description="green: published or report due; yellow: report overdue; red: non-reporting; grey: closed"
-    )
+    traffic_light: TrafficLight = Field(description=TRAFFIC_LIGHTS_IN_WORDS)
     closure_reason: str | None
     closure_note: str | None
     published_at: dt.datetime
