@@ -73,7 +73,8 @@ class Pledge(SQLModel, table=True):
     cycle: int = 0
     missed_cycles: int = 0
     last_report_at: dt.datetime | None = _utc(nullable=True)
-    token_version: int = 1  # bump to revoke every token issued for this pledge
+    # Bumping it revokes every token issued for the pledge; `pledgeflow ops revoke-tokens` will (issue #13).
+    token_version: int = 1
     updated_at: dt.datetime = _utc(nullable=False)
 
 
@@ -138,7 +139,10 @@ class SentEmail(SQLModel, table=True):
 
 
 class EmailSuppression(SQLModel, table=True):
-    """A contact flagged do-not-email (bounce or complaint): mail to it is skipped, never sent."""
+    """A contact flagged do-not-email (bounce or complaint): mail to it is skipped, never sent.
+
+    send_email reads it; the inbound receiver's bounce and complaint handling will write it (issue #9).
+    """
 
     email: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=64)

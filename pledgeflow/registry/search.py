@@ -155,13 +155,13 @@ def search(
     return page, codec.encode(_position(page[-1]), filters)
 
 
-def iter_public(database_url: str, filters: RegistryFilters, batch: int | None = None) -> Iterator[Pledge]:
+def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]:
     """Every public pledge in the registry's order, read in keyset batches, each in a short session.
 
     Streaming an export must not hold 100,000 rows, nor one database transaction for as long as a slow
     client takes to download; the keyset keeps the batches seamless under concurrent publications.
     """
-    size = batch or EXPORT_BATCH
+    size = EXPORT_BATCH
     after: Position | None = None
     while True:
         with session_for(database_url) as session:
