@@ -20,6 +20,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -108,16 +109,29 @@ def _psql_admin(sql: str) -> None:
     engine.dispose()
 
 
+def postgres_database_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def scratch_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own, empty or a copy of ``template``, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _psql_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    url = postgres_database_url(name)
+    try:
+        yield url
+    finally:
+        db.engine_for(url).dispose()
+        _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"pledgeflow_test_{uuid.uuid4().hex[:10]}"
-    _psql_admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    db.upgrade(url)
-    yield url
-    db.engine_for(url).dispose()
-    _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("pledgeflow_test") as url:
+        db.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -139,12 +153,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"pledgeflow_empty_{uuid.uuid4().hex[:10]}"
-    _psql_admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    db.engine_for(url).dispose()
-    _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("pledgeflow_empty") as url:
+        yield url
 
 
 # --- SMTP -----------------------------------------------------------------------------------------
