@@ -20,8 +20,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.email_render import EmailRenderer, MissingContext
+from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import EmailSuppression, Pledge, SentEmail, utcnow
+from pledgeflow.core.models import EmailSuppression, SentEmail, utcnow
 from pledgeflow.core.settings import Settings
 from workflows.emails import EmailOutcome, EmailRequest
 
@@ -77,9 +78,9 @@ class EmailActivities:
                     non_retryable=True,
                 )
             suppression = session.get(EmailSuppression, recipient)
-            pledge = session.get(Pledge, request.pledge_id)
+            token_version = current_token_version(session, request.pledge_id)
         try:
-            message = self.renderer.render(request, token_version=pledge.token_version if pledge else 1)
+            message = self.renderer.render(request, token_version=token_version)
         except MissingContext as exc:
             raise ApplicationError(str(exc), type=CONTEXT_MISSING, non_retryable=True) from exc
         except TemplateError as exc:  # a retry renders the same template the same way

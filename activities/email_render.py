@@ -154,7 +154,7 @@ class EmailRenderer:
         context["subject"] = one_line(_subject_templates[request.kind].render(context))
         return context
 
-    def render(self, request: EmailRequest, token_version: int = 1, now: dt.datetime | None = None) -> EmailMessage:
+    def render(self, request: EmailRequest, token_version: int = 1) -> EmailMessage:
         context = self.context(request, token_version)
         text = _templates.get_template(f"{request.kind.value}.txt").render(context)
         html = _templates.get_template(f"{request.kind.value}.html").render(context)
@@ -162,7 +162,7 @@ class EmailRenderer:
         message["From"] = self.settings.mail_from
         message["To"] = formataddr((one_line(request.recipient.name), one_line(request.recipient.email)))
         message["Subject"] = context["subject"]
-        message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
+        message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         message["Message-ID"] = self.message_id(request)
         parent = thread_parent(request)
         if parent is not None:

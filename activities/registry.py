@@ -45,6 +45,7 @@ def _row_values(projection: PledgeProjection) -> dict[str, Any]:
         "open_ended": submission.open_ended,
         "submission": submission.model_dump(mode="json"),
         "submission_version": projection.submission_version,
+        "review_started_at": projection.review_started_at,
         "published_at": projection.published_at,
         "next_deadline": projection.next_deadline,
         "next_step": projection.next_step,
@@ -58,6 +59,10 @@ def _row_values(projection: PledgeProjection) -> dict[str, Any]:
 def _upsert_pledge(session: Session, projection: PledgeProjection) -> None:
     values = _row_values(projection)
     row = session.get(Pledge, projection.pledge_id)
+    if projection.review_started_at is None:
+        # Scheduled before projections carried it: a row keeps what migration 0002 gave it, and a new
+        # pledge is in its first review round, which begins at submission.
+        values["review_started_at"] = row.review_started_at if row is not None else projection.submitted_at
     # The search index rows change only with the submission (a revision), not with each transition.
     index_changed = row is None or row.submission != values["submission"]
     if row is None:

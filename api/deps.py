@@ -24,13 +24,12 @@ from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
 from api.temporal_gateway import TemporalGateway
-from pledgeflow.auth.staff_keys import Role, authenticate
+from pledgeflow.auth.revocation import current_token_version
+from pledgeflow.auth.staff_keys import KEY_PREFIX, Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
 from pledgeflow.core.db import engine_for
-from pledgeflow.core.models import Pledge, StaffAccount
+from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
-
-STAFF_KEY_PREFIX = "pfs_"
 
 
 def get_settings(request: Request) -> Settings:
@@ -113,14 +112,6 @@ def _token_max_age(settings: Settings, purpose: Purpose) -> int:
     return days * 86_400
 
 
-def current_token_version(session: Session, pledge_id: str) -> int:
-    """The version every valid token of the pledge carries (bumped to revoke them all)."""
-    with registry_reachable():
-        row = session.get(Pledge, pledge_id)
-    # Before the registry has the pledge's row, only tokens of the first version exist.
-    return row.token_version if row is not None else 1
-
-
 def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenClaims:
     """The claims of a valid, unrevoked pledge token of any purpose; 401 otherwise."""
     reason = "token invalid"
@@ -133,7 +124,9 @@ def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenCla
             continue
         if purpose == Purpose.report and claims.cycle is None:
             raise _unauthorized("token invalid")
-        if claims.version != current_token_version(session, claims.pledge_id):
+        with registry_reachable():
+            version = current_token_version(session, claims.pledge_id)
+        if claims.version != version:
             raise _unauthorized("token revoked")
         return claims
     raise _unauthorized(reason)
@@ -162,7 +155,7 @@ class Caller:
 def _pledger(
     pledge_id: str, settings: Settings, session: Session, token: str, purposes: frozenset[Purpose], action: str
 ) -> TokenClaims:
-    if token.startswith(STAFF_KEY_PREFIX):
+    if token.startswith(KEY_PREFIX):
         _staff_account(session, token)
         raise ProblemError(403, f"{action} is the pledger's own action; a staff key cannot do it")
     claims = _pledge_claims(settings, session, token)
@@ -176,7 +169,7 @@ def _pledger(
 def pledge_reader(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> Caller:
     """The pledge's manage token, or any staff key."""
     token = _bearer_value(credentials)
-    if token.startswith(STAFF_KEY_PREFIX):
+    if token.startswith(KEY_PREFIX):
         return Caller(staff=_staff_account(session, token))
     return Caller(claims=_pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "reading"))
 
@@ -205,7 +198,7 @@ def staff_with(*roles: Role) -> Callable[..., StaffAccount]:
 
     def staff_member(settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> StaffAccount:
         token = _bearer_value(credentials)
-        if not token.startswith(STAFF_KEY_PREFIX):
+        if not token.startswith(KEY_PREFIX):
             _pledge_claims(settings, session, token)
             raise ProblemError(403, f"this needs a staff key ({names}); a pledge token cannot do it")
         account = _staff_account(session, token)

@@ -3,6 +3,7 @@
 - ``dev_env``: one Temporal dev server per test session, with Pledgeflow's search attributes.
 - ``time_env``: a fresh time-skipping server per test (a shared one stops skipping).
 - ``database_url``: parametrised over SQLite and PostgreSQL; each session gets its own PG database.
+- ``empty_database_url``: the same pair, without tables, for tests of the migrations.
 - ``smtp_sink``: an aiosmtpd server on a free port that keeps every message it accepts.
 - ``stack``: settings + workers + an httpx client bound to the real app, on the dev server.
 """
@@ -19,6 +20,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -107,16 +109,29 @@ def _psql_admin(sql: str) -> None:
     engine.dispose()
 
 
+def postgres_database_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def scratch_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own, empty or a copy of ``template``, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _psql_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    url = postgres_database_url(name)
+    try:
+        yield url
+    finally:
+        db.engine_for(url).dispose()
+        _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"pledgeflow_test_{uuid.uuid4().hex[:10]}"
-    _psql_admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    db.upgrade(url)
-    yield url
-    db.engine_for(url).dispose()
-    _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("pledgeflow_test") as url:
+        db.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +145,16 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once on SQLite and once on PostgreSQL."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, for a test that runs the migrations itself; SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with scratch_postgres("pledgeflow_empty") as url:
+        yield url
 
 
 # --- SMTP -----------------------------------------------------------------------------------------

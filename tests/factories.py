@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pledgeflow.core.models import Pledge
 from workflows.submission import ProgressReport, Submission
 
 
@@ -59,3 +60,25 @@ def report_data(**overrides: Any) -> dict[str, Any]:
 
 def make_report(**overrides: Any) -> ProgressReport:
     return ProgressReport.model_validate(report_data(**overrides))
+
+
+def registry_row(pledge_id: str, status: str, token_version: int = 1) -> Pledge:
+    """A pledge's registry row as a projection would write it, for tests that need one without a workflow
+    (a bumped token version, say)."""
+    now = dt.datetime.now(dt.UTC)
+    return Pledge(
+        id=pledge_id,
+        title="Connecting 500 rural schools in Kenya by 2027",
+        status=status,
+        pledge_type="programmatic",
+        organization_name="Connect Africa Foundation",
+        organization_type="foundation",
+        organization_country="KEN",
+        geographic_scope="national",
+        start_date=dt.date(2026, 1, 1),
+        submission={},
+        submitted_at=now,
+        review_started_at=now,
+        updated_at=now,
+        token_version=token_version,
+    )

@@ -22,6 +22,8 @@ class PledgeProjection(BaseModel):
     closure_reason: ClosureReason | None
     closure_note: str | None
     submitted_at: dt.datetime
+    # None only in a projection scheduled by a worker from before the field existed.
+    review_started_at: dt.datetime | None = None
     published_at: dt.datetime | None
     next_deadline: dt.datetime | None
     next_step: str | None
@@ -41,6 +43,7 @@ class PledgeProjection(BaseModel):
             closure_reason=state.closure_reason,
             closure_note=state.closure_note,
             submitted_at=state.submitted_at,
+            review_started_at=state.review_started_at,
             published_at=state.published_at,
             next_deadline=state.next_deadline,
             next_step=state.next_step,

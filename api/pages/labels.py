@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pledgeflow.registry.public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight
+from pledgeflow.registry.public import TRAFFIC_LIGHTS, PublicStatus, TrafficLight, public_status
 from workflows.state import PledgeStatus
 from workflows.submission import (
+    NARRATIVE_MAX_CHARS,
+    NARRATIVE_MIN_CHARS,
     FundingSource,
     GeographicScope,
     Implementation,
@@ -52,7 +54,7 @@ STATUS_MEANING = {
     PledgeStatus.published: "Published and reporting on time.",
     PledgeStatus.report_due: "This year's progress report has been requested.",
     PledgeStatus.report_overdue: "This year's progress report is overdue.",
-    PledgeStatus.non_reporting: "No progress report for 90 days after it was due.",
+    PledgeStatus.non_reporting: "No progress report, long after it was due.",
     PledgeStatus.closed: "No longer active; it stays in the registry with the reason.",
 }
 
@@ -82,6 +84,8 @@ IMPLEMENTATION = list(Implementation)
 PROGRESS = list(Progress)
 PUBLIC_STATUSES = list(PublicStatus)
 
+NARRATIVE_LENGTH = f"{NARRATIVE_MIN_CHARS:,} to {NARRATIVE_MAX_CHARS:,} characters"
+
 
 def label(code: object) -> str:
     """``private_sector`` → ``Private sector``; statuses get their public names."""
@@ -108,8 +112,8 @@ _SYMBOLS = {TrafficLight.green: "●", TrafficLight.yellow: "▲", TrafficLight.
 
 
 def badge(status: str, closure_reason: str | None = None) -> Badge:
-    public = status in {public.value for public in PublicStatus}
-    light = TRAFFIC_LIGHTS[PublicStatus(status)] if public else TrafficLight.grey
+    public = public_status(status)
+    light = TRAFFIC_LIGHTS[public] if public is not None else TrafficLight.grey
     text = label(status)
     if status == PledgeStatus.closed.value and closure_reason:
         text = f"Closed: {label(closure_reason).lower()}"

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, current_token_version, pledge_owner, report_author
+from api.deps import SessionDep, SettingsDep, TemporalDep, pledge_owner, report_author
 from api.pages import labels
 from api.pages.form_models import (
     DELIVERABLE_ROWS,
@@ -32,6 +32,7 @@ from api.pages.forms import FieldErrors, FormValues, field_errors, validation_er
 from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
 from api.problems import ProblemError
+from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings

@@ -20,7 +20,7 @@ from api.pages.routing import page_router
 from api.problems import ProblemError
 from pledgeflow.registry import related as registry_related
 from pledgeflow.registry import search as registry_search
-from pledgeflow.registry.public import PublicStatus, public_pledge, public_report, public_timeline_entry
+from pledgeflow.registry.public import public_pledge, public_report, public_status, public_timeline_entry
 from pledgeflow.registry.search import CursorCodec, CursorError, RegistryFilters
 from workflows.submission import GeographicScope, OrganizationType
 
@@ -53,8 +53,8 @@ def _filters(request: Request) -> tuple[RegistryFilters, FieldErrors, dict[str, 
     scope = _choice(raw["scope"], GeographicScope, "scope", errors)
     statuses = []
     for value in raw["status"]:
-        if value in {status.value for status in PublicStatus}:
-            statuses.append(PublicStatus(value))
+        if (status := public_status(value)) is not None:
+            statuses.append(status)
         else:
             errors.add("status", f"{value!r} is not a registry status.")
     filters = registry_search.filters_from(q, sdgs, country, organization_type, scope, statuses)

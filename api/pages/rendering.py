@@ -38,14 +38,11 @@ def _date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        at = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        return at.astimezone(dt.UTC).strftime("%d %b %Y, %H:%M UTC")
+        return value.astimezone(dt.UTC).strftime("%d %b %Y, %H:%M UTC")
     return value.strftime("%d %b %Y")
 
 
 def _iso(value: dt.date | dt.datetime) -> str:
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
     return value.isoformat()
 
 

@@ -23,10 +23,10 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
-    current_token_version,
     no_nul_in_body,
 )
 from api.problems import ProblemError, responses
+from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings

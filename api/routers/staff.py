@@ -13,11 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from api.deps import Operator, SessionDep, TemporalDep, Vetter, no_nul_in_body, registry_reachable
 from api.problems import responses
-from pledgeflow.core.models import Pledge, TimelineEntry
+from pledgeflow.core.models import Pledge
 from workflows.state import (
     UPDATE_CLOSE,
     UPDATE_DECIDE,
@@ -74,37 +74,16 @@ class ExtensionRefusal(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
 
-def _waiting_since(session: Session, pledges: list[Pledge]) -> dict[str, dt.datetime]:
-    """When each pledge's current stretch in review began: its first event after the last one outside review."""
-    entries = session.exec(
-        select(TimelineEntry)
-        .where(col(TimelineEntry.pledge_id).in_([pledge.id for pledge in pledges]))
-        .order_by(col(TimelineEntry.pledge_id), col(TimelineEntry.seq))
-    )
-    since: dict[str, dt.datetime] = {pledge.id: pledge.submitted_at for pledge in pledges}
-    left_review: set[str] = set()
-    for entry in entries:
-        if entry.status != PledgeStatus.in_review.value:
-            left_review.add(entry.pledge_id)
-            since[entry.pledge_id] = entry.at
-        elif entry.pledge_id in left_review:
-            left_review.discard(entry.pledge_id)
-            since[entry.pledge_id] = entry.at
-    return {pledge_id: _aware(at) for pledge_id, at in since.items()}
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 @router.get("/review/queue", responses=responses(401, 403, 422, 503))
 def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ReviewQueue:
     """Pledges in review, longest waiting first."""
     with registry_reachable():
-        pledges = list(session.exec(select(Pledge).where(Pledge.status == PledgeStatus.in_review.value)))
-        since = _waiting_since(session, pledges) if pledges else {}
-    pledges.sort(key=lambda pledge: (since[pledge.id], pledge.id))
+        pledges = session.exec(
+            select(Pledge)
+            .where(Pledge.status == PledgeStatus.in_review.value)
+            .order_by(col(Pledge.review_started_at), col(Pledge.id))
+            .limit(limit)
+        ).all()
     return ReviewQueue(
         items=[
             ReviewQueueItem(
@@ -116,12 +95,12 @@ def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query
                 pledge_type=pledge.pledge_type,
                 financial_usd=pledge.financial_usd,
                 submission_version=pledge.submission_version,
-                submitted_at=_aware(pledge.submitted_at),
-                waiting_since=since[pledge.id],
-                next_deadline=_aware(pledge.next_deadline) if pledge.next_deadline else None,
+                submitted_at=pledge.submitted_at,
+                waiting_since=pledge.review_started_at,
+                next_deadline=pledge.next_deadline,
                 next_step=pledge.next_step,
             )
-            for pledge in pledges[:limit]
+            for pledge in pledges
         ]
     )
 

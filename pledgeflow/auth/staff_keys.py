@@ -11,6 +11,9 @@ from sqlmodel import Session, select
 
 from pledgeflow.core.models import StaffAccount, utcnow
 
+# Every staff key starts so, which is how a bearer credential is told apart from a pledge's token.
+KEY_PREFIX = "pfs_"
+
 
 class Role(StrEnum):
     vetter = "vetter"
@@ -38,15 +41,14 @@ def add_staff(session: Session, name: str, role: Role) -> str:
         )
     )
     session.commit()
-    return f"pfs_{prefix}_{secret_part}"
+    return f"{KEY_PREFIX}{prefix}_{secret_part}"
 
 
 def authenticate(session: Session, key: str) -> StaffAccount | None:
     """The active account this key belongs to, or None."""
-    parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "pfs":
+    if not key.startswith(KEY_PREFIX):
         return None
-    _, prefix, secret_part = parts
+    prefix, _, secret_part = key.removeprefix(KEY_PREFIX).partition("_")
     for account in session.exec(select(StaffAccount).where(StaffAccount.key_prefix == prefix)):
         if account.active and hmac.compare_digest(account.key_hash, _hash(secret_part, prefix)):
             return account

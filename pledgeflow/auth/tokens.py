@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 class Purpose(StrEnum):
     manage = "manage"
     report = "report"
+    # Nothing issues these yet: the one-click List-Unsubscribe links of reminder mail will (issue #9).
     unsubscribe = "unsubscribe"
 
 

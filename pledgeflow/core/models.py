@@ -1,6 +1,7 @@
 """The registry: a projection of the pledge workflows for lists, search and public pages.
 
-Written only by activities (and staff-account commands); the API reads it. All times are UTC-aware.
+Written only by activities (and staff-account commands); the API reads it. Every time is stored in UTC
+and read back timezone-aware in UTC, on SQLite as on PostgreSQL (:class:`UTCDateTime`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -16,8 +17,33 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware datetime, stored in UTC and always read back aware in UTC.
+
+    SQLite has no time zones: it keeps the wall-clock text and hands it back naive, so a time is
+    converted to UTC before it is written; PostgreSQL answers in the session's zone, so a time read is
+    converted to UTC too. A naive datetime is refused: which zone it meant cannot be known.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given for a UTC column; pass an aware one")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        # Only SQLite answers naive, with the UTC that was written.
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 def _utc(**kwargs: Any) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))
 
 
 class Pledge(SQLModel, table=True):
@@ -40,13 +66,15 @@ class Pledge(SQLModel, table=True):
     submission: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     submission_version: int = 1
     submitted_at: dt.datetime = _utc(nullable=False)
+    review_started_at: dt.datetime = _utc(nullable=False)  # the current (or last) review round: submission or revision
     published_at: dt.datetime | None = _utc(nullable=True, index=True)
     next_deadline: dt.datetime | None = _utc(nullable=True)
     next_step: str | None = Field(default=None, max_length=300)
     cycle: int = 0
     missed_cycles: int = 0
     last_report_at: dt.datetime | None = _utc(nullable=True)
-    token_version: int = 1  # bump to revoke every token issued for this pledge
+    # Bumping it revokes every token issued for the pledge; `pledgeflow ops revoke-tokens` will (issue #13).
+    token_version: int = 1
     updated_at: dt.datetime = _utc(nullable=False)
 
 
@@ -111,7 +139,10 @@ class SentEmail(SQLModel, table=True):
 
 
 class EmailSuppression(SQLModel, table=True):
-    """A contact flagged do-not-email (bounce or complaint): mail to it is skipped, never sent."""
+    """A contact flagged do-not-email (bounce or complaint): mail to it is skipped, never sent.
+
+    send_email reads it; the inbound receiver's bounce and complaint handling will write it (issue #9).
+    """
 
     email: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=64)

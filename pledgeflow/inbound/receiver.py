@@ -28,18 +28,18 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.reply_tokens import ReplyClaims
+from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import TokenError
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import InboundMessage, Pledge, utcnow
+from pledgeflow.core.models import InboundMessage, utcnow
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
 from pledgeflow.temporal.connection import connect
 from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
+from workflows.submission import NARRATIVE_MAX_CHARS, NARRATIVE_MIN_CHARS
 
 log = logging.getLogger(__name__)
 
-MIN_REPORT_CHARS = 20  # a narrative report needs at least this much (ProgressReport.narrative)
-MAX_REPORT_CHARS = 10_000
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 # Where providers and relays put the address a message was delivered to; To and Cc come last because a
 # reply may also be copied to other people.
@@ -86,8 +86,8 @@ class ReplyProcessor:
         except TokenError as exc:
             raise ReplyRefused(f"<{address}>: reply address {exc.args[0].removeprefix('token ')}") from exc
         with session_for(self.settings.database_url) as session:
-            pledge = session.get(Pledge, claims.pledge_id)
-        if claims.version != (pledge.token_version if pledge else 1):
+            version = current_token_version(session, claims.pledge_id)
+        if claims.version != version:
             raise ReplyRefused(f"<{address}>: reply address revoked")
         return claims
 
@@ -112,9 +112,11 @@ class ReplyProcessor:
             outcome, detail = Outcome.auto_reply, f"automatic reply ignored ({reason})"
         else:
             text = reply_text(message)
-            if len(text) < MIN_REPORT_CHARS:
+            if len(text) < NARRATIVE_MIN_CHARS:
                 outcome = Outcome.too_short
-                detail = f"kept, not counted as a report: {len(text)} characters of new text, {MIN_REPORT_CHARS} needed"
+                detail = (
+                    f"kept, not counted as a report: {len(text)} characters of new text, {NARRATIVE_MIN_CHARS} needed"
+                )
             else:
                 outcome, detail = Outcome.accepted, f"counted as the report for cycle {claims.cycle}"
         row = InboundMessage(
@@ -131,7 +133,7 @@ class ReplyProcessor:
             reply = EmailReply(
                 message_id=message_id,
                 sender=sender,
-                text=text[:MAX_REPORT_CHARS],
+                text=text[:NARRATIVE_MAX_CHARS],
                 cycle=claims.cycle,
                 received_at=row.received_at,
             )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from pledgeflow.core import links
 from pledgeflow.core.models import Pledge
-from pledgeflow.registry.public import PublicPledge, api_url, as_utc, public_pledge
+from pledgeflow.registry.public import PublicPledge, api_url, public_pledge
 
 CSV_COLUMNS = [
     "id",
@@ -153,7 +153,7 @@ def atom_feed(rows: Sequence[Pledge], base_url: str, now: dt.datetime) -> bytes:
     _text(feed, "id", self_url)
     _text(feed, "title", "Pledgeflow registry: new pledges")
     _text(feed, "subtitle", "Pledges newly published in the public registry.")
-    newest = max((as_utc(row.published_at) for row in rows if row.published_at), default=as_utc(now))
+    newest = max((row.published_at for row in rows if row.published_at), default=now)
     _text(feed, "updated", newest.isoformat())
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "self", "href": self_url, "type": "application/atom+xml"})
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "alternate", "href": f"{base}/registry", "type": "text/html"})

@@ -39,6 +39,18 @@ class PublicStatus(StrEnum):
     closed = PledgeStatus.closed.value
 
 
+# The statuses of vetting: a pledge in one has never been published, and the registry never shows it.
+NEVER_PUBLIC = frozenset(PledgeStatus) - set(PublicStatus)
+
+
+def public_status(status: str) -> PublicStatus | None:
+    """The registry status a pledge's status shows as; None for a status the registry never shows."""
+    try:
+        return PublicStatus(status)
+    except ValueError:
+        return None
+
+
 class TrafficLight(StrEnum):
     green = "green"
     yellow = "yellow"
@@ -53,6 +65,11 @@ TRAFFIC_LIGHTS = {
     PublicStatus.non_reporting: TrafficLight.red,
     PublicStatus.closed: TrafficLight.grey,
 }
+# For the API schema: "green: published or report_due; yellow: ...", read from the map above.
+TRAFFIC_LIGHTS_IN_WORDS = "; ".join(
+    f"{light}: " + " or ".join(status for status, shown in TRAFFIC_LIGHTS.items() if shown == light)
+    for light in dict.fromkeys(TRAFFIC_LIGHTS.values())
+)
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 EMAIL_WITHHELD = "[e-mail withheld]"
@@ -60,11 +77,6 @@ EMAIL_WITHHELD = "[e-mail withheld]"
 
 def withhold_emails(text: str) -> str:
     return _EMAIL.sub(EMAIL_WITHHELD, text)
-
-
-def as_utc(value: dt.datetime) -> dt.datetime:
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def api_url(base: str, pledge_id: str) -> str:
@@ -120,9 +132,7 @@ class PublicPledge(BaseModel):
     implementation: list[Implementation]
     website: str | None
     status: PublicStatus
-    traffic_light: TrafficLight = Field(
-        description="green: published or report due; yellow: report overdue; red: non-reporting; grey: closed"
-    )
+    traffic_light: TrafficLight = Field(description=TRAFFIC_LIGHTS_IN_WORDS)
     closure_reason: str | None
     closure_note: str | None
     published_at: dt.datetime
@@ -172,9 +182,9 @@ def public_pledge(row: Pledge, base_url: str) -> PublicPledge:
         traffic_light=TRAFFIC_LIGHTS[status],
         closure_reason=row.closure_reason,
         closure_note=withhold_emails(row.closure_note) if row.closure_note else None,
-        published_at=as_utc(row.published_at),
-        last_report_at=as_utc(row.last_report_at) if row.last_report_at else None,
-        next_deadline=as_utc(row.next_deadline) if row.next_deadline and status != PublicStatus.closed else None,
+        published_at=row.published_at,
+        last_report_at=row.last_report_at,
+        next_deadline=row.next_deadline if status != PublicStatus.closed else None,
         reporting_cycle=row.cycle,
         missed_cycles=row.missed_cycles,
         links=PublicLinks(page=links.pledge_page(base_url, row.id), api=api_url(base_url, row.id)),
@@ -199,7 +209,7 @@ def public_report(row: Report) -> PublicReport:
     details: dict[str, Any] = row.details
     return PublicReport(
         cycle=row.cycle,
-        received_at=as_utc(row.received_at),
+        received_at=row.received_at,
         source=row.source,
         final=row.final,
         progress=Progress(row.progress),
@@ -229,7 +239,7 @@ class PublicTimelineEntry(BaseModel):
 
 def public_timeline_entry(row: TimelineEntry) -> PublicTimelineEntry:
     return PublicTimelineEntry(
-        at=as_utc(row.at),
+        at=row.at,
         actor=row.actor.split(":", 1)[0],
         kind=row.kind,
         message=withhold_emails(row.message),

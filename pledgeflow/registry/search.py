@@ -21,8 +21,7 @@ from sqlmodel import Session, col, select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
-from pledgeflow.registry.public import PublicStatus, as_utc
-from workflows.state import PledgeStatus
+from pledgeflow.registry.public import NEVER_PUBLIC, PublicStatus
 from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
@@ -73,22 +72,17 @@ class CursorCodec:
         self._serializer = URLSafeSerializer(secret, salt="registry-cursor")
 
     def encode(self, position: Position, filters: RegistryFilters) -> str:
-        return self._serializer.dumps(
-            [as_utc(position.published_at).isoformat(), position.pledge_id, filters.fingerprint()]
-        )
+        return self._serializer.dumps([position.published_at.isoformat(), position.pledge_id, filters.fingerprint()])
 
     def decode(self, cursor: str, filters: RegistryFilters) -> Position:
         try:
             published_at, pledge_id, fingerprint = self._serializer.loads(cursor)
-            position = Position(as_utc(dt.datetime.fromisoformat(published_at)), str(pledge_id))
+            position = Position(dt.datetime.fromisoformat(published_at), str(pledge_id))
         except (BadSignature, ValueError, TypeError) as exc:
             raise CursorError("not a cursor this registry issued; start again without one") from exc
         if fingerprint != filters.fingerprint():
             raise CursorError("this cursor belongs to a search with other filters; start again without one")
         return position
-
-
-NEVER_PUBLIC = [PledgeStatus.in_review.value, PledgeStatus.changes_requested.value]
 
 
 def is_public() -> ColumnElement[bool]:
@@ -97,7 +91,7 @@ def is_public() -> ColumnElement[bool]:
     Written as NOT IN so the planner walks the published_at index in the listing's order instead of
     fetching most of the table through the status index and sorting it (SQLite chose the latter).
     """
-    return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(NEVER_PUBLIC))
+    return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(sorted(NEVER_PUBLIC)))
 
 
 def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
@@ -129,11 +123,10 @@ def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
 
 
 def _after(position: Position) -> ColumnElement[bool]:
-    published_at = as_utc(position.published_at)
     # The leading range lets the index seek straight to the position; the OR alone would scan up to it.
     return and_(
-        col(Pledge.published_at) <= published_at,
-        or_(col(Pledge.published_at) < published_at, col(Pledge.id) < position.pledge_id),
+        col(Pledge.published_at) <= position.published_at,
+        or_(col(Pledge.published_at) < position.published_at, col(Pledge.id) < position.pledge_id),
     )
 
 
@@ -162,13 +155,13 @@ def search(
     return page, codec.encode(_position(page[-1]), filters)
 
 
-def iter_public(database_url: str, filters: RegistryFilters, batch: int | None = None) -> Iterator[Pledge]:
+def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]:
     """Every public pledge in the registry's order, read in keyset batches, each in a short session.
 
     Streaming an export must not hold 100,000 rows, nor one database transaction for as long as a slow
     client takes to download; the keyset keeps the batches seamless under concurrent publications.
     """
-    size = batch or EXPORT_BATCH
+    size = EXPORT_BATCH
     after: Position | None = None
     while True:
         with session_for(database_url) as session:

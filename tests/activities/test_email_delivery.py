@@ -29,10 +29,11 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from activities.email import CONTEXT_MISSING, SMTP_PERMANENT, EmailActivities
 from pledgeflow.auth.tokens import Purpose, verify
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import EmailSuppression, Pledge, SentEmail, utcnow
+from pledgeflow.core.models import EmailSuppression, SentEmail, utcnow
 from pledgeflow.core.settings import Settings
 from tests.activities.test_email_templates import request_for
 from tests.conftest import SmtpSink, free_port, make_settings
+from tests.factories import registry_row
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
 
 
@@ -216,23 +217,7 @@ async def test_a_request_missing_context_is_refused_without_retry(settings: Sett
 async def test_links_carry_the_pledges_current_token_version(settings: Settings, smtp: ScriptedSmtp) -> None:
     request = unique_request(EmailKind.published)
     with session_for(settings.database_url) as session:
-        session.add(
-            Pledge(
-                id=request.pledge_id,
-                title="Connecting 500 rural schools in Kenya by 2027",
-                status="published",
-                pledge_type="programmatic",
-                organization_name="Connect Africa Foundation",
-                organization_type="foundation",
-                organization_country="KEN",
-                geographic_scope="national",
-                start_date=utcnow().date(),
-                submission={},
-                submitted_at=utcnow(),
-                updated_at=utcnow(),
-                token_version=4,
-            )
-        )
+        session.add(registry_row(request.pledge_id, "published", token_version=4))
         session.commit()
     await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
     text = smtp.delivered[0].get_body(("plain",))

@@ -89,3 +89,27 @@ async def test_a_revised_submission_replaces_the_search_index(database_url: str)
     pledge, timeline, _, sdgs, countries = rows(database_url, state.pledge_id)
     assert (pledge.submission_version, sdgs, countries) == (2, [5, 17], ["KEN", "UGA"])
     assert [(e.kind, e.public) for e in timeline] == [("submitted", True), ("revised", False)]
+
+
+async def test_the_review_round_start_is_projected_and_kept_from_a_projection_without_it(database_url: str) -> None:
+    activities = RegistryActivities(database_url)
+    state = pledge_state()
+    state.review_started_at = T0
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state))
+    assert rows(database_url, state.pledge_id)[0].review_started_at == T0
+
+    revised_at = T0 + dt.timedelta(days=5)
+    state.review_started_at, state.submission_version = revised_at, 2
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state))
+    assert rows(database_url, state.pledge_id)[0].review_started_at == revised_at
+
+    # Projections a worker from before the field existed scheduled: a row keeps the time it has, and a
+    # pledge just submitted is in its first round, which began at submission.
+    def without_it(state: PledgeState) -> PledgeProjection:
+        return PledgeProjection.model_validate(PledgeProjection.of(state).model_dump(exclude={"review_started_at"}))
+
+    ActivityEnvironment().run(activities.project_pledge, without_it(state))
+    assert rows(database_url, state.pledge_id)[0].review_started_at == revised_at
+    newcomer = pledge_state()
+    ActivityEnvironment().run(activities.project_pledge, without_it(newcomer))
+    assert rows(database_url, newcomer.pledge_id)[0].review_started_at == newcomer.submitted_at

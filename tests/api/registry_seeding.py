@@ -27,7 +27,7 @@ from activities.registry import RegistryActivities
 from api.app import create_app
 from pledgeflow.core import db, ids
 from pledgeflow.core.settings import Settings
-from tests.conftest import PG_ADMIN_URL, _psql_admin, make_settings
+from tests.conftest import _psql_admin, make_settings, postgres_database_url, scratch_postgres
 from tests.factories import make_report, make_submission
 from workflows.projection import PledgeProjection
 from workflows.state import ClosureReason, PledgeState, PledgeStatus, ReportRecord, TimelineEvent
@@ -54,7 +54,7 @@ def _postgres_template() -> str:
     """A migrated database to copy (CREATE DATABASE ... TEMPLATE is much quicker than migrating)."""
     name = f"pledgeflow_registry_tpl_{uuid.uuid4().hex[:8]}"
     _psql_admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_database_url(name)
     db.upgrade(url)
     db.engine_for(url).dispose()
     atexit.register(_psql_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -71,13 +71,8 @@ def registry_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         yield url
         db.engine_for(url).dispose()
         return
-    template = _postgres_template()
-    name = f"pledgeflow_registry_{uuid.uuid4().hex[:10]}"
-    _psql_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    db.engine_for(url).dispose()
-    _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres("pledgeflow_registry", template=_postgres_template()) as url:
+        yield url
 
 
 @dataclass

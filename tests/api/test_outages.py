@@ -99,3 +99,8 @@ async def test_database_unreachable_is_503_with_retry_after(dev_env: WorkflowEnv
             assert response.headers["Retry-After"]
             assert response.headers["content-type"] == "application/problem+json"
             assert "database" in response.json()["detail"]
+
+        # A keyed submission is answered with a manage token of the version in force, read from the registry.
+        keyed = await http.post("/api/v1/pledges", json=submission_data(), headers={"Idempotency-Key": "retried"})
+        assert keyed.status_code == 503, keyed.text
+        assert "database" in keyed.json()["detail"]

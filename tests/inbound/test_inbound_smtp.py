@@ -12,10 +12,11 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import InboundMessage, Pledge, utcnow
+from pledgeflow.core.models import InboundMessage
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port
+from tests.factories import registry_row
 from tests.inbound.conftest import OpenPledge, reply_address
 from tests.inbound.replies import NEW_TEXT, gmail_reply, out_of_office, outlook_reply
 
@@ -92,23 +93,7 @@ async def test_a_reply_for_a_closed_pledge_is_kept_with_that_outcome(
 
 def _revoke(settings: Settings, pledge_id: str) -> None:
     with session_for(settings.database_url) as session:
-        session.add(
-            Pledge(
-                id=pledge_id,
-                title="Connecting 500 rural schools in Kenya by 2027",
-                status="report_due",
-                pledge_type="programmatic",
-                organization_name="Connect Africa Foundation",
-                organization_type="foundation",
-                organization_country="KEN",
-                geographic_scope="national",
-                start_date=dt.date(2026, 1, 1),
-                submission={},
-                submitted_at=utcnow(),
-                updated_at=utcnow(),
-                token_version=2,
-            )
-        )
+        session.add(registry_row(pledge_id, "report_due", token_version=2))
         session.commit()
 
 

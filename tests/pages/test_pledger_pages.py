@@ -247,6 +247,7 @@ async def test_report_link_renders_without_acting_and_the_post_files_the_report(
         first_look = await http.get(link)  # what a mail scanner does
         second_look = await http.get(link)
         assert first_look.status_code == second_look.status_code == 200
+        assert "20 to 10,000 characters" in first_look.text  # the limits the report is checked against
         row = await registry_row(site, pledge.id, status="report_due")
         assert row.last_report_at is None
         token = csrf_of(second_look.text)

@@ -18,7 +18,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.core.db import session_for
-from tests.core.conftest import PLEDGEFLOW, DevPorts, cmdline, descendants, running
+from tests.cli.conftest import PLEDGEFLOW
+from tests.devstack.conftest import DevPorts, cmdline, descendants, running
 from tests.factories import submission_data
 from workflows.search_attributes import STATUS
 from workflows.state import workflow_id

@@ -15,7 +15,7 @@ from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.cli.main import app
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import StaffAccount
-from tests.core.conftest import PLEDGEFLOW, clean_env
+from tests.cli.conftest import PLEDGEFLOW, clean_env
 
 COMMANDS = [["dev"], ["api"], ["worker"], ["inbound"], ["db", "upgrade"], ["staff", "add", "Ana Lima"]]
 

@@ -7,7 +7,7 @@ import sys
 import time
 
 from pledgeflow.devstack.runner import spawn_child, stop_child
-from tests.core.conftest import running
+from tests.devstack.conftest import running
 
 PARENT = """
 import subprocess, sys, time

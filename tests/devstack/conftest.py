@@ -1,26 +1,16 @@
-"""Running the ``pledgeflow`` console script the way a developer does, and watching its processes."""
+"""``pledgeflow dev`` as a subprocess: its ports, and the processes it starts and must stop."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import clean_env
 from tests.conftest import listening_port
-
-PLEDGEFLOW = str(Path(sys.executable).parent / "pledgeflow")
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    """The caller's environment without any PLEDGEFLOW_* leaking in, plus these settings."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PLEDGEFLOW_")}
-    env.update({f"PLEDGEFLOW_{key.upper()}": value for key, value in settings.items()})
-    return env
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""The migrations: they build the schema the models describe, and 0002 gives existing pledges the time
+their review began, as the review queue used to work it out from the timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel, select
+
+from pledgeflow.core import db
+from pledgeflow.core.models import Pledge
+from tests.factories import make_submission
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+EVENT = {"actor": "system", "message": "What happened.", "public": True}
+
+
+def test_the_migrations_build_the_schema_the_models_describe(empty_database_url: str) -> None:
+    db.upgrade(empty_database_url)
+    with db.engine_for(empty_database_url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def _pledge(pledge_id: str, status: str) -> dict[str, Any]:
+    submission = make_submission()
+    return {
+        "id": pledge_id,
+        "title": submission.title,
+        "status": status,
+        "pledge_type": submission.pledge_type.value,
+        "organization_name": submission.organization.name,
+        "organization_type": submission.organization.type.value,
+        "organization_country": submission.organization.country,
+        "geographic_scope": submission.geographic_scope.value,
+        "financial_usd": 0,
+        "start_date": submission.start_date,
+        "open_ended": True,
+        "submission": submission.model_dump(mode="json"),
+        "submission_version": 1,
+        "submitted_at": T0,
+        "cycle": 0,
+        "missed_cycles": 0,
+        "token_version": 1,
+        "updated_at": T0,
+    }
+
+
+def _events(pledge_id: str, *steps: tuple[int, str, str]) -> list[dict[str, Any]]:
+    """Timeline rows from (day, kind, status after it)."""
+    return [
+        {"pledge_id": pledge_id, "seq": seq, "at": T0 + dt.timedelta(days=day), "kind": kind, "status": status, **EVENT}
+        for seq, (day, kind, status) in enumerate(steps, start=1)
+    ]
+
+
+def test_0002_sets_when_each_review_round_began_from_the_timeline(empty_database_url: str) -> None:
+    db.upgrade(empty_database_url, "0001")
+    engine = db.engine_for(empty_database_url)
+    tables = sa.MetaData()
+    tables.reflect(engine, only=["pledge", "timelineentry"])
+    with engine.begin() as connection:
+        connection.execute(
+            tables.tables["pledge"].insert(),
+            [_pledge("PF-WAITS", "in_review"), _pledge("PF-REVISED", "in_review"), _pledge("PF-PUBLIC", "published")],
+        )
+        connection.execute(
+            tables.tables["timelineentry"].insert(),
+            [
+                *_events("PF-WAITS", (0, "submitted", "in_review"), (7, "review_overdue", "in_review")),
+                *_events(
+                    "PF-REVISED",
+                    (0, "submitted", "in_review"),
+                    (2, "changes_requested", "changes_requested"),
+                    (5, "revised", "in_review"),
+                    (12, "review_overdue", "in_review"),
+                ),
+                *_events(
+                    "PF-PUBLIC",
+                    (0, "submitted", "in_review"),
+                    (1, "changes_requested", "changes_requested"),
+                    (3, "revised", "in_review"),
+                    (4, "approved", "published"),
+                ),
+            ],
+        )
+
+    db.upgrade(empty_database_url)
+
+    with db.session_for(empty_database_url) as session:
+        started = {pledge.id: pledge.review_started_at for pledge in session.exec(select(Pledge))}
+    assert started == {
+        "PF-WAITS": T0,  # never left review: since submission
+        "PF-REVISED": T0 + dt.timedelta(days=5),  # from the revision on, reminders do not restart it
+        "PF-PUBLIC": T0 + dt.timedelta(days=3),  # its last round, ended by the approval
+    }
