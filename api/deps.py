@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers, as ``Annotated`` aliases: settings, the registry, Temporal, who is calling.
+"""Dependencies shared by the routers, as ``Annotated`` aliases: settings, the registry, the pledges' workflows,
+who is calling.
 
 Who may call what (SPEC 7):
 - a pledger holds a manage token for one pledge (from the submission response or an emailed link); it
@@ -23,12 +24,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
-from api.temporal_gateway import TemporalGateway
 from pledgeflow.auth.staff_keys import Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
 from pledgeflow.core.db import engine_for
 from pledgeflow.core.models import Pledge, StaffAccount
 from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import PledgeClient
 
 STAFF_KEY_PREFIX = "pfs_"
 
@@ -86,13 +87,14 @@ async def no_nul_in_body(request: Request) -> None:
         raise ProblemError(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
 
 
-def get_temporal(request: Request) -> TemporalGateway:
-    """The gateway connects on first use, so authentication is checked before Temporal is needed."""
-    gateway: TemporalGateway = request.app.state.temporal
-    return gateway
+def get_pledge_client(request: Request) -> PledgeClient:
+    """The app's one client of the pledges' workflows. It connects on first use, so credentials and input
+    are checked (401, 422) before Temporal is needed."""
+    pledges: PledgeClient = request.app.state.pledges
+    return pledges
 
 
-TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
+TemporalDep = Annotated[PledgeClient, Depends(get_pledge_client)]
 
 _bearer = HTTPBearer(auto_error=False, description="A pledge's manage or report token, or a staff key.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -1,7 +1,8 @@
 """The pledger's pages: the submission form, the manage page behind the emailed link, the report form.
 
 Tokens are checked by the same dependencies as the JSON API (api.deps), and every action goes to the
-pledge's workflow through the same gateway calls; the workflow decides what is allowed now. A GET never
+pledge's workflow through the same client (pledgeflow.temporal.pledge_client); the workflow decides what
+is allowed now. A GET never
 acts (mail scanners open links): only a POST with this browser's CSRF token does.
 """
 
@@ -31,16 +32,14 @@ from api.pages.form_models import (
 from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
 from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
-from api.problems import ProblemError
+from api.problems import pledge_problem
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import PledgeError
 from workflows.state import (
     CYCLE_STATUSES,
     OPEN_STATUSES,
-    UPDATE_REPORT,
-    UPDATE_REQUEST_EXTENSION,
-    UPDATE_WITHDRAW,
     ExtensionRequestInput,
     PledgeState,
     ReportInput,
@@ -104,7 +103,7 @@ def submission_form(request: Request) -> Response:
 
 
 @router.post("/submit", response_class=HTMLResponse)
-async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, session: SessionDep) -> Response:
+async def submit(request: Request, pledges: TemporalDep, settings: SettingsDep, session: SessionDep) -> Response:
     form = await _posted(request)
     values = FormValues.of(form)
     if values.get("add_deliverable"):
@@ -115,7 +114,7 @@ async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, 
     if parsed.model is None:
         return _submission_page(request, values, parsed.errors, status_code=422)
     key = values.get("idempotency_key")[:200] or None
-    pledge_id = await gateway.submit(parsed.model, key)
+    pledge_id = await pledges.start(parsed.model, key)
     # A retried form may arrive after the pledge's tokens were revoked: hand out a current one.
     version = current_token_version(session, pledge_id)
     token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, version))
@@ -165,62 +164,64 @@ def _manage_page(
 
 @router.get("/pledges/{pledge_id}", response_class=HTMLResponse)
 async def manage(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     token = _token(request)
     pledge_owner(pledge_id, settings, session, _bearer(token))
     assert token is not None
-    return _manage_page(request, await gateway.state(pledge_id), token)
+    return _manage_page(request, await pledges.state(pledge_id), token)
 
 
 @router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse)
 async def request_extension(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     token, values = await _owner_form(request, pledge_id, settings, session)
     errors = FieldErrors()
     try:
         request_input = ExtensionRequestInput(reason=values.get("reason").strip())
-        await gateway.update(pledge_id, UPDATE_REQUEST_EXTENSION, request_input)
+        await pledges.request_extension(pledge_id, request_input)
     except ValidationError as exc:
         errors = field_errors(validation_errors(exc))
-    except ProblemError as exc:
-        if exc.status not in (409, 422):
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status not in (409, 422):
             raise
-        errors.add("reason", exc.detail)
+        errors.add("reason", refused.detail)
     if errors:
-        return _manage_page(request, await gateway.state(pledge_id), token, errors, values, status_code=422)
+        return _manage_page(request, await pledges.state(pledge_id), token, errors, values, status_code=422)
     return redirect(_manage_url(pledge_id, token, "extension-requested"))
 
 
 @router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
 async def withdraw_confirmation(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     token = _token(request)
     pledge_owner(pledge_id, settings, session, _bearer(token))
-    state = await gateway.state(pledge_id)
+    state = await pledges.state(pledge_id)
     return render(request, "withdraw_confirm.html", state=state, token=token, errors=FieldErrors(), values=FormValues())
 
 
 @router.post("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
 async def withdraw(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     token, values = await _owner_form(request, pledge_id, settings, session)
     try:
         withdrawal = WithdrawalInput(reason=values.text("reason"))
-        await gateway.update(pledge_id, UPDATE_WITHDRAW, withdrawal)
+        await pledges.withdraw(pledge_id, withdrawal)
     except ValidationError as exc:
         errors, status_code = field_errors(validation_errors(exc)), 422
-    except ProblemError as exc:
-        if exc.status != 409:
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status != 409:
             raise
         errors, status_code = FieldErrors(), 409
-        errors.add(None, exc.detail)
+        errors.add(None, refused.detail)
     else:
         return redirect(_manage_url(pledge_id, token, "withdrawn"))
-    state = await gateway.state(pledge_id)
+    state = await pledges.state(pledge_id)
     return render(
         request,
         "withdraw_confirm.html",
@@ -261,39 +262,38 @@ def _report_page(
 
 @router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse)
 async def report_form(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     """Only renders: a mail scanner opening the link must not file anything."""
     token = _token(request)
     claims = report_author(pledge_id, settings, session, _bearer(token))
     assert token is not None
-    state = await gateway.state(pledge_id)
+    state = await pledges.state(pledge_id)
     return _report_page(request, state, claims, token, FormValues(), FieldErrors())
 
 
 @router.post("/pledges/{pledge_id}/report", response_class=HTMLResponse)
 async def submit_report(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     form = await _posted(request)
     token = _token(request, form)
     claims = report_author(pledge_id, settings, session, _bearer(token))
     assert token is not None
     values = FormValues.of(form)
-    state = await gateway.state(pledge_id)
+    state = await pledges.state(pledge_id)
     parsed = read_report(values, [deliverable.title for deliverable in state.submission.deliverables])
     if parsed.model is None:
         return _report_page(request, state, claims, token, values, parsed.errors, status_code=422)
     try:
-        result = await gateway.update(
-            pledge_id, UPDATE_REPORT, ReportInput(report=parsed.model, source="form", cycle=claims.cycle)
-        )
-    except ProblemError as exc:
-        if exc.status not in (409, 422):
+        result = await pledges.report(pledge_id, ReportInput(report=parsed.model, source="form", cycle=claims.cycle))
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status not in (409, 422):
             raise
         errors = FieldErrors()
-        errors.add(None, exc.detail)
-        return _report_page(request, state, claims, token, values, errors, status_code=exc.status)
+        errors.add(None, refused.detail)
+        return _report_page(request, state, claims, token, values, errors, status_code=refused.status)
     return render(
         request,
         "report_done.html",

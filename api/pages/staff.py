@@ -1,7 +1,7 @@
 """Staff pages: log in with a staff key, the review queue, a submission in full with the decision form.
 
 The queue is the API's own (api.routers.staff.review_queue: longest waiting first); a decision goes to
-the workflow through the gateway exactly as ``POST /api/v1/pledges/{id}/decisions`` does. Vetters (and
+the workflow through the same client as ``POST /api/v1/pledges/{id}/decisions``. Vetters (and
 admins) decide; any staff member may read a pledge in full, as in the API.
 """
 
@@ -22,11 +22,12 @@ from api.pages.forms import FieldErrors, FormValues, field_errors, validation_er
 from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
-from api.problems import ProblemError
+from api.problems import pledge_problem
 from api.routers.staff import review_queue
 from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.core import ids
-from workflows.state import UPDATE_DECIDE, Decision, DecisionInput, PledgeState, PledgeStatus
+from pledgeflow.temporal.pledge_client import PledgeError
+from workflows.state import Decision, DecisionInput, PledgeState, PledgeStatus
 
 router = page_router("pages: staff")
 
@@ -108,13 +109,13 @@ def _decision_page(
 
 
 @router.get("/staff/pledges/{pledge_id}", response_class=HTMLResponse)
-async def pledge(pledge_id: str, request: Request, staff: StaffSession, gateway: TemporalDep) -> Response:
-    state = await gateway.state(pledge_id)
+async def pledge(pledge_id: str, request: Request, staff: StaffSession, pledges: TemporalDep) -> Response:
+    state = await pledges.state(pledge_id)
     return _decision_page(request, state, sessions.can_decide(staff))
 
 
 @router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse)
-async def decide(pledge_id: str, request: Request, staff: StaffSession, gateway: TemporalDep) -> Response:
+async def decide(pledge_id: str, request: Request, staff: StaffSession, pledges: TemporalDep) -> Response:
     form = await _posted(request)
     sessions.require_vetter(staff)
     values = FormValues.of(form)
@@ -122,16 +123,17 @@ async def decide(pledge_id: str, request: Request, staff: StaffSession, gateway:
         decision = DecisionInput.model_validate(
             {"decision": values.get("decision"), "note": values.text("note"), "staff": staff.name}
         )
-        await gateway.update(pledge_id, UPDATE_DECIDE, decision)
+        await pledges.decide(pledge_id, decision)
     except ValidationError as exc:
         errors, status_code = field_errors(validation_errors(exc)), 422
-    except ProblemError as exc:
-        if exc.status not in (403, 409, 422):
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status not in (403, 409, 422):
             raise
-        errors, status_code = FieldErrors(), exc.status
+        errors, status_code = FieldErrors(), refused.status
         # The workflow's refusals name the note when it is the problem ("a note is required ...").
-        errors.add("note" if exc.status == 422 and "note" in exc.detail.lower() else None, exc.detail)
+        errors.add("note" if refused.status == 422 and "note" in refused.detail.lower() else None, refused.detail)
     else:
         return redirect(f"/staff/queue?decided={quote(pledge_id)}&decision={decision.decision.value}")
-    state = await gateway.state(pledge_id)
+    state = await pledges.state(pledge_id)
     return _decision_page(request, state, True, errors, values, status_code=status_code)

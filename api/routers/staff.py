@@ -19,10 +19,6 @@ from api.deps import Operator, SessionDep, TemporalDep, Vetter, no_nul_in_body, 
 from api.problems import responses
 from pledgeflow.core.models import Pledge, TimelineEntry
 from workflows.state import (
-    UPDATE_CLOSE,
-    UPDATE_DECIDE,
-    UPDATE_GRANT_EXTENSION,
-    UPDATE_REFUSE_EXTENSION,
     ActionResult,
     ClosureInput,
     Decision,
@@ -127,36 +123,32 @@ def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query
 
 
 @router.post("/pledges/{pledge_id}/decisions", status_code=201, responses=_ACTION)
-async def decide(pledge_id: str, decision: DecisionRequest, staff: Vetter, gateway: TemporalDep) -> ActionResult:
+async def decide(pledge_id: str, decision: DecisionRequest, staff: Vetter, pledges: TemporalDep) -> ActionResult:
     """Approve, reject or request changes (a note is required to reject or request changes)."""
-    return await gateway.update(
-        pledge_id, UPDATE_DECIDE, DecisionInput(decision=decision.decision, note=decision.note, staff=staff.name)
+    return await pledges.decide(
+        pledge_id, DecisionInput(decision=decision.decision, note=decision.note, staff=staff.name)
     )
 
 
 @router.post("/pledges/{pledge_id}/extensions", status_code=201, responses=_ACTION)
 async def grant_extension(
-    pledge_id: str, extension: ExtensionRequest, staff: Operator, gateway: TemporalDep
+    pledge_id: str, extension: ExtensionRequest, staff: Operator, pledges: TemporalDep
 ) -> ActionResult:
     """Give the current reporting cycle more days (up to the policy's maximum)."""
-    return await gateway.update(
-        pledge_id,
-        UPDATE_GRANT_EXTENSION,
-        ExtensionGrantInput(days=extension.days, reason=extension.reason, staff=staff.name),
+    return await pledges.grant_extension(
+        pledge_id, ExtensionGrantInput(days=extension.days, reason=extension.reason, staff=staff.name)
     )
 
 
 @router.post("/pledges/{pledge_id}/extension-refusals", status_code=201, responses=_ACTION)
 async def refuse_extension(
-    pledge_id: str, refusal: ExtensionRefusal, staff: Operator, gateway: TemporalDep
+    pledge_id: str, refusal: ExtensionRefusal, staff: Operator, pledges: TemporalDep
 ) -> ActionResult:
     """Answer the pledger's waiting extension request with no, and why (the pledger is emailed)."""
-    return await gateway.update(
-        pledge_id, UPDATE_REFUSE_EXTENSION, ExtensionRefusalInput(reason=refusal.reason, staff=staff.name)
-    )
+    return await pledges.refuse_extension(pledge_id, ExtensionRefusalInput(reason=refusal.reason, staff=staff.name))
 
 
 @router.post("/pledges/{pledge_id}/closure", responses=_ACTION)
-async def close(pledge_id: str, closure: ClosureRequest, staff: Operator, gateway: TemporalDep) -> ActionResult:
+async def close(pledge_id: str, closure: ClosureRequest, staff: Operator, pledges: TemporalDep) -> ActionResult:
     """Close the pledge (removed), with the reason shown on its public page."""
-    return await gateway.update(pledge_id, UPDATE_CLOSE, ClosureInput(reason=closure.reason, staff=staff.name))
+    return await pledges.close(pledge_id, ClosureInput(reason=closure.reason, staff=staff.name))
