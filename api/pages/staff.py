@@ -1,7 +1,7 @@
 """Staff pages: log in with a staff key, the review queue, a submission in full with the decision form.
 
-The queue is the API's own (api.routers.staff.review_queue: longest waiting first); a decision goes to
-the workflow through the same client as ``POST /api/v1/pledges/{id}/decisions``. Vetters (and
+The queue is the API's own read (pledgeflow.registry.review_queue: longest waiting first); a decision goes
+to the workflow through the same client as ``POST /api/v1/pledges/{id}/decisions``. Vetters (and
 admins) decide; any staff member may read a pledge in full, as in the API.
 """
 
@@ -23,9 +23,9 @@ from api.pages.rendering import guard_of, redirect, render
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
 from api.problems import pledge_problem
-from api.routers.staff import review_queue
 from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.core import ids
+from pledgeflow.registry.review_queue import pledges_in_review
 from pledgeflow.temporal.pledge_client import PledgeError
 from workflows.state import Decision, DecisionInput, PledgeState, PledgeStatus
 
@@ -78,7 +78,8 @@ async def logout(request: Request, settings: SettingsDep) -> Response:
 @router.get("/staff/queue", response_class=HTMLResponse)
 def queue(request: Request, staff: StaffSession, session: SessionDep) -> Response:
     sessions.require_vetter(staff)
-    items = review_queue(staff, session, QUEUE_SHOWN).items
+    with registry_reachable():
+        items = pledges_in_review(session, QUEUE_SHOWN).items
     decided_id = request.query_params.get("decided", "")
     decision = request.query_params.get("decision", "")
     notice = None
