@@ -104,10 +104,14 @@ def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _bearer_value(credentials: HTTPAuthorizationCredentials | None) -> str:
-    if credentials is None or not credentials.credentials:
+def _required(token: str | None) -> str:
+    if not token:
         raise _unauthorized("a bearer token is required")
-    return credentials.credentials
+    return token
+
+
+def _bearer_value(credentials: HTTPAuthorizationCredentials | None) -> str:
+    return _required(credentials.credentials if credentials is not None else None)
 
 
 def _token_max_age(settings: Settings, purpose: Purpose) -> int:
@@ -183,16 +187,23 @@ def pledge_reader(pledge_id: str, settings: SettingsDep, session: SessionDep, cr
     return Caller(claims=_pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "reading"))
 
 
-def pledge_owner(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
+def owner_claims(pledge_id: str, settings: Settings, session: Session, token: str | None) -> TokenClaims:
     """The pledge's manage token: revising, asking for an extension, withdrawing."""
-    token = _bearer_value(credentials)
-    return _pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "this action")
+    return _pledger(pledge_id, settings, session, _required(token), frozenset({Purpose.manage}), "this action")
+
+
+def author_claims(pledge_id: str, settings: Settings, session: Session, token: str | None) -> TokenClaims:
+    """The pledge's manage token, or a report token from an emailed link (scoped to its cycle)."""
+    purposes = frozenset({Purpose.manage, Purpose.report})
+    return _pledger(pledge_id, settings, session, _required(token), purposes, "reporting")
+
+
+def pledge_owner(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
+    return owner_claims(pledge_id, settings, session, _bearer_value(credentials))
 
 
 def report_author(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
-    """The pledge's manage token, or a report token from an emailed link (scoped to its cycle)."""
-    token = _bearer_value(credentials)
-    return _pledger(pledge_id, settings, session, token, frozenset({Purpose.manage, Purpose.report}), "reporting")
+    return author_claims(pledge_id, settings, session, _bearer_value(credentials))
 
 
 PledgeReader = Annotated[Caller, Depends(pledge_reader)]

@@ -1,8 +1,8 @@
 """Staff pages: log in with a staff key, the review queue, a submission in full with the decision form.
 
 The queue is the API's own read (pledgeflow.registry.review_queue: longest waiting first); a decision goes
-to the workflow through the same client as ``POST /api/v1/pledges/{id}/decisions``. Vetters (and
-admins) decide; any staff member may read a pledge in full, as in the API.
+to the workflow through the same client as ``POST /api/v1/pledges/{id}/decisions``. Vetters (and admins)
+decide; any staff member may read a pledge in full, as in the API.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, registry_reachable
 from api.pages import labels
 from api.pages import staff_session as sessions
+from api.pages.access import PostedForm, posted_form
 from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
-from api.pages.rendering import guard_of, redirect, render
+from api.pages.rendering import redirect, render
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
 from api.problems import pledge_problem
@@ -40,20 +40,13 @@ DECIDED = {
 }
 
 
-async def _posted(request: Request) -> FormData:
-    form = await request.form()
-    guard_of(request).check(request, form)
-    return form
-
-
 @router.get("/staff/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
     return render(request, "staff_login.html", errors=FieldErrors(), values=FormValues())
 
 
 @router.post("/staff/login", response_class=HTMLResponse)
-async def login(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    form = await _posted(request)
+async def login(request: Request, form: PostedForm, settings: SettingsDep, session: SessionDep) -> Response:
     key = FormValues.of(form).get("key").strip()
     with registry_reachable():
         account = authenticate(session, key) if key else None
@@ -67,9 +60,8 @@ async def login(request: Request, settings: SettingsDep, session: SessionDep) ->
     return response
 
 
-@router.post("/staff/logout", response_class=HTMLResponse)
+@router.post("/staff/logout", response_class=HTMLResponse, dependencies=[Depends(posted_form)])
 async def logout(request: Request, settings: SettingsDep) -> Response:
-    await _posted(request)
     response = redirect("/staff/login?logged_out=1")
     sessions.end(response, settings)
     return response
@@ -116,8 +108,9 @@ async def pledge(pledge_id: str, request: Request, staff: StaffSession, pledges:
 
 
 @router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse)
-async def decide(pledge_id: str, request: Request, staff: StaffSession, pledges: TemporalDep) -> Response:
-    form = await _posted(request)
+async def decide(
+    pledge_id: str, request: Request, staff: StaffSession, form: PostedForm, pledges: TemporalDep
+) -> Response:
     sessions.require_vetter(staff)
     values = FormValues.of(form)
     try:
