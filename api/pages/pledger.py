@@ -9,7 +9,6 @@ CSRF token does.
 from __future__ import annotations
 
 import secrets
-from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -28,7 +27,7 @@ from api.pages.form_models import (
     row_count,
 )
 from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
-from api.pages.rendering import redirect, render
+from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.problems import pledge_problem
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
@@ -126,20 +125,20 @@ def _manage_page(
         badge=labels.badge(state.status.value, state.closure_reason.value if state.closure_reason else None),
         can_report=state.status in CYCLE_STATUSES,
         is_open=state.status in OPEN_STATUSES,
-        report_url=f"/pledges/{quote(state.pledge_id)}/report?token={quote(token)}",
+        report_url=page_url(request, "report_page", {"token": token}, pledge_id=state.pledge_id),
     )
 
 
 def _back_to_manage(request: Request, pledge_id: str, token: str, notice: str) -> Response:
-    return redirect(f"/pledges/{quote(pledge_id)}?token={quote(token)}&done={notice}")
+    return redirect(page_url(request, "manage_page", {"token": token, "done": notice}, pledge_id=pledge_id))
 
 
-@router.get("/pledges/{pledge_id}", response_class=HTMLResponse)
+@router.get("/pledges/{pledge_id}", response_class=HTMLResponse, name="manage_page")
 async def manage(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
     return _manage_page(request, await pledges.state(pledge_id), link.text)
 
 
-@router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse)
+@router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse, name="extension_request_form")
 async def request_extension(
     pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
 ) -> Response:
@@ -160,7 +159,7 @@ async def request_extension(
     return _back_to_manage(request, pledge_id, owner.text, "extension-requested")
 
 
-@router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
+@router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse, name="withdraw_page")
 async def withdraw_confirmation(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
     state = await pledges.state(pledge_id)
     return render(
@@ -225,7 +224,7 @@ def _report_page(
     )
 
 
-@router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse)
+@router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse, name="report_page")
 async def report_form(pledge_id: str, request: Request, link: ReportLink, pledges: TemporalDep) -> Response:
     """Only renders: a mail scanner opening the link must not file anything."""
     state = await pledges.state(pledge_id)

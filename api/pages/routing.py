@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from api.pages.rendering import redirect, render
+from api.pages.rendering import page_url, redirect, render
 from api.problems import TITLES, ProblemError, pledge_problem
 from pledgeflow.temporal.pledge_client import PledgeError
 
@@ -63,7 +63,7 @@ class PageRoute(APIRoute):
                 fields = ", ".join(".".join(str(part) for part in error["loc"][1:]) for error in exc.errors())
                 return error_page(request, 422, f"not a valid request ({fields})")
             except LoginRequired:
-                return redirect("/staff/login")
+                return redirect(page_url(request, "staff_login_page"))
 
         return page_handler
 

@@ -8,7 +8,6 @@ decide; any staff member may read a pledge in full, as in the API.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,7 +18,7 @@ from api.pages import labels
 from api.pages import staff_session as sessions
 from api.pages.access import PostedForm, posted_form
 from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
-from api.pages.rendering import redirect, render
+from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
 from api.problems import pledge_problem
@@ -40,7 +39,7 @@ DECIDED = {
 }
 
 
-@router.get("/staff/login", response_class=HTMLResponse)
+@router.get("/staff/login", response_class=HTMLResponse, name="staff_login_page")
 def login_form(request: Request) -> Response:
     return render(request, "staff_login.html", errors=FieldErrors(), values=FormValues())
 
@@ -55,19 +54,19 @@ async def login(request: Request, form: PostedForm, settings: SettingsDep, sessi
         errors.add("key", "This staff key is not known or no longer active." if key else "Enter your staff key.")
         # The key is never echoed back into the page.
         return render(request, "staff_login.html", status_code=401, errors=errors, values=FormValues())
-    response = redirect("/staff/queue")
+    response = redirect(page_url(request, "staff_queue_page"))
     sessions.start(response, settings, account)
     return response
 
 
 @router.post("/staff/logout", response_class=HTMLResponse, dependencies=[Depends(posted_form)])
 async def logout(request: Request, settings: SettingsDep) -> Response:
-    response = redirect("/staff/login?logged_out=1")
+    response = redirect(page_url(request, "staff_login_page", {"logged_out": "1"}))
     sessions.end(response, settings)
     return response
 
 
-@router.get("/staff/queue", response_class=HTMLResponse)
+@router.get("/staff/queue", response_class=HTMLResponse, name="staff_queue_page")
 def queue(request: Request, staff: StaffSession, session: SessionDep) -> Response:
     sessions.require_vetter(staff)
     with registry_reachable():
@@ -101,13 +100,13 @@ def _decision_page(
     )
 
 
-@router.get("/staff/pledges/{pledge_id}", response_class=HTMLResponse)
+@router.get("/staff/pledges/{pledge_id}", response_class=HTMLResponse, name="staff_pledge_page")
 async def pledge(pledge_id: str, request: Request, staff: StaffSession, pledges: TemporalDep) -> Response:
     state = await pledges.state(pledge_id)
     return _decision_page(request, state, sessions.can_decide(staff))
 
 
-@router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse)
+@router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse, name="staff_decision_form")
 async def decide(
     pledge_id: str, request: Request, staff: StaffSession, form: PostedForm, pledges: TemporalDep
 ) -> Response:
@@ -128,6 +127,7 @@ async def decide(
         # The workflow's refusals name the note when it is the problem ("a note is required ...").
         errors.add("note" if refused.status == 422 and "note" in refused.detail.lower() else None, refused.detail)
     else:
-        return redirect(f"/staff/queue?decided={quote(pledge_id)}&decision={decision.decision.value}")
+        query = {"decided": pledge_id, "decision": decision.decision.value}
+        return redirect(page_url(request, "staff_queue_page", query))
     state = await pledges.state(pledge_id)
     return _decision_page(request, state, True, errors, values, status_code=status_code)
