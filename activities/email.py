@@ -1,4 +1,4 @@
-"""Sending one email at most once per business key (SPEC 6), through aiosmtplib.
+"""Sending one email at most once per business key (docs/email.md §3), through aiosmtplib.
 
 The send ledger (``SentEmail``) is the idempotency guard: a business key recorded as sent is never sent
 again, so a retry after the SMTP server's 250 reaches nobody twice. What the server answers decides the

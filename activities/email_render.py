@@ -1,4 +1,4 @@
-"""Turning an :class:`EmailRequest` into the MIME message a person receives (SPEC 6).
+"""Turning an :class:`EmailRequest` into the MIME message a person receives (docs/email.md §2).
 
 Templates live in ``email_templates/`` (``<kind>.txt`` and ``<kind>.html`` on one layout). The workflow
 supplies the facts of ``workflows.emails.CONTEXT``; this module adds who it is for, the subject and the

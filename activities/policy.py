@@ -1,4 +1,4 @@
-"""Reading the lifecycle policy (SPEC 5.1) and the staff addresses from settings, for the workflow.
+"""Reading the lifecycle policy (docs/lifecycle.md §14) and the staff addresses from settings, for the workflow.
 
 The workflow calls this at start and at each new reporting cycle, so an edited policy file applies to
 running pledges from their next cycle. A file that no longer parses fails the activity, which retries

@@ -1,4 +1,5 @@
-"""The FastAPI application: one router per audience, problem+json errors, a lazily connected Temporal client."""
+"""The FastAPI application: one router per audience, problem+json errors, a lazily connected client of the
+pledges' workflows."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from temporalio.client import Client
 
 from api import pages, problems
 from api.routers import dev, health, inbound, metrics, pledger, registry, staff
-from api.temporal_gateway import TemporalGateway
 from pledgeflow.core.settings import Settings, get_settings
+from pledgeflow.temporal.pledge_client import PledgeClient
 
 
 def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
@@ -19,7 +20,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         description="Public pledges from submission to closure: registry, pledger and staff API.",
     )
     app.state.settings = settings
-    app.state.temporal = TemporalGateway(settings, temporal_client)
+    app.state.pledges = PledgeClient(settings, temporal_client)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(pledger.router)

@@ -1,6 +1,7 @@
-"""Dependencies shared by the routers, as ``Annotated`` aliases: settings, the registry, Temporal, who is calling.
+"""Dependencies shared by the routers, as ``Annotated`` aliases: settings, the registry, the pledges' workflows,
+who is calling.
 
-Who may call what (SPEC 7):
+Who may call what (docs/api.md §4; the status codes: §5):
 - a pledger holds a manage token for one pledge (from the submission response or an emailed link); it
   reads the pledge and acts on it. A report token from an emailed link only submits that cycle's report.
 - staff hold a key with one role: vetter (review queue, decisions), operator (extensions, closure),
@@ -23,13 +24,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
-from api.temporal_gateway import TemporalGateway
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.staff_keys import KEY_PREFIX, Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
 from pledgeflow.core.db import engine_for
 from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import PledgeClient
 
 
 def get_settings(request: Request) -> Settings:
@@ -85,13 +86,14 @@ async def no_nul_in_body(request: Request) -> None:
         raise ProblemError(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
 
 
-def get_temporal(request: Request) -> TemporalGateway:
-    """The gateway connects on first use, so authentication is checked before Temporal is needed."""
-    gateway: TemporalGateway = request.app.state.temporal
-    return gateway
+def get_pledge_client(request: Request) -> PledgeClient:
+    """The app's one client of the pledges' workflows. It connects on first use, so credentials and input
+    are checked (401, 422) before Temporal is needed."""
+    pledges: PledgeClient = request.app.state.pledges
+    return pledges
 
 
-TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
+TemporalDep = Annotated[PledgeClient, Depends(get_pledge_client)]
 
 _bearer = HTTPBearer(auto_error=False, description="A pledge's manage or report token, or a staff key.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -101,10 +103,14 @@ def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _bearer_value(credentials: HTTPAuthorizationCredentials | None) -> str:
-    if credentials is None or not credentials.credentials:
+def _required(token: str | None) -> str:
+    if not token:
         raise _unauthorized("a bearer token is required")
-    return credentials.credentials
+    return token
+
+
+def _bearer_value(credentials: HTTPAuthorizationCredentials | None) -> str:
+    return _required(credentials.credentials if credentials is not None else None)
 
 
 def _token_max_age(settings: Settings, purpose: Purpose) -> int:
@@ -174,16 +180,23 @@ def pledge_reader(pledge_id: str, settings: SettingsDep, session: SessionDep, cr
     return Caller(claims=_pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "reading"))
 
 
-def pledge_owner(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
+def owner_claims(pledge_id: str, settings: Settings, session: Session, token: str | None) -> TokenClaims:
     """The pledge's manage token: revising, asking for an extension, withdrawing."""
-    token = _bearer_value(credentials)
-    return _pledger(pledge_id, settings, session, token, frozenset({Purpose.manage}), "this action")
+    return _pledger(pledge_id, settings, session, _required(token), frozenset({Purpose.manage}), "this action")
+
+
+def author_claims(pledge_id: str, settings: Settings, session: Session, token: str | None) -> TokenClaims:
+    """The pledge's manage token, or a report token from an emailed link (scoped to its cycle)."""
+    purposes = frozenset({Purpose.manage, Purpose.report})
+    return _pledger(pledge_id, settings, session, _required(token), purposes, "reporting")
+
+
+def pledge_owner(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
+    return owner_claims(pledge_id, settings, session, _bearer_value(credentials))
 
 
 def report_author(pledge_id: str, settings: SettingsDep, session: SessionDep, credentials: BearerDep) -> TokenClaims:
-    """The pledge's manage token, or a report token from an emailed link (scoped to its cycle)."""
-    token = _bearer_value(credentials)
-    return _pledger(pledge_id, settings, session, token, frozenset({Purpose.manage, Purpose.report}), "reporting")
+    return author_claims(pledge_id, settings, session, _bearer_value(credentials))
 
 
 PledgeReader = Annotated[Caller, Depends(pledge_reader)]

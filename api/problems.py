@@ -10,6 +10,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pledgeflow.temporal.pledge_client import (
+    ActionRefused,
+    NoPledgeIdLeft,
+    PledgeClosed,
+    PledgeError,
+    PledgeNotFound,
+    Refusal,
+    TemporalUnavailable,
+)
+from workflows.state import PledgeStatus
+
 PROBLEM_JSON = "application/problem+json"
 TITLES = {
     400: "Bad request",
@@ -60,6 +71,27 @@ def unavailable(what: str) -> ProblemError:
     return ProblemError(503, f"{what} is unreachable; try again shortly", headers={"Retry-After": "5"})
 
 
+REFUSAL_STATUS = {Refusal.not_allowed: 409, Refusal.stale: 412, Refusal.invalid: 422, Refusal.forbidden: 403}
+
+
+def pledge_problem(error: PledgeError) -> ProblemError:
+    """What each answer of a pledge's workflow is over HTTP; a 409 says the status the pledge is in."""
+    if isinstance(error, ActionRefused):
+        if error.reason is Refusal.not_allowed and error.pledge_status:
+            return ProblemError(409, error.message, pledge_status=error.pledge_status)
+        return ProblemError(REFUSAL_STATUS[error.reason], error.message)
+    if isinstance(error, PledgeClosed):
+        return ProblemError(409, str(error), pledge_status=PledgeStatus.closed.value)
+    if isinstance(error, PledgeNotFound):
+        return ProblemError(404, str(error))
+    if isinstance(error, TemporalUnavailable):
+        return unavailable("Temporal")
+    if isinstance(error, NoPledgeIdLeft):
+        return ProblemError(503, str(error), headers={"Retry-After": "1"})
+    # The workers did not answer in time, or could not read the state: both pass soon.
+    return ProblemError(503, str(error), headers={"Retry-After": "5"})
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -69,6 +101,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(exc.status, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(PledgeError)
+    async def _pledge(_: Request, exc: PledgeError) -> JSONResponse:
+        problem = pledge_problem(exc)
+        return problem_response(problem.status, problem.detail, problem.headers, **problem.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The lifecycle's numbers (SPEC 5.1): every delay of the ladder, as data.
+"""The lifecycle's numbers (docs/lifecycle.md §14): every delay of the ladder, as data.
 
 Durations are written ``45d``, ``12h``, ``15m`` or ``30s`` in settings and TOML files. The workflow reads
 the policy through an activity when it starts and at each new reporting cycle, so a change applies to
@@ -48,7 +48,7 @@ Duration = Annotated[
 
 
 class Policy(BaseModel):
-    """Every number of the ladder in SPEC 5; the field comments name the ladder step."""
+    """Every number of the ladder in docs/lifecycle.md; the field comments name its §."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

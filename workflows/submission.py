@@ -1,4 +1,4 @@
-"""What a pledger submits and reports (SPEC 4), validated field by field.
+"""What a pledger submits and reports (docs/api.md §1-2), validated field by field.
 
 Pure pydantic: the API validates with these models and the workflow carries them, so a rule lives once.
 """
@@ -128,7 +128,7 @@ _SDG_TARGET = re.compile(r"^(\d{1,2})\.([0-9]{1,2}|[a-z])$")
 
 
 class Submission(_Strict):
-    """A pledge as submitted or revised; every rule of SPEC 4."""
+    """A pledge as submitted or revised; every rule of docs/api.md §1."""
 
     title: Annotated[str, Field(min_length=5, max_length=200)]
     description: Annotated[str, Field(min_length=50, max_length=5000)]
@@ -198,7 +198,7 @@ class DeliverableProgress(_Strict):
 
 
 class ProgressReport(_Strict):
-    """A yearly (or final) progress report, SPEC 4."""
+    """A yearly (or final) progress report, docs/api.md §2."""
 
     progress: Progress
     narrative: Annotated[str, Field(min_length=NARRATIVE_MIN_CHARS, max_length=NARRATIVE_MAX_CHARS)]

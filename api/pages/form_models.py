@@ -1,4 +1,4 @@
-"""The submission and report forms, read into SPEC 4's models (validated by the models, as in the API)."""
+"""The submission and report forms, read into the models the API validates with (docs/api.md §1-2)."""
 
 from __future__ import annotations
 

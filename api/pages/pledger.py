@@ -1,24 +1,22 @@
 """The pledger's pages: the submission form, the manage page behind the emailed link, the report form.
 
-Tokens are checked by the same dependencies as the JSON API (api.deps), and every action goes to the
-pledge's workflow through the same gateway calls; the workflow decides what is allowed now. A GET never
-acts (mail scanners open links): only a POST with this browser's CSRF token does.
+Tokens are checked by the same functions as the JSON API (api.pages.access on api.deps), and every action
+goes to the pledge's workflow through the same client (pledgeflow.temporal.pledge_client); the workflow
+decides what is allowed now. A GET never acts (mail scanners open links): only a POST with this browser's
+CSRF token does.
 """
 
 from __future__ import annotations
 
 import secrets
-from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ValidationError
-from sqlmodel import Session
-from starlette.datastructures import FormData
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, pledge_owner, report_author
+from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import labels
+from api.pages.access import ManageForm, ManageLink, PostedForm, ReportForm, ReportLink
 from api.pages.form_models import (
     DELIVERABLE_ROWS,
     MAX_DELIVERABLE_ROWS,
@@ -29,19 +27,15 @@ from api.pages.form_models import (
     row_count,
 )
 from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
-from api.pages.rendering import guard_of, redirect, render
+from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
-from api.problems import ProblemError
+from api.problems import pledge_problem
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
-from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import PledgeError
 from workflows.state import (
-    CYCLE_STATUSES,
-    OPEN_STATUSES,
-    UPDATE_REPORT,
-    UPDATE_REQUEST_EXTENSION,
-    UPDATE_WITHDRAW,
+    Action,
     ExtensionRequestInput,
     PledgeState,
     ReportInput,
@@ -54,31 +48,6 @@ NOTICES = {
     "extension-requested": "Your request for an extension was sent to the secretariat.",
     "withdrawn": "Your pledge has been withdrawn. It stays in the registry, marked withdrawn.",
 }
-
-
-async def _posted(request: Request) -> FormData:
-    """The form, once its CSRF token has been checked: nothing acts on a form another site could forge."""
-    form = await request.form()
-    guard_of(request).check(request, form)
-    return form
-
-
-def _bearer(token: str | None) -> HTTPAuthorizationCredentials | None:
-    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
-
-
-def _token(request: Request, form: FormData | None = None) -> str | None:
-    value = form.get("token") if form is not None else request.query_params.get("token")
-    return value if isinstance(value, str) and value else None
-
-
-async def _owner_form(request: Request, pledge_id: str, settings: Settings, session: Session) -> tuple[str, FormValues]:
-    """A form posted by the pledge's owner (CSRF and manage token checked): the token and the values."""
-    form = await _posted(request)
-    token = _token(request, form)
-    pledge_owner(pledge_id, settings, session, _bearer(token))
-    assert token is not None  # pledge_owner refuses a request without one
-    return token, FormValues.of(form)
 
 
 # --- Submission -----------------------------------------------------------------------------------
@@ -105,8 +74,9 @@ def submission_form(request: Request) -> Response:
 
 
 @router.post("/submit", response_class=HTMLResponse)
-async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, session: SessionDep) -> Response:
-    form = await _posted(request)
+async def submit(
+    request: Request, form: PostedForm, pledges: TemporalDep, settings: SettingsDep, session: SessionDep
+) -> Response:
     values = FormValues.of(form)
     if values.get("add_deliverable"):
         rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
@@ -116,7 +86,7 @@ async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, 
     if parsed.model is None:
         return _submission_page(request, values, parsed.errors, status_code=422)
     key = values.get("idempotency_key")[:200] or None
-    pledge_id = await gateway.submit(parsed.model, key)
+    pledge_id = await pledges.start(parsed.model, key)
     # A retried form may arrive after the pledge's tokens were revoked: hand out a current one.
     version = current_token_version(session, pledge_id)
     token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, version))
@@ -132,11 +102,6 @@ async def submit(request: Request, gateway: TemporalDep, settings: SettingsDep, 
 
 
 # --- The manage page ------------------------------------------------------------------------------
-
-
-def _manage_url(pledge_id: str, token: str, notice: str | None = None) -> str:
-    url = f"/pledges/{quote(pledge_id)}?token={quote(token)}"
-    return f"{url}&done={notice}" if notice else url
 
 
 def _manage_page(
@@ -158,76 +123,76 @@ def _manage_page(
         errors=errors or FieldErrors(),
         values=values or FormValues(),
         badge=labels.badge(state.status.value, state.closure_reason.value if state.closure_reason else None),
-        can_report=state.status in CYCLE_STATUSES,
-        is_open=state.status in OPEN_STATUSES,
-        report_url=f"/pledges/{quote(state.pledge_id)}/report?token={quote(token)}",
+        can_report=Action.report in state.allowed_actions,
+        can_ask_extension=Action.request_extension in state.allowed_actions,
+        can_withdraw=Action.withdraw in state.allowed_actions,
+        report_url=page_url(request, "report_page", {"token": token}, pledge_id=state.pledge_id),
     )
 
 
-@router.get("/pledges/{pledge_id}", response_class=HTMLResponse)
-async def manage(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
-) -> Response:
-    token = _token(request)
-    pledge_owner(pledge_id, settings, session, _bearer(token))
-    assert token is not None
-    return _manage_page(request, await gateway.state(pledge_id), token)
+def _back_to_manage(request: Request, pledge_id: str, token: str, notice: str) -> Response:
+    return redirect(page_url(request, "manage_page", {"token": token, "done": notice}, pledge_id=pledge_id))
 
 
-@router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse)
+@router.get("/pledges/{pledge_id}", response_class=HTMLResponse, name="manage_page")
+async def manage(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
+    return _manage_page(request, await pledges.state(pledge_id), link.text)
+
+
+@router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse, name="extension_request_form")
 async def request_extension(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
 ) -> Response:
-    token, values = await _owner_form(request, pledge_id, settings, session)
+    values = FormValues.of(form)
     errors = FieldErrors()
     try:
         request_input = ExtensionRequestInput(reason=values.get("reason").strip())
-        await gateway.update(pledge_id, UPDATE_REQUEST_EXTENSION, request_input)
+        await pledges.request_extension(pledge_id, request_input)
     except ValidationError as exc:
         errors = field_errors(validation_errors(exc))
-    except ProblemError as exc:
-        if exc.status not in (409, 422):
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status not in (409, 422):
             raise
-        errors.add("reason", exc.detail)
+        errors.add("reason", refused.detail)
     if errors:
-        return _manage_page(request, await gateway.state(pledge_id), token, errors, values, status_code=422)
-    return redirect(_manage_url(pledge_id, token, "extension-requested"))
+        return _manage_page(request, await pledges.state(pledge_id), owner.text, errors, values, status_code=422)
+    return _back_to_manage(request, pledge_id, owner.text, "extension-requested")
 
 
-@router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
-async def withdraw_confirmation(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
-) -> Response:
-    token = _token(request)
-    pledge_owner(pledge_id, settings, session, _bearer(token))
-    state = await gateway.state(pledge_id)
-    return render(request, "withdraw_confirm.html", state=state, token=token, errors=FieldErrors(), values=FormValues())
+@router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse, name="withdraw_page")
+async def withdraw_confirmation(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
+    state = await pledges.state(pledge_id)
+    return render(
+        request, "withdraw_confirm.html", state=state, token=link.text, errors=FieldErrors(), values=FormValues()
+    )
 
 
 @router.post("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse)
 async def withdraw(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
 ) -> Response:
-    token, values = await _owner_form(request, pledge_id, settings, session)
+    values = FormValues.of(form)
     try:
         withdrawal = WithdrawalInput(reason=values.text("reason"))
-        await gateway.update(pledge_id, UPDATE_WITHDRAW, withdrawal)
+        await pledges.withdraw(pledge_id, withdrawal)
     except ValidationError as exc:
         errors, status_code = field_errors(validation_errors(exc)), 422
-    except ProblemError as exc:
-        if exc.status != 409:
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status != 409:
             raise
         errors, status_code = FieldErrors(), 409
-        errors.add(None, exc.detail)
+        errors.add(None, refused.detail)
     else:
-        return redirect(_manage_url(pledge_id, token, "withdrawn"))
-    state = await gateway.state(pledge_id)
+        return _back_to_manage(request, pledge_id, owner.text, "withdrawn")
+    state = await pledges.state(pledge_id)
     return render(
         request,
         "withdraw_confirm.html",
         status_code=status_code,
         state=state,
-        token=token,
+        token=owner.text,
         errors=errors,
         values=values,
     )
@@ -260,41 +225,36 @@ def _report_page(
     )
 
 
-@router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse)
-async def report_form(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
-) -> Response:
+@router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse, name="report_page")
+async def report_form(pledge_id: str, request: Request, link: ReportLink, pledges: TemporalDep) -> Response:
     """Only renders: a mail scanner opening the link must not file anything."""
-    token = _token(request)
-    claims = report_author(pledge_id, settings, session, _bearer(token))
-    assert token is not None
-    state = await gateway.state(pledge_id)
-    return _report_page(request, state, claims, token, FormValues(), FieldErrors())
+    state = await pledges.state(pledge_id)
+    return _report_page(request, state, link.claims, link.text, FormValues(), FieldErrors())
 
 
 @router.post("/pledges/{pledge_id}/report", response_class=HTMLResponse)
 async def submit_report(
-    pledge_id: str, request: Request, settings: SettingsDep, session: SessionDep, gateway: TemporalDep
+    pledge_id: str,
+    request: Request,
+    author: ReportForm,
+    form: PostedForm,
+    pledges: TemporalDep,
+    settings: SettingsDep,
 ) -> Response:
-    form = await _posted(request)
-    token = _token(request, form)
-    claims = report_author(pledge_id, settings, session, _bearer(token))
-    assert token is not None
-    values = FormValues.of(form)
-    state = await gateway.state(pledge_id)
+    claims, values = author.claims, FormValues.of(form)
+    state = await pledges.state(pledge_id)
     parsed = read_report(values, [deliverable.title for deliverable in state.submission.deliverables])
     if parsed.model is None:
-        return _report_page(request, state, claims, token, values, parsed.errors, status_code=422)
+        return _report_page(request, state, claims, author.text, values, parsed.errors, status_code=422)
     try:
-        result = await gateway.update(
-            pledge_id, UPDATE_REPORT, ReportInput(report=parsed.model, source="form", cycle=claims.cycle)
-        )
-    except ProblemError as exc:
-        if exc.status not in (409, 422):
+        result = await pledges.report(pledge_id, ReportInput(report=parsed.model, source="form", cycle=claims.cycle))
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status not in (409, 422):
             raise
         errors = FieldErrors()
-        errors.add(None, exc.detail)
-        return _report_page(request, state, claims, token, values, errors, status_code=exc.status)
+        errors.add(None, refused.detail)
+        return _report_page(request, state, claims, author.text, values, errors, status_code=refused.status)
     return render(
         request,
         "report_done.html",

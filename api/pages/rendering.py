@@ -2,18 +2,22 @@
 
 Every template goes through :func:`render`, so no page can forget the CSRF token or the headers. The
 Content-Security-Policy allows no script at all: the pages work without JavaScript, and an injection
-that slipped past autoescaping would still not run.
+that slipped past autoescaping would still not run. Links between pages are built from the routes'
+names (:func:`page_url`, ``url(...)`` in templates), so a moved route cannot leave a dead link behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from api.pages import labels
 from api.pages.csrf import CsrfGuard
@@ -55,6 +59,18 @@ def _options(codes: list[Any]) -> list[tuple[str, str]]:
     return [(code.value, labels.label(code)) for code in codes]
 
 
+def page_url(request: Request, name: str, /, query: Mapping[str, str | None] | None = None, **path: str) -> str:
+    """The path of the route called ``name``, with ``query`` (its ``None`` values left out)."""
+    url = str(request.app.url_path_for(name, **path))
+    given = {key: value for key, value in (query or {}).items() if value is not None}
+    return f"{url}?{urlencode(given)}" if given else url
+
+
+@pass_context
+def _url(context: Context, name: str, /, query: Mapping[str, str | None] | None = None, **path: str) -> str:
+    return page_url(context["request"], name, query, **path)
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -65,6 +81,7 @@ def _environment() -> Environment:
     )
     environment.filters.update(date=_date, iso=_iso, usd=_usd, label=labels.label, field_title=field_title)
     environment.globals.update(
+        url=_url,
         labels=labels,
         options=_options,
         sdg_options=[(number, f"{number}. {name}") for number, name in labels.SDG_NAMES.items()],

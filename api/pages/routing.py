@@ -1,7 +1,8 @@
 """Page routes answer in HTML, whatever goes wrong: the API's problems become readable error pages.
 
-The gateway and the shared dependencies raise :class:`ProblemError` (404, 409, 503, ...) for the JSON
-API; a page route renders the same status and detail as a page instead, keeping ``Retry-After``.
+The shared dependencies raise :class:`ProblemError` (401, 403, 503, ...) and the pledge client its
+:class:`PledgeError` (404, 409, 503, ...) for the JSON API; a page route renders the same status and
+detail as a page instead, keeping ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from api.pages.rendering import redirect, render
-from api.problems import TITLES, ProblemError
+from api.pages.rendering import page_url, redirect, render
+from api.problems import TITLES, ProblemError, pledge_problem
+from pledgeflow.temporal.pledge_client import PledgeError
 
 ERROR_ADVICE = {
     401: "Your link or key is not valid (any more). Use the newest link you were emailed.",
@@ -54,11 +56,14 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except ProblemError as exc:
                 return error_page(request, exc.status, exc.detail, exc.headers)
+            except PledgeError as exc:
+                problem = pledge_problem(exc)
+                return error_page(request, problem.status, problem.detail, problem.headers)
             except RequestValidationError as exc:
                 fields = ", ".join(".".join(str(part) for part in error["loc"][1:]) for error in exc.errors())
                 return error_page(request, 422, f"not a valid request ({fields})")
             except LoginRequired:
-                return redirect("/staff/login")
+                return redirect(page_url(request, "staff_login_page"))
 
         return page_handler
 

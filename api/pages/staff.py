@@ -1,32 +1,32 @@
 """Staff pages: log in with a staff key, the review queue, a submission in full with the decision form.
 
-The queue is the API's own (api.routers.staff.review_queue: longest waiting first); a decision goes to
-the workflow through the gateway exactly as ``POST /api/v1/pledges/{id}/decisions`` does. Vetters (and
-admins) decide; any staff member may read a pledge in full, as in the API.
+The queue is the API's own read (pledgeflow.registry.review_queue: longest waiting first); a decision goes
+to the workflow through the same client as ``POST /api/v1/pledges/{id}/decisions``. Vetters (and admins)
+decide; any staff member may read a pledge in full, as in the API.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, registry_reachable
 from api.pages import labels
 from api.pages import staff_session as sessions
+from api.pages.access import PostedForm, posted_form
 from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
-from api.pages.rendering import guard_of, redirect, render
+from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
-from api.problems import ProblemError
-from api.routers.staff import review_queue
+from api.problems import pledge_problem
 from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.core import ids
-from workflows.state import UPDATE_DECIDE, Decision, DecisionInput, PledgeState, PledgeStatus
+from pledgeflow.registry.review_queue import pledges_in_review
+from pledgeflow.temporal.pledge_client import PledgeError
+from workflows.state import Decision, DecisionInput, PledgeState, PledgeStatus
 
 router = page_router("pages: staff")
 
@@ -39,20 +39,13 @@ DECIDED = {
 }
 
 
-async def _posted(request: Request) -> FormData:
-    form = await request.form()
-    guard_of(request).check(request, form)
-    return form
-
-
-@router.get("/staff/login", response_class=HTMLResponse)
+@router.get("/staff/login", response_class=HTMLResponse, name="staff_login_page")
 def login_form(request: Request) -> Response:
     return render(request, "staff_login.html", errors=FieldErrors(), values=FormValues())
 
 
 @router.post("/staff/login", response_class=HTMLResponse)
-async def login(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    form = await _posted(request)
+async def login(request: Request, form: PostedForm, settings: SettingsDep, session: SessionDep) -> Response:
     key = FormValues.of(form).get("key").strip()
     with registry_reachable():
         account = authenticate(session, key) if key else None
@@ -61,23 +54,23 @@ async def login(request: Request, settings: SettingsDep, session: SessionDep) ->
         errors.add("key", "This staff key is not known or no longer active." if key else "Enter your staff key.")
         # The key is never echoed back into the page.
         return render(request, "staff_login.html", status_code=401, errors=errors, values=FormValues())
-    response = redirect("/staff/queue")
+    response = redirect(page_url(request, "staff_queue_page"))
     sessions.start(response, settings, account)
     return response
 
 
-@router.post("/staff/logout", response_class=HTMLResponse)
+@router.post("/staff/logout", response_class=HTMLResponse, dependencies=[Depends(posted_form)])
 async def logout(request: Request, settings: SettingsDep) -> Response:
-    await _posted(request)
-    response = redirect("/staff/login?logged_out=1")
+    response = redirect(page_url(request, "staff_login_page", {"logged_out": "1"}))
     sessions.end(response, settings)
     return response
 
 
-@router.get("/staff/queue", response_class=HTMLResponse)
+@router.get("/staff/queue", response_class=HTMLResponse, name="staff_queue_page")
 def queue(request: Request, staff: StaffSession, session: SessionDep) -> Response:
     sessions.require_vetter(staff)
-    items = review_queue(staff, session, QUEUE_SHOWN).items
+    with registry_reachable():
+        items = pledges_in_review(session, QUEUE_SHOWN).items
     decided_id = request.query_params.get("decided", "")
     decision = request.query_params.get("decision", "")
     notice = None
@@ -107,31 +100,34 @@ def _decision_page(
     )
 
 
-@router.get("/staff/pledges/{pledge_id}", response_class=HTMLResponse)
-async def pledge(pledge_id: str, request: Request, staff: StaffSession, gateway: TemporalDep) -> Response:
-    state = await gateway.state(pledge_id)
+@router.get("/staff/pledges/{pledge_id}", response_class=HTMLResponse, name="staff_pledge_page")
+async def pledge(pledge_id: str, request: Request, staff: StaffSession, pledges: TemporalDep) -> Response:
+    state = await pledges.state(pledge_id)
     return _decision_page(request, state, sessions.can_decide(staff))
 
 
-@router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse)
-async def decide(pledge_id: str, request: Request, staff: StaffSession, gateway: TemporalDep) -> Response:
-    form = await _posted(request)
+@router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse, name="staff_decision_form")
+async def decide(
+    pledge_id: str, request: Request, staff: StaffSession, form: PostedForm, pledges: TemporalDep
+) -> Response:
     sessions.require_vetter(staff)
     values = FormValues.of(form)
     try:
         decision = DecisionInput.model_validate(
             {"decision": values.get("decision"), "note": values.text("note"), "staff": staff.name}
         )
-        await gateway.update(pledge_id, UPDATE_DECIDE, decision)
+        await pledges.decide(pledge_id, decision)
     except ValidationError as exc:
         errors, status_code = field_errors(validation_errors(exc)), 422
-    except ProblemError as exc:
-        if exc.status not in (403, 409, 422):
+    except PledgeError as exc:
+        refused = pledge_problem(exc)
+        if refused.status not in (403, 409, 422):
             raise
-        errors, status_code = FieldErrors(), exc.status
+        errors, status_code = FieldErrors(), refused.status
         # The workflow's refusals name the note when it is the problem ("a note is required ...").
-        errors.add("note" if exc.status == 422 and "note" in exc.detail.lower() else None, exc.detail)
+        errors.add("note" if refused.status == 422 and "note" in refused.detail.lower() else None, refused.detail)
     else:
-        return redirect(f"/staff/queue?decided={quote(pledge_id)}&decision={decision.decision.value}")
-    state = await gateway.state(pledge_id)
+        query = {"decided": pledge_id, "decision": decision.decision.value}
+        return redirect(page_url(request, "staff_queue_page", query))
+    state = await pledges.state(pledge_id)
     return _decision_page(request, state, True, errors, values, status_code=status_code)

@@ -47,7 +47,7 @@ _RAW_MIME = {"requestBody": {"required": True, "content": {"message/rfc822": {"s
 async def receive_email(
     request: Request,
     settings: SettingsDep,
-    gateway: TemporalDep,
+    pledges: TemporalDep,
     secret: Annotated[str | None, Header(alias="X-Pledgeflow-Secret", max_length=500)] = None,
 ) -> InboundReceipt:
     """A reply to a report request, as raw MIME: kept, deduplicated, and counted as a report when it is one."""
@@ -62,7 +62,7 @@ async def receive_email(
     if not raw.strip():
         raise ProblemError(422, "the body must be the raw MIME message")
     message: EmailMessage = message_from_bytes(raw, policy=policy.default)
-    processor = ReplyProcessor(settings, await gateway.client())
+    processor = ReplyProcessor(settings, pledges)
     try:
         with registry_reachable():
             result = await processor.process(raw, header_recipients(message), envelope_sender=None)

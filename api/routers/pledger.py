@@ -31,10 +31,6 @@ from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
 from workflows.state import (
-    UPDATE_REPORT,
-    UPDATE_REQUEST_EXTENSION,
-    UPDATE_REVISE,
-    UPDATE_WITHDRAW,
     ActionResult,
     ExtensionRequestInput,
     PledgeState,
@@ -89,13 +85,13 @@ def _expected_version(if_match: str | None) -> int | None:
 @router.post("", status_code=202, responses=responses(422, 503))
 async def submit_pledge(
     submission: Submission,
-    gateway: TemporalDep,
+    pledges: TemporalDep,
     settings: SettingsDep,
     session: SessionDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> SubmissionAccepted:
     """Start the pledge's workflow; the same ``Idempotency-Key`` always answers with the same pledge."""
-    pledge_id = await gateway.submit(submission, idempotency_key)
+    pledge_id = await pledges.start(submission, idempotency_key)
     # A keyed retry may come after the pledge's tokens were revoked: hand out one of the current version.
     version = current_token_version(session, pledge_id) if idempotency_key else 1
     return _accepted(settings, pledge_id, version)
@@ -110,9 +106,9 @@ _INTERNAL = {"staff", "email_task_queue", "steps_done", "reply_message_ids", "id
     responses={200: {"headers": _ETAG}, **responses(*_ON_PLEDGE)},
     response_model_exclude=_INTERNAL,
 )
-async def get_pledge(pledge_id: str, caller: PledgeReader, gateway: TemporalDep, response: Response) -> PledgeState:
+async def get_pledge(pledge_id: str, caller: PledgeReader, pledges: TemporalDep, response: Response) -> PledgeState:
     """The full pledge for its owner (or staff): state, contacts, timeline and next deadline."""
-    state = await gateway.state(pledge_id)
+    state = await pledges.state(pledge_id)
     response.headers["ETag"] = etag(state.submission_version)
     return state
 
@@ -125,41 +121,39 @@ async def revise_submission(
     pledge_id: str,
     submission: Submission,
     claims: PledgeToken,
-    gateway: TemporalDep,
+    pledges: TemporalDep,
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=100)] = None,
 ) -> ActionResult:
     """A whole new submission while changes are requested; ``If-Match`` carries the version it revises."""
     expected = _expected_version(if_match)
-    result = await gateway.update(
-        pledge_id, UPDATE_REVISE, RevisionInput(submission=submission, expected_version=expected)
-    )
+    result = await pledges.revise(pledge_id, RevisionInput(submission=submission, expected_version=expected))
     response.headers["ETag"] = etag(result.submission_version)
     return result
 
 
 @router.post("/{pledge_id}/reports", status_code=201, responses=responses(*_ON_PLEDGE, 409, 422))
 async def submit_report(
-    pledge_id: str, report: ProgressReport, claims: ReportToken, gateway: TemporalDep
+    pledge_id: str, report: ProgressReport, claims: ReportToken, pledges: TemporalDep
 ) -> ActionResult:
     """A progress report. With a report link's token it counts for that link's cycle only."""
-    return await gateway.update(pledge_id, UPDATE_REPORT, ReportInput(report=report, source="api", cycle=claims.cycle))
+    return await pledges.report(pledge_id, ReportInput(report=report, source="api", cycle=claims.cycle))
 
 
 @router.post("/{pledge_id}/extension-requests", status_code=201, responses=responses(*_ON_PLEDGE, 409, 422))
 async def request_extension(
-    pledge_id: str, request: ExtensionRequestInput, claims: PledgeToken, gateway: TemporalDep
+    pledge_id: str, request: ExtensionRequestInput, claims: PledgeToken, pledges: TemporalDep
 ) -> ActionResult:
     """Ask staff for more time to report, with a reason."""
-    return await gateway.update(pledge_id, UPDATE_REQUEST_EXTENSION, request)
+    return await pledges.request_extension(pledge_id, request)
 
 
 @router.post("/{pledge_id}/withdrawal", responses=responses(*_ON_PLEDGE, 409, 422))
 async def withdraw(
     pledge_id: str,
     claims: PledgeToken,
-    gateway: TemporalDep,
+    pledges: TemporalDep,
     withdrawal: Annotated[WithdrawalInput | None, Body()] = None,
 ) -> ActionResult:
     """Withdraw the pledge (closed, withdrawn); it stays visible in the registry with that reason."""
-    return await gateway.update(pledge_id, UPDATE_WITHDRAW, withdrawal or WithdrawalInput())
+    return await pledges.withdraw(pledge_id, withdrawal or WithdrawalInput())

@@ -1,4 +1,4 @@
-"""Reply-by-email tokens: the TOKEN in ``reply+TOKEN@<inbound domain>`` (SPEC 6).
+"""Reply-by-email tokens: the TOKEN in ``reply+TOKEN@<inbound domain>`` (docs/email.md §5).
 
 An email local part holds at most 64 characters and mail systems may change its case, so these are not
 the itsdangerous tokens of links: they are lowercase base32 of the pledge id, the reporting cycle, the

@@ -1,4 +1,4 @@
-"""Signed, expiring, single-purpose tokens scoped to one pledge (SPEC 7).
+"""Signed, expiring, single-purpose tokens scoped to one pledge (docs/api.md §4).
 
 A token carries the pledge id, its purpose, the pledge's token version (bumping the version in the
 registry revokes every earlier token) and, for report links, the reporting cycle.

@@ -1,4 +1,4 @@
-"""``pledgeflow ops``: what an operator asks of the fleet from a terminal (SPEC 8).
+"""``pledgeflow ops``: what an operator asks of the fleet from a terminal (README, "Running it in production").
 
 Lists come from Temporal visibility (the pledges' search attributes), one pledge's story from its
 workflow query, and every change goes through the workflow's own updates, so the rules stay there.
@@ -15,32 +15,22 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from pledgeflow.cli.startup import settings_or_exit
 from pledgeflow.core.settings import Settings
 from pledgeflow.operations import extensions
 from pledgeflow.temporal.connection import connect
+from pledgeflow.temporal.pledge_client import PledgeClient, PledgeError
 from workflows.search_attributes import MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, STATUS
-from workflows.state import (
-    QUERY_STATE,
-    UPDATE_CLOSE,
-    WORKFLOW_TYPE,
-    ActionResult,
-    ClosureInput,
-    PledgeState,
-    PledgeStatus,
-    workflow_id,
-)
+from workflows.state import WORKFLOW_TYPE, ActionResult, ClosureInput, PledgeStatus, workflow_id
 
 ops_app = typer.Typer(help="Inspect and steer the fleet of pledges (operators).", no_args_is_help=True)
 console = Console()
 T = TypeVar("T")
 
 
-def _run(job: Callable[[Client, Settings], Awaitable[T]]) -> T:
+def _run(job: Callable[[PledgeClient, Settings], Awaitable[T]]) -> T:
     settings = settings_or_exit()
 
     async def main() -> T:
@@ -49,9 +39,14 @@ def _run(job: Callable[[Client, Settings], Awaitable[T]]) -> T:
         except RuntimeError as exc:
             typer.secho(f"Temporal at {settings.temporal_address} is unreachable: {exc}", fg="red", err=True)
             raise typer.Exit(3) from None
-        return await job(client, settings)
+        return await job(PledgeClient(settings, client), settings)
 
     return asyncio.run(main())
+
+
+def _failed(pledge_id: str, error: PledgeError | RPCError) -> typer.Exit:
+    typer.secho(f"{pledge_id}: {error}", fg="red", err=True)
+    return typer.Exit(1)
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -68,7 +63,7 @@ def list_pledges(
 ) -> None:
     """Pledges by status or deadline, soonest deadline first, as Temporal visibility sees them."""
 
-    async def job(client: Client, settings: Settings) -> None:
+    async def job(pledges: PledgeClient, settings: Settings) -> None:
         query = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{settings.task_queue}'"
         if status is not None:
             query += f" AND PledgeStatus = '{status.value}'"
@@ -76,7 +71,7 @@ def list_pledges(
             moment = due_before.replace(tzinfo=due_before.tzinfo or dt.UTC)
             query += f" AND PledgeNextDeadline < '{moment.isoformat()}'"
         rows = []
-        async for execution in client.list_workflows(query, limit=limit):
+        async for execution in (await pledges.temporal()).list_workflows(query, limit=limit):
             attributes = execution.typed_search_attributes
             rows.append(
                 (
@@ -101,12 +96,11 @@ def list_pledges(
 def show(pledge_id: Annotated[str, typer.Argument(help="The pledge id, e.g. PF-7K3M9QX.")]) -> None:
     """One pledge's status, next step and whole timeline, from its workflow."""
 
-    async def job(client: Client, _: Settings) -> None:
+    async def job(pledges: PledgeClient, _: Settings) -> None:
         try:
-            state = await client.get_workflow_handle(workflow_id(pledge_id)).query(QUERY_STATE, result_type=PledgeState)
-        except RPCError as exc:
-            typer.secho(f"{pledge_id}: {exc.message}", fg="red", err=True)
-            raise typer.Exit(1) from None
+            state = await pledges.state(pledge_id)
+        except (PledgeError, RPCError) as exc:
+            raise _failed(pledge_id, exc) from None
         closure = f" ({state.closure_reason.value})" if state.closure_reason else ""
         console.print(f"[bold]{state.pledge_id}[/bold] {state.submission.title}")
         console.print(f"status: {state.status.value}{closure}   cycle: {state.cycle}   missed: {state.missed_cycles}")
@@ -128,8 +122,8 @@ def extend_all(
 ) -> None:
     """Extend every open reporting cycle at once; each pledge's own rules (the maximum) still apply."""
 
-    async def job(client: Client, settings: Settings) -> extensions.ExtendAllResult:
-        return await extensions.extend_all_open_cycles(client, days, reason, staff, task_queue=settings.task_queue)
+    async def job(pledges: PledgeClient, settings: Settings) -> extensions.ExtendAllResult:
+        return await extensions.extend_all_open_cycles(pledges, days, reason, staff, task_queue=settings.task_queue)
 
     result = _run(job)
     console.print(f"extended {len(result.extended)}, refused {len(result.refused)}, failed {len(result.failed)}")
@@ -145,22 +139,13 @@ def close(
     reason: Annotated[str, typer.Option(help="Why it is removed; shown publicly.")],
     staff: Annotated[str, typer.Option(help="The operator's name, for the timeline.")],
 ) -> None:
-    """Close a pledge as removed (SPEC 5 step 12)."""
+    """Close a pledge as removed, with the reason shown publicly."""
 
-    async def job(client: Client, _: Settings) -> ActionResult:
-        handle = client.get_workflow_handle(workflow_id(pledge_id))
+    async def job(pledges: PledgeClient, _: Settings) -> ActionResult:
         try:
-            result: ActionResult = await handle.execute_update(
-                UPDATE_CLOSE, ClosureInput(reason=reason, staff=staff), result_type=ActionResult
-            )
-            return result
-        except WorkflowUpdateFailedError as failure:
-            cause = failure.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        except RPCError as exc:
-            message = exc.message
-        typer.secho(f"{pledge_id}: {message}", fg="red", err=True)
-        raise typer.Exit(1)
+            return await pledges.close(pledge_id, ClosureInput(reason=reason, staff=staff))
+        except (PledgeError, RPCError) as exc:
+            raise _failed(pledge_id, exc) from None
 
     result = _run(job)
     console.print(f"{pledge_id}: {result.status.value}. {result.message}")

@@ -1,4 +1,4 @@
-"""Reply by email (SPEC 6): the ``pledgeflow inbound`` SMTP receiver and what every inbound message goes through.
+"""Reply by email (docs/email.md §5): the ``pledgeflow inbound`` SMTP receiver and what every reply goes through.
 
 Only ``reply+TOKEN@<inbound domain>`` recipients with a valid, unrevoked token are accepted; anything else
 is refused at RCPT with a 550, so a mistyped address bounces to its sender at once. An accepted message is
@@ -24,7 +24,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.reply_tokens import ReplyClaims
@@ -35,7 +35,8 @@ from pledgeflow.core.models import InboundMessage, utcnow
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
 from pledgeflow.temporal.connection import connect
-from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
+from pledgeflow.temporal.pledge_client import PledgeClient, PledgeClosed, PledgeNotFound, TemporalUnavailable
+from workflows.state import EmailReply
 from workflows.submission import NARRATIVE_MAX_CHARS, NARRATIVE_MIN_CHARS
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,9 @@ class TryLater(Exception):
 
 
 class ReplyProcessor:
-    def __init__(self, settings: Settings, client: Client) -> None:
+    def __init__(self, settings: Settings, pledges: PledgeClient) -> None:
         self.settings = settings
-        self.client = client
+        self.pledges = pledges
         self.secret = settings.signing_key()
 
     def claims_for(self, address: str) -> ReplyClaims:
@@ -138,14 +139,15 @@ class ReplyProcessor:
                 received_at=row.received_at,
             )
             try:
-                await self.client.get_workflow_handle(workflow_id(claims.pledge_id)).signal(SIGNAL_EMAIL_REPLY, reply)
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    # Forget the message so that the redelivery the sender makes is processed afresh.
-                    await asyncio.to_thread(self._forget, message_id)
-                    raise TryLater(f"the workflow engine is unavailable ({exc.message})") from exc
+                await self.pledges.reply(claims.pledge_id, reply)
+            except (PledgeClosed, PledgeNotFound):
                 outcome, detail = Outcome.pledge_closed, "kept; the pledge is closed and takes no more reports"
                 await asyncio.to_thread(self._set_outcome, message_id, outcome)
+            except (TemporalUnavailable, RPCError) as exc:
+                # Anything else Temporal answers is ours to retry: forget the message, so that the
+                # redelivery the sender makes is processed afresh.
+                await asyncio.to_thread(self._forget, message_id)
+                raise TryLater(f"the workflow engine is unavailable ({exc})") from exc
         log.info("reply %s for pledge %s from %s: %s", message_id, claims.pledge_id, sender, detail)
         return InboundResult(outcome, message_id, claims.pledge_id, detail)
 
@@ -233,7 +235,7 @@ class InboundServer:
         self.settings = settings
         self.host = host or settings.inbound_host
         self.port = port if port is not None else settings.inbound_port
-        self.handler = InboundHandler(ReplyProcessor(settings, client))
+        self.handler = InboundHandler(ReplyProcessor(settings, PledgeClient(settings, client)))
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:

@@ -1,30 +1,21 @@
-"""What an operator does to many pledges at once (SPEC 5 step 13): find them with a visibility query on
+"""What an operator does to many pledges at once (docs/lifecycle.md §13): find them with a visibility query on
 the pledges' search attributes and send each the same update, so every rule stays in the workflow."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client
 from temporalio.service import RPCError
 
-from workflows.state import (
-    UPDATE_GRANT_EXTENSION,
-    WORKFLOW_TYPE,
-    ActionResult,
-    ExtensionGrantInput,
-    PledgeStatus,
-    workflow_id,
-)
+from pledgeflow.temporal.pledge_client import ActionRefused, PledgeClient, PledgeError
+from workflows.state import WORKFLOW_TYPE, ExtensionGrantInput, PledgeStatus, workflow_id
 
 # A cycle is open while its report is asked for and missing; those are the deadlines an outage of the
 # report form (or of email) makes unfair.
 OPEN_CYCLE_STATUSES = (PledgeStatus.report_due, PledgeStatus.report_overdue, PledgeStatus.non_reporting)
 CONCURRENT_UPDATES = 20
-UPDATE_TIMEOUT = dt.timedelta(seconds=30)
 
 
 class ExtendAllResult(BaseModel):
@@ -46,7 +37,7 @@ async def open_cycle_pledges(client: Client, task_queue: str | None = None) -> l
 
 
 async def extend_all_open_cycles(
-    client: Client, days: int, reason: str, staff: str, *, task_queue: str | None = None
+    pledges: PledgeClient, days: int, reason: str, staff: str, *, task_queue: str | None = None
 ) -> ExtendAllResult:
     """Grant every open cycle ``days`` more days (e.g. after a reporting-form outage).
 
@@ -58,21 +49,18 @@ async def extend_all_open_cycles(
     limit = asyncio.Semaphore(CONCURRENT_UPDATES)
 
     async def extend(pledge_id: str) -> None:
-        handle = client.get_workflow_handle(workflow_id(pledge_id))
         async with limit:
             try:
-                await handle.execute_update(
-                    UPDATE_GRANT_EXTENSION, grant, result_type=ActionResult, rpc_timeout=UPDATE_TIMEOUT
-                )
-            except WorkflowUpdateFailedError as failure:
-                cause = failure.cause
-                result.refused[pledge_id] = cause.message if isinstance(cause, ApplicationError) else str(cause)
+                await pledges.grant_extension(pledge_id, grant)
+            except ActionRefused as refusal:
+                result.refused[pledge_id] = refusal.message
                 return
-            except RPCError as error:
-                result.failed[pledge_id] = error.message
+            except (PledgeError, RPCError) as error:
+                result.failed[pledge_id] = str(error)
                 return
         result.extended.append(pledge_id)
 
-    await asyncio.gather(*(extend(pledge_id) for pledge_id in await open_cycle_pledges(client, task_queue)))
+    open_now = await open_cycle_pledges(await pledges.temporal(), task_queue)
+    await asyncio.gather(*(extend(pledge_id) for pledge_id in open_now))
     result.extended.sort()
     return result

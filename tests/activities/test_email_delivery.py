@@ -1,4 +1,4 @@
-"""The send ledger against real SMTP servers: exactly one delivery where the server lets us know (SPEC 6).
+"""The send ledger against real SMTP servers: exactly one delivery where the server lets us know (docs/email.md §3).
 
 Small aiosmtpd handlers play the SMTP server's part: one answers from a script (421, 550, stall after
 DATA), and the ledger's state is read back from the real database.

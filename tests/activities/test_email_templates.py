@@ -1,4 +1,4 @@
-"""Every kind of email renders, in both parts, into a message a person can read and act on (SPEC 6)."""
+"""Every kind of email renders, in both parts, into a message a person can read and act on (docs/email.md §1-2)."""
 
 from __future__ import annotations
 

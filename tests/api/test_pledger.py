@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import pytest
 
-from api.problems import ProblemError
-from api.temporal_gateway import TemporalGateway
 from pledgeflow.auth.staff_keys import Role
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
-from tests.api.conftest import Submitted, bearer, decide, in_status, status_of, submit, until_status, wait_for_row
+from tests.api.conftest import Submitted, bearer, decide, in_status, submit, until_status, wait_for_row
 from tests.conftest import Stack
 from tests.factories import report_data, submission_data
-from workflows.state import WithdrawalInput, workflow_id
+from tests.temporal.older_pledge import older_pledge
+from workflows.state import PledgeStatus, workflow_id
 
 
 def _path(pledge: Submitted, tail: str = "") -> str:
@@ -227,9 +225,9 @@ async def test_an_action_on_a_pledge_whose_workflow_has_ended_is_409_closed(shar
 
 
 async def test_an_action_the_workflow_does_not_know_is_409_with_the_status(shared_stack: Stack) -> None:
-    pledge = await submit(shared_stack.http)
-    gateway = TemporalGateway(shared_stack.settings, shared_stack.client)
-    with pytest.raises(ProblemError) as refused:
-        await gateway.update(pledge.id, "no_such_action", WithdrawalInput())
-    assert refused.value.status == 409
-    assert refused.value.extra == {"pledge_status": await status_of(shared_stack.http, pledge)}
+    async with older_pledge(shared_stack.client, PledgeStatus.report_due) as pledge_id:
+        token = issue(shared_stack.settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, 1))
+        response = await shared_stack.http.post(f"/api/v1/pledges/{pledge_id}/withdrawal", headers=bearer(token))
+    body = _assert_problem(response, 409)
+    assert body["pledge_status"] == "report_due"
+    assert body["detail"] == "this action is not available while the pledge is report_due"

@@ -1,4 +1,4 @@
-"""Tokens (SPEC 7): signed, expiring, single-purpose, scoped to one pledge (and one cycle), revocable."""
+"""Tokens (docs/api.md §4): signed, expiring, single-purpose, scoped to one pledge (and one cycle), revocable."""
 
 from __future__ import annotations
 

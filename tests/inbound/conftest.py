@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from pledgeflow.auth import reply_tokens
+from pledgeflow.core import ids
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port, make_settings
@@ -73,7 +74,7 @@ def reply_address(
 async def pledge(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[OpenPledge]:
     """A running 'pledge workflow' awaiting the report of cycle 1."""
     queue = f"replies-{uuid.uuid4().hex[:8]}"
-    pledge_id = f"PF-{uuid.uuid4().hex[:7].upper()}"
+    pledge_id = ids.new_pledge_id()
     async with Worker(
         dev_env.client, task_queue=queue, workflows=[ReplyRecorder], workflow_runner=UnsandboxedWorkflowRunner()
     ):

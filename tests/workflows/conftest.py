@@ -93,7 +93,7 @@ async def run_pledge_worker(
             ),
             Worker(**common, task_queue=settings.email_task_queue, activities=[send_email]),
         ):
-            yield Pledges(env, settings.task_queue, settings.email_task_queue, mailbox, settings.database_url)
+            yield Pledges(env, settings, mailbox)
     assert mailbox.problems == [], "emails that break the contract with the email engineer"
 
 

@@ -3,7 +3,8 @@
 - :class:`Mailbox` is the stand-in ``send_email`` activity: it keeps every EmailRequest with the
   workflow time it was asked at, and notes any request that breaks the email contract (context keys
   other than CONTEXT[kind] + ALWAYS, or a business key the real send ledger would drop as a repeat).
-- :class:`Pledge` wraps one pledge's workflow: updates, queries, waiting, and the registry's copy.
+- :class:`Pledge` wraps one pledge's workflow: what people do goes through the API's own
+  :class:`PledgeClient`; it also waits, reads histories, and the registry's copy.
 """
 
 from __future__ import annotations
@@ -20,32 +21,22 @@ from temporalio import activity
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from pledgeflow.core import ids
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge as PledgeRow
 from pledgeflow.core.models import TimelineEntry
+from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import ActionRefused, PledgeClient
 from workflows.emails import ALWAYS, CONTEXT, EmailKind, EmailOutcome, EmailRequest
-from workflows.search_attributes import initial_search_attributes
 from workflows.state import (
-    QUERY_STATE,
-    UPDATE_CLOSE,
-    UPDATE_DECIDE,
-    UPDATE_GRANT_EXTENSION,
-    UPDATE_REFUSE_EXTENSION,
-    UPDATE_REPORT,
-    UPDATE_REQUEST_EXTENSION,
-    UPDATE_REVISE,
-    UPDATE_WITHDRAW,
-    WORKFLOW_TYPE,
     ActionResult,
     ClosureInput,
     Decision,
     DecisionInput,
+    EmailReply,
     ExtensionGrantInput,
     ExtensionRefusalInput,
     ExtensionRequestInput,
@@ -53,7 +44,6 @@ from workflows.state import (
     PledgeStatus,
     ReportInput,
     RevisionInput,
-    StartInput,
     TimelineEvent,
     WithdrawalInput,
     workflow_id,
@@ -67,11 +57,6 @@ WORKFLOW_TASK_EVENTS = {
 }
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes; the registry stores UTC."""
-    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
 @dataclass
@@ -124,45 +109,47 @@ class Pledge:
         self.pledges = pledges
         self.id = pledge_id
         self.first_run_id = first_run_id
+        self.pledge_client = pledges.pledge_client
         # No run id: updates, queries and histories go to the current run, whatever continue-as-new did.
         self.handle: WorkflowHandle[Any, PledgeState] = pledges.client.get_workflow_handle(
             workflow_id(pledge_id), result_type=PledgeState
         )
 
-    # --- what people do ---------------------------------------------------------------------
-
-    async def _update(self, name: str, arg: Any) -> ActionResult:
-        result: ActionResult = await self.handle.execute_update(name, arg, result_type=ActionResult)
-        return result
+    # --- what people do, through the client the API uses -------------------------------------
 
     async def decide(self, decision: Decision, staff: str = "vera", note: str | None = None) -> ActionResult:
-        return await self._update(UPDATE_DECIDE, DecisionInput(decision=decision, staff=staff, note=note))
+        return await self.pledge_client.decide(self.id, DecisionInput(decision=decision, staff=staff, note=note))
 
     async def approve(self, staff: str = "vera") -> ActionResult:
         return await self.decide(Decision.approve, staff)
 
     async def revise(self, submission: Submission, expected_version: int | None = None) -> ActionResult:
-        return await self._update(
-            UPDATE_REVISE, RevisionInput(submission=submission, expected_version=expected_version)
+        return await self.pledge_client.revise(
+            self.id, RevisionInput(submission=submission, expected_version=expected_version)
         )
 
     async def report(self, report: ProgressReport, cycle: int | None = None) -> ActionResult:
-        return await self._update(UPDATE_REPORT, ReportInput(report=report, source="form", cycle=cycle))
+        return await self.pledge_client.report(self.id, ReportInput(report=report, source="form", cycle=cycle))
 
     async def request_extension(self, reason: str) -> ActionResult:
-        return await self._update(UPDATE_REQUEST_EXTENSION, ExtensionRequestInput(reason=reason))
+        return await self.pledge_client.request_extension(self.id, ExtensionRequestInput(reason=reason))
 
     async def grant_extension(self, days: int, reason: str = "reporting form outage") -> ActionResult:
-        return await self._update(UPDATE_GRANT_EXTENSION, ExtensionGrantInput(days=days, reason=reason, staff="omar"))
+        return await self.pledge_client.grant_extension(
+            self.id, ExtensionGrantInput(days=days, reason=reason, staff="omar")
+        )
 
     async def refuse_extension(self, reason: str) -> ActionResult:
-        return await self._update(UPDATE_REFUSE_EXTENSION, ExtensionRefusalInput(reason=reason, staff="omar"))
+        return await self.pledge_client.refuse_extension(self.id, ExtensionRefusalInput(reason=reason, staff="omar"))
 
     async def withdraw(self, reason: str | None = None) -> ActionResult:
-        return await self._update(UPDATE_WITHDRAW, WithdrawalInput(reason=reason))
+        return await self.pledge_client.withdraw(self.id, WithdrawalInput(reason=reason))
 
     async def close(self, reason: str) -> ActionResult:
-        return await self._update(UPDATE_CLOSE, ClosureInput(reason=reason, staff="omar"))
+        return await self.pledge_client.close(self.id, ClosureInput(reason=reason, staff="omar"))
+
+    async def reply(self, reply: EmailReply) -> None:
+        await self.pledge_client.reply(self.id, reply)
 
     # --- what people see --------------------------------------------------------------------
 
@@ -171,8 +158,7 @@ class Pledge:
         return await self.settled()
 
     async def _query(self) -> PledgeState:
-        state: PledgeState = await self.handle.query(QUERY_STATE, result_type=PledgeState)
-        return state
+        return await self.pledge_client.state(self.id)
 
     async def wait_for(self, check: Callable[[PledgeState], bool], timeout: float = 15) -> PledgeState:
         """Wait (in real time; the clock stands still) until the quiet workflow's state passes ``check``.
@@ -215,14 +201,14 @@ class Pledge:
         return [(s.kind.value, s.to) for s in self.emails()]
 
     def registry_timeline(self) -> list[TimelineEvent]:
-        with session_for(self.pledges.database_url) as session:
+        with session_for(self.pledges.settings.database_url) as session:
             rows = session.exec(
                 select(TimelineEntry).where(TimelineEntry.pledge_id == self.id).order_by(TimelineEntry.seq)  # type: ignore[arg-type]
             ).all()
         return [
             TimelineEvent(
                 seq=row.seq,
-                at=aware(row.at),
+                at=row.at,
                 actor=row.actor,
                 kind=row.kind,
                 message=row.message,
@@ -233,13 +219,7 @@ class Pledge:
         ]
 
     async def describe(self) -> DescribeWorkflowExecutionResponse:
-        # The raw description: the time-skipping server keeps an unset Datetime search attribute as a
-        # null payload, which the client's describe() cannot decode (the dev server removes it).
-        return await self.pledges.client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(
-                namespace=self.pledges.client.namespace, execution=WorkflowExecution(workflow_id=self.handle.id)
-            )
-        )
+        return await describe(self.pledges.client, self.handle.id)
 
     async def search_attributes(self) -> dict[str, Any]:
         """The pledge's search attributes as an operator's visibility query sees them (unset ones absent)."""
@@ -253,7 +233,7 @@ class Pledge:
     async def history_length(self) -> int:
         return int((await self.describe()).workflow_execution_info.history_length)
 
-    async def refused(self, action: Awaitable[ActionResult]) -> ApplicationError:
+    async def refused(self, action: Awaitable[ActionResult]) -> ActionRefused:
         """The refusal an update's validator gave, after checking it left nothing in history.
 
         The time-skipping server has no speculative workflow tasks, so a refused update still costs it
@@ -263,12 +243,11 @@ class Pledge:
         before = len((await self.handle.fetch_history()).events)
         try:
             await action
-        except WorkflowUpdateFailedError as failure:
-            assert isinstance(failure.cause, ApplicationError), failure.cause
+        except ActionRefused as refusal:
             new = (await self.handle.fetch_history()).events[before:]
             kinds = {EventType.Name(event.event_type) for event in new}
             assert kinds <= WORKFLOW_TASK_EVENTS, f"a refused update must leave no trace in history: {kinds}"
-            return failure.cause
+            return refusal
         raise AssertionError("the update was accepted")
 
     async def assert_registry_matches(self) -> PledgeState:
@@ -283,11 +262,11 @@ class Pledge:
             state.cycle,
             state.missed_cycles,
         )
-        assert (row.next_step, aware(row.next_deadline)) == (state.next_step, state.next_deadline)
+        assert (row.next_step, row.next_deadline) == (state.next_step, state.next_deadline)
         return state
 
     def registry_row(self) -> PledgeRow | None:
-        with session_for(self.pledges.database_url) as session:
+        with session_for(self.pledges.settings.database_url) as session:
             return session.get(PledgeRow, self.id)
 
     async def run_ids(self) -> list[str]:
@@ -301,32 +280,36 @@ class Pledge:
             runs.append(last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id)
 
 
+async def describe(client: Client, workflow_id: str) -> DescribeWorkflowExecutionResponse:
+    """The raw description: the time-skipping server keeps an unset Datetime search attribute as a null
+    payload, which the client's describe() cannot decode (the dev server removes it)."""
+    return await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+
+
 @dataclass
 class Pledges:
     env: WorkflowEnvironment
-    task_queue: str
-    email_task_queue: str
+    settings: Settings
     mailbox: Mailbox
-    database_url: str
+    pledge_client: PledgeClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pledge_client = PledgeClient(self.settings, self.env.client)
 
     @property
     def client(self) -> Client:
         return self.env.client
 
     async def submit(self, submission: Submission) -> Pledge:
-        """Start the workflow as the API does (id, static summary, initial search attributes)."""
-        pledge_id = ids.new_pledge_id()
-        handle = await self.client.start_workflow(
-            WORKFLOW_TYPE,
-            StartInput(pledge_id=pledge_id, submission=submission, email_task_queue=self.email_task_queue),
-            id=workflow_id(pledge_id),
-            task_queue=self.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=submission.title,
-            search_attributes=initial_search_attributes(submission),
-        )
-        assert handle.first_execution_run_id is not None
-        pledge = Pledge(self, pledge_id, handle.first_execution_run_id)
+        """Start the workflow as the API does, through its client."""
+        pledge_id = await self.pledge_client.start(submission)
+        # Just started, the workflow is still on its first run.
+        first_run = (await describe(self.client, workflow_id(pledge_id))).workflow_execution_info.execution.run_id
+        pledge = Pledge(self, pledge_id, first_run)
         await pledge.settled()
         return pledge
 

@@ -1,4 +1,4 @@
-"""SPEC 5 steps 11-12: the end-date final report, withdrawal from every open status, a discontinued
+"""docs/lifecycle.md §11-12: the end-date final report, withdrawal from every open status, a discontinued
 report, and an operator's closure."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from pledgeflow.temporal.pledge_client import Refusal
 from tests.factories import make_report, make_submission, open_ended
 from tests.workflows.driver import DAY, HOUR, Pledge, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import REFUSED_INVALID, ClosureReason, Decision, PledgeStatus
+from workflows.state import ClosureReason, Decision, PledgeStatus
 
 
 async def ending_pledge(pledges: Pledges, end_after: dt.timedelta) -> tuple[Pledge, dt.datetime]:
@@ -178,7 +179,7 @@ async def test_a_discontinued_report_closes_the_pledge_as_withdrawn(pledges: Ple
 async def test_an_operator_closes_a_pledge_with_a_reason(pledges: Pledges) -> None:
     pledge = await published(pledges)
     refusal = await pledge.refused(pledge.close("   "))
-    assert (refusal.type, refusal.details) == (REFUSED_INVALID, ("published",))
+    assert (refusal.reason, refusal.pledge_status) == (Refusal.invalid, "published")
 
     await pledge.close("Duplicate of PF-7K3M9Q, submitted twice by the same ministry.")
     final = await pledge.handle.result()

@@ -12,26 +12,13 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.policy import PolicyActivities
-from pledgeflow.core import ids
 from pledgeflow.core.settings import Settings
 from tests.factories import make_submission
 from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import Mailbox
 from workflows.emails import EmailKind
 from workflows.policy import LoadedPolicy
-from workflows.search_attributes import initial_search_attributes
-from workflows.state import (
-    QUERY_STATE,
-    UPDATE_DECIDE,
-    WORKFLOW_TYPE,
-    ActionResult,
-    Decision,
-    DecisionInput,
-    PledgeState,
-    PledgeStatus,
-    StartInput,
-    workflow_id,
-)
+from workflows.state import Decision, DecisionInput, PledgeStatus, workflow_id
 
 
 class GatedPolicy:
@@ -68,21 +55,11 @@ async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submissio
     env: WorkflowEnvironment, settings: Settings, mailbox: Mailbox
 ) -> None:
     policy = GatedPolicy(settings)
-    submission = make_submission()
-    pledge_id = ids.new_pledge_id()
-    async for _ in run_pledge_worker(env, settings, mailbox, load_policy=policy.load_policy):
-        handle = await env.client.start_workflow(
-            WORKFLOW_TYPE,
-            StartInput(pledge_id=pledge_id, submission=submission, email_task_queue=settings.email_task_queue),
-            id=workflow_id(pledge_id),
-            task_queue=settings.task_queue,
-            search_attributes=initial_search_attributes(submission),
-        )
-        decision = asyncio.create_task(
-            handle.execute_update(
-                UPDATE_DECIDE, DecisionInput(decision=Decision.approve, staff="vera"), result_type=ActionResult
-            )
-        )
+    async for pledges in run_pledge_worker(env, settings, mailbox, load_policy=policy.load_policy):
+        client = pledges.pledge_client
+        pledge_id = await client.start(make_submission())
+        decision = asyncio.create_task(client.decide(pledge_id, DecisionInput(decision=Decision.approve, staff="vera")))
+        handle = env.client.get_workflow_handle(workflow_id(pledge_id))
         asked_for = await asyncio.wait_for(activities_asked_for_once_accepted(handle), timeout=30)
         assert asked_for == ["load_policy"]  # the update is with the workflow, the policy activity still held
         assert not decision.done()
@@ -92,7 +69,7 @@ async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submissio
 
         async with asyncio.timeout(30):
             while True:
-                state = await handle.query(QUERY_STATE, result_type=PledgeState)
+                state = await client.state(pledge_id)
                 if state.cycle >= 1:
                     break
                 await asyncio.sleep(0.2)

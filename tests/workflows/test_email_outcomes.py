@@ -1,4 +1,4 @@
-"""An email that is not delivered never stops the ladder, and the staff timeline says why (SPEC 6)."""
+"""An email that is not delivered never stops the ladder, and the staff timeline says why (docs/email.md §3)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
-"""SPEC 5 step 13: an extension asked for by the pledger and granted or refused by staff."""
+"""docs/lifecycle.md §13: an extension asked for by the pledger and granted or refused by staff."""
 
 from __future__ import annotations
 
+from pledgeflow.temporal.pledge_client import Refusal
 from tests.factories import make_report, open_ended
 from tests.workflows.driver import DAY, HOUR, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import REFUSED_INVALID, REFUSED_NOT_ALLOWED, PledgeStatus, StepName
+from workflows.state import PledgeStatus, StepName
 
 
 async def test_a_granted_extension_moves_the_remaining_steps_of_the_cycle(pledges: Pledges) -> None:
@@ -63,13 +64,13 @@ async def test_an_extension_over_the_maximum_is_refused_and_a_refusal_is_emailed
     await pledge.settled()
 
     too_long = await pledge.refused(pledge.grant_extension(61))
-    assert (too_long.type, too_long.details) == (REFUSED_INVALID, ("report_due",))
+    assert (too_long.reason, too_long.pledge_status) == (Refusal.invalid, "report_due")
     await pledge.grant_extension(40)
     over = await pledge.refused(pledge.grant_extension(21))
     assert over.message == "21 days is over the maximum: this cycle may be extended by 20 more days"
 
     nothing_asked = await pledge.refused(pledge.refuse_extension("No request is pending."))
-    assert nothing_asked.type == REFUSED_NOT_ALLOWED
+    assert nothing_asked.reason == Refusal.not_allowed
     await pledge.request_extension("We need two more months for the survey of all the schools.")
     await pledge.refuse_extension("The survey can be reported next year; please report what you have.")
     state = await pledge.assert_registry_matches()
@@ -85,7 +86,7 @@ async def test_an_extension_over_the_maximum_is_refused_and_a_refusal_is_emailed
 async def test_no_extension_before_publication(pledges: Pledges) -> None:
     pledge = await pledges.submit(open_ended())
     refusal = await pledge.refused(pledge.grant_extension(10))
-    assert (refusal.type, refusal.details) == (REFUSED_NOT_ALLOWED, ("in_review",))
+    assert (refusal.reason, refusal.pledge_status) == (Refusal.not_allowed, "in_review")
     assert refusal.message == "cannot extend a pledge that is in_review"
 
 

@@ -1,4 +1,4 @@
-"""A pledge's whole life in years: every run stays small, whatever the pledge's age (SPEC 5.2)."""
+"""A pledge's whole life in years: every run stays small, whatever the pledge's age (docs/lifecycle.md §16)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Extending every open cycle at once (SPEC 5 step 13) on the dev server, whose visibility store
+"""Extending every open cycle at once (docs/lifecycle.md §13) on the dev server, whose visibility store
 answers the operator's query on the pledges' search attributes."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ async def test_extend_all_open_cycles_grants_each_open_cycle_once(
                 await asyncio.sleep(0.2)
 
         result = await extend_all_open_cycles(
-            dev_env.client, 20, "The report form was down for two days.", "omar", task_queue=settings.task_queue
+            pledges.pledge_client, 20, "The report form was down for two days.", "omar", task_queue=settings.task_queue
         )
 
         assert result.extended == sorted(p.id for p in due[1:])

@@ -1,4 +1,4 @@
-"""The policy (SPEC 5.1): presets, TOML overrides, and the load_policy activity the workflow calls."""
+"""The policy (docs/lifecycle.md §14): presets, TOML overrides, and the load_policy activity the workflow calls."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Recorded histories of running pledges replay against today's workflow code (SPEC 5.2).
+"""Recorded histories of running pledges replay against today's workflow code (docs/lifecycle.md §16).
 
 A change to the workflow that would break a pledge already running fails here. Such a change goes
 behind ``workflow.patched``; the histories are recorded again (tests/workflows/histories.py) only

@@ -1,4 +1,4 @@
-"""SPEC 5 steps 5-10: the yearly report request, reminders, overdue, non-reporting, reinstatement,
+"""docs/lifecycle.md §5-10: the yearly report request, reminders, overdue, non-reporting, reinstatement,
 delisting, the early-report window, email replies, and a policy change applying from the next cycle."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import SIGNAL_EMAIL_REPLY, ClosureReason, EmailReply, PledgeState, PledgeStatus, StepName
+from workflows.state import ClosureReason, EmailReply, PledgeState, PledgeStatus, StepName
 
 
 async def report_due(pledges: Pledges) -> tuple[Pledge, dt.datetime]:
@@ -206,9 +206,9 @@ async def test_an_email_reply_counts_as_a_report_once(pledges: Pledges) -> None:
         cycle=1,
         received_at=now,
     )
-    await pledge.handle.signal(SIGNAL_EMAIL_REPLY, reply)
-    await pledge.handle.signal(SIGNAL_EMAIL_REPLY, reply)
-    await pledge.handle.signal(SIGNAL_EMAIL_REPLY, reply.model_copy(update={"message_id": "<r2@x>", "text": "ok"}))
+    await pledge.reply(reply)
+    await pledge.reply(reply)
+    await pledge.reply(reply.model_copy(update={"message_id": "<r2@x>", "text": "ok"}))
     state = await pledge.wait_for(lambda s: s.cycle == 2)
     state = await pledge.assert_registry_matches()
 
@@ -233,7 +233,7 @@ async def test_an_email_reply_with_a_nul_character_still_counts(pledges: Pledges
         cycle=1,
         received_at=await pledges.now(),
     )
-    await pledge.handle.signal(SIGNAL_EMAIL_REPLY, reply)
+    await pledge.reply(reply)
     state = await pledge.wait_for(lambda s: s.cycle == 2)
     assert [r.report.narrative for r in state.reports] == ["We connected 230 schools this year; details follow."]
 

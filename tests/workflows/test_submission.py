@@ -1,4 +1,4 @@
-"""The rules of SPEC 4 for a submission and a progress report, each with the field it names."""
+"""The rules (docs/api.md §1-2) for a submission and a progress report, each with the field it names."""
 
 from __future__ import annotations
 

@@ -1,24 +1,16 @@
-"""SPEC 5 steps 1-4: submission, vetting by staff, revision rounds, abandonment, publication."""
+"""docs/lifecycle.md §1-4: submission, vetting by staff, revision rounds, abandonment, publication."""
 
 from __future__ import annotations
 
 import pytest
 
 from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import Refusal
 from tests.factories import make_submission
 from tests.workflows.driver import DAY, HOUR, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import (
-    REFUSED_FORBIDDEN,
-    REFUSED_INVALID,
-    REFUSED_NOT_ALLOWED,
-    REFUSED_STALE,
-    ClosureReason,
-    Decision,
-    PledgeState,
-    PledgeStatus,
-)
+from workflows.state import ClosureReason, Decision, PledgeState, PledgeStatus
 
 
 async def test_submission_then_approval_publishes_and_schedules_the_first_report(pledges: Pledges) -> None:
@@ -86,7 +78,7 @@ async def test_rejection_needs_a_note_and_closes_the_pledge(pledges: Pledges) ->
     pledge = await pledges.submit(make_submission())
 
     refusal = await pledge.refused(pledge.decide(Decision.reject, note="  "))
-    assert (refusal.type, refusal.details) == (REFUSED_INVALID, ("in_review",))
+    assert (refusal.reason, refusal.pledge_status) == (Refusal.invalid, "in_review")
     assert "note" in refusal.message
 
     await pledge.decide(Decision.reject, note="The deliverables have no dates we can verify.")
@@ -116,7 +108,7 @@ async def test_changes_requested_then_revision_then_approval(pledges: Pledges) -
     }
 
     refusal = await pledge.refused(pledge.approve())
-    assert (refusal.type, refusal.details) == (REFUSED_NOT_ALLOWED, ("changes_requested",))
+    assert (refusal.reason, refusal.pledge_status) == (Refusal.not_allowed, "changes_requested")
 
     await pledges.skip(3 * DAY)
     revised = make_submission(title="Connecting 500 rural schools and training 2,000 teachers in Kenya")
@@ -126,7 +118,7 @@ async def test_changes_requested_then_revision_then_approval(pledges: Pledges) -
     await pledge.decide(Decision.request_changes, "vera", "Name the local operators, please.")
     await pledge.settled()
     refusal = await pledge.refused(pledge.revise(revised, expected_version=1))
-    assert (refusal.type, refusal.details) == (REFUSED_STALE, ("changes_requested",))
+    assert (refusal.reason, refusal.pledge_status) == (Refusal.stale, "changes_requested")
     await pledge.revise(revised, expected_version=2)
     await pledge.approve("sam")
 
@@ -190,7 +182,7 @@ async def test_large_pledge_needs_two_approvals_by_different_staff(pledges: Pled
     first = await pledge.approve("vera")
     assert first.status == PledgeStatus.in_review
     refusal = await pledge.refused(pledge.approve("vera"))
-    assert (refusal.type, refusal.details) == (REFUSED_FORBIDDEN, ("in_review",))
+    assert (refusal.reason, refusal.pledge_status) == (Refusal.forbidden, "in_review")
     assert "another person" in refusal.message
 
     await pledge.approve("sam")

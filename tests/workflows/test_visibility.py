@@ -1,4 +1,4 @@
-"""What an operator sees in the Temporal UI (SPEC 5.2): every activity and timer reads as a sentence,
+"""What an operator sees in the Temporal UI (docs/lifecycle.md §16): every activity and timer reads as a sentence,
 the current details say where the pledge stands, and the search attributes follow the ladder."""
 
 from __future__ import annotations

@@ -1,0 +1,326 @@
+"""The one typed client of a pledge's workflow: start it, read its state, carry each action in.
+
+The API, the pages, ``pledgeflow ops``, the inbound receiver and the tests all go through
+:class:`PledgeClient`, so what Temporal answers means the same everywhere. Each meaning is one exception:
+
+- :class:`ActionRefused`: an update's validator said no (its :class:`Refusal` says why), or the pledge's
+  workflow does not know the action at all (a pledge started by older code): not allowed now.
+- :class:`PledgeNotFound`: no pledge has this id. :class:`PledgeClosed`: an action reached a pledge whose
+  workflow has ended.
+- :class:`TemporalUnavailable`: the server is unreachable. :class:`WorkersNotAnswering`: no worker answered
+  in time. :class:`StateUnreadable`: a worker answered the query with a failure.
+  :class:`NoPledgeIdLeft`: every id a submission may take is taken.
+
+Handlers are named by method reference (``PledgeWorkflow.decide``), so renaming one is a type error here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager, suppress
+from enum import StrEnum
+from typing import Any, TypeVar, cast
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
+
+from pledgeflow.core import ids
+from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.connection import connect
+from workflows.pledge import PledgeWorkflow
+from workflows.search_attributes import initial_search_attributes
+from workflows.state import (
+    REFUSED_FORBIDDEN,
+    REFUSED_INVALID,
+    REFUSED_NOT_ALLOWED,
+    REFUSED_STALE,
+    ActionResult,
+    ClosureInput,
+    DecisionInput,
+    EmailReply,
+    ExtensionGrantInput,
+    ExtensionRefusalInput,
+    ExtensionRequestInput,
+    PledgeState,
+    PledgeStatus,
+    ReportInput,
+    RevisionInput,
+    StartInput,
+    WithdrawalInput,
+    workflow_id,
+)
+from workflows.submission import Submission
+
+CONNECT_TIMEOUT = 5.0
+# A query or update needs a worker to answer; without one the server would hold the call for a minute.
+ANSWER_TIMEOUT = 15.0
+MAX_ID_ATTEMPTS = 8
+
+_UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED)
+_PLEDGE_ID = re.compile(ids.PATTERN)
+Action = TypeVar("Action", bound=BaseModel)
+# One of the workflow's update handlers taking an ``Action``. The SDK types a named ``async def`` update as
+# answering its coroutine; what arrives is the handler's result, an ActionResult.
+Update = UpdateMethodMultiParam[[PledgeWorkflow, Action], Coroutine[Any, Any, ActionResult]]
+
+
+class Refusal(StrEnum):
+    """Why an update's validator refused; the values are the ``ApplicationError`` types it raises."""
+
+    not_allowed = REFUSED_NOT_ALLOWED  # not in the pledge's current status
+    stale = REFUSED_STALE  # a revision of an older submission version
+    invalid = REFUSED_INVALID  # e.g. a rejection without a note, an extension over the maximum
+    forbidden = REFUSED_FORBIDDEN  # e.g. a second approval by the same staff member
+
+
+_REFUSALS = {refusal.value for refusal in Refusal}
+
+
+class PledgeError(Exception):
+    """Anything a call on a pledge's workflow can meet; each subclass is one meaning, its text for people."""
+
+
+class ActionRefused(PledgeError):
+    def __init__(self, reason: Refusal, message: str, pledge_status: str | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.pledge_status = pledge_status  # the status the validator saw, when it said
+
+
+class PledgeNotFound(PledgeError):
+    def __init__(self, pledge_id: str) -> None:
+        super().__init__(f"no pledge {pledge_id}")
+        self.pledge_id = pledge_id
+
+
+class PledgeClosed(PledgeError):
+    def __init__(self, pledge_id: str) -> None:
+        super().__init__(f"the pledge is {PledgeStatus.closed.value}; no further action is possible")
+        self.pledge_id = pledge_id
+
+
+class TemporalUnavailable(PledgeError):
+    def __init__(self) -> None:
+        super().__init__("Temporal is unreachable; try again shortly")
+
+
+class WorkersNotAnswering(PledgeError):
+    def __init__(self) -> None:
+        super().__init__("the pledge workers did not answer in time; try again shortly")
+
+
+class StateUnreadable(PledgeError):
+    def __init__(self) -> None:
+        super().__init__("the pledge's state cannot be read right now")
+
+
+class NoPledgeIdLeft(PledgeError):
+    def __init__(self) -> None:
+        super().__init__("could not allocate a pledge id; try again")
+
+
+class PledgeClient:
+    """Without a connected ``client`` it connects on first use, so a process starts (and says Temporal is
+    unavailable) while the server is down, and checks credentials and input before it needs Temporal."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def temporal(self) -> Client:
+        """The SDK client, for what is not one pledge's business (health checks, visibility lists)."""
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(connect(self._settings), timeout=CONNECT_TIMEOUT)
+                except (RuntimeError, OSError, TimeoutError) as exc:
+                    raise TemporalUnavailable from exc
+        return self._client
+
+    # --- starting a pledge ------------------------------------------------------------------------
+
+    async def start(self, submission: Submission, idempotency_key: str | None = None) -> str:
+        """Start a pledge's workflow and return its id; the same ``idempotency_key`` always gives the same one."""
+        client = await self.temporal()
+        async with _answered_within(None):
+            for attempt in range(MAX_ID_ATTEMPTS):
+                if idempotency_key is None:
+                    pledge_id = ids.new_pledge_id()
+                    try:
+                        await self._start(client, pledge_id, submission, None)
+                    except WorkflowAlreadyStartedError:
+                        continue  # a random id collided: draw another
+                    return pledge_id
+                pledge_id = ids.pledge_id_for_key(idempotency_key, self._settings.signing_key(), attempt)
+                # USE_EXISTING answers with whatever runs under this id, and a closed pledge under it refuses
+                # a new start: either way the memo says whose it is, a retry of this key or (rarely) another
+                # key whose id collided, in which case step to the next id.
+                with suppress(WorkflowAlreadyStartedError):
+                    await self._start(client, pledge_id, submission, idempotency_key)
+                description = await client.get_workflow_handle(workflow_id(pledge_id)).describe()
+                if await description.memo_value("idempotency_key", default="") == idempotency_key:
+                    return pledge_id
+        raise NoPledgeIdLeft
+
+    async def _start(self, client: Client, pledge_id: str, submission: Submission, idempotency_key: str | None) -> None:
+        await client.start_workflow(
+            PledgeWorkflow.run,
+            StartInput(
+                pledge_id=pledge_id,
+                submission=submission,
+                idempotency_key=idempotency_key,
+                email_task_queue=self._settings.email_task_queue,
+            ),
+            id=workflow_id(pledge_id),
+            task_queue=self._settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=(
+                WorkflowIDConflictPolicy.USE_EXISTING if idempotency_key else WorkflowIDConflictPolicy.FAIL
+            ),
+            memo={"idempotency_key": idempotency_key or ""},
+            static_summary=submission.title,
+            search_attributes=initial_search_attributes(submission),
+        )
+
+    # --- reading it -------------------------------------------------------------------------------
+
+    async def state(self, pledge_id: str) -> PledgeState:
+        """The pledge's whole current state, from its workflow's query (also once the workflow has ended)."""
+        handle = await self._handle(pledge_id)
+        async with _answered_within(ANSWER_TIMEOUT):
+            try:
+                return await handle.query(PledgeWorkflow.query_state)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise PledgeNotFound(pledge_id) from exc
+                raise
+            except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
+                raise StateUnreadable from exc
+
+    # --- what people do: one update each, checked by its validator --------------------------------
+
+    async def decide(self, pledge_id: str, decision: DecisionInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.decide, decision)
+
+    async def revise(self, pledge_id: str, revision: RevisionInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.revise, revision)
+
+    async def report(self, pledge_id: str, report: ReportInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.submit_report, report)
+
+    async def request_extension(self, pledge_id: str, request: ExtensionRequestInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.request_extension, request)
+
+    async def grant_extension(self, pledge_id: str, grant: ExtensionGrantInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.grant_extension, grant)
+
+    async def refuse_extension(self, pledge_id: str, refusal: ExtensionRefusalInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.refuse_extension, refusal)
+
+    async def withdraw(self, pledge_id: str, withdrawal: WithdrawalInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.withdraw, withdrawal)
+
+    async def close(self, pledge_id: str, closure: ClosureInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.close, closure)
+
+    async def reply(self, pledge_id: str, reply: EmailReply) -> None:
+        """A pledger's reply by email: a signal, so nothing waits for a worker (the workflow judges it)."""
+        handle = await self._handle(pledge_id)
+        async with _answered_within(None):
+            try:
+                await handle.signal(PledgeWorkflow.email_reply, reply)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise await self._not_running(handle, pledge_id) from exc
+                raise
+
+    async def _update(self, pledge_id: str, update: Update[Action], argument: Action) -> ActionResult:
+        handle = await self._handle(pledge_id)
+        async with _answered_within(ANSWER_TIMEOUT):
+            try:
+                return cast(ActionResult, await handle.execute_update(update, argument))
+            except WorkflowUpdateFailedError as exc:
+                raise await self._refusal(handle, exc.cause) from exc
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise await self._not_running(handle, pledge_id) from exc
+                raise
+
+    async def _handle(self, pledge_id: str) -> WorkflowHandle[PledgeWorkflow, PledgeState]:
+        if not _PLEDGE_ID.match(pledge_id):
+            raise PledgeNotFound(pledge_id)  # never sent on to Temporal as a workflow id
+        client = await self.temporal()
+        return client.get_workflow_handle_for(PledgeWorkflow.run, workflow_id(pledge_id))
+
+    async def _refusal(
+        self, handle: WorkflowHandle[PledgeWorkflow, PledgeState], cause: BaseException
+    ) -> ActionRefused:
+        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+            # The validator's first detail is the status it saw.
+            status = str(cause.details[0]) if cause.details else None
+            return ActionRefused(Refusal(cause.type), cause.message, status)
+        # An update this pledge's workflow does not know (a pledge started by older code, for instance):
+        # the action is not available to it now, never a server error.
+        current = await self._status_of(handle)
+        return ActionRefused(
+            Refusal.not_allowed, f"this action is not available while the pledge is {current}", current
+        )
+
+    async def _not_running(self, handle: WorkflowHandle[PledgeWorkflow, PledgeState], pledge_id: str) -> PledgeError:
+        """No running workflow took the call: either the pledge never existed, or it has ended."""
+        try:
+            await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return PledgeNotFound(pledge_id)
+            raise
+        return PledgeClosed(pledge_id)
+
+    async def _status_of(self, handle: WorkflowHandle[PledgeWorkflow, PledgeState]) -> str:
+        description = await handle.describe()
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            return PledgeStatus.closed.value
+        state = await handle.query(PledgeWorkflow.query_state)
+        return state.status.value
+
+
+@asynccontextmanager
+async def _answered_within(seconds: float | None) -> AsyncIterator[None]:
+    """Temporal answering "unavailable" (or a dropped call) is :class:`TemporalUnavailable`; a call that
+    needs a worker and gets no answer within ``seconds`` is :class:`WorkersNotAnswering`.
+
+    The SDK reports our own cancellation as its RPC-timeout error, so the deadline, not the exception
+    type, says which of the two a timeout is.
+    """
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            yield
+    except RPCError as exc:
+        if exc.status in _UNREACHABLE:
+            raise TemporalUnavailable from exc
+        raise
+    except (TimeoutError, RPCTimeoutOrCancelledError) as exc:
+        if seconds is not None and (isinstance(exc, TimeoutError) or deadline.expired()):
+            raise WorkersNotAnswering from exc
+        if isinstance(exc, RPCTimeoutOrCancelledError):
+            raise TemporalUnavailable from exc
+        raise

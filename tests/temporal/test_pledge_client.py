@@ -1,0 +1,105 @@
+"""What each answer of Temporal becomes in the pledge client, on the session's dev server: one error per
+meaning, so the API, the pages, ``pledgeflow ops`` and the inbound receiver all read it the same way.
+
+(The validators' four refusals are pinned through the same client by the lifecycle tests in tests/workflows.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from pledgeflow.core import ids
+from pledgeflow.core.settings import Settings
+from pledgeflow.temporal import pledge_client
+from pledgeflow.temporal.pledge_client import (
+    ActionRefused,
+    PledgeClient,
+    PledgeClosed,
+    PledgeNotFound,
+    Refusal,
+    TemporalUnavailable,
+    WorkersNotAnswering,
+)
+from tests.conftest import free_port, make_settings
+from tests.factories import make_submission
+from tests.temporal.older_pledge import older_pledge
+from workflows.state import EmailReply, PledgeStatus, WithdrawalInput, workflow_id
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_url: str) -> Settings:
+    return make_settings(tmp_path, sqlite_url)
+
+
+def _reply() -> EmailReply:
+    return EmailReply(
+        message_id="<reply@connect-africa.example>",
+        sender="amina@connect-africa.example",
+        text="We connected 230 schools this year.",
+        cycle=1,
+        received_at=dt.datetime.now(dt.UTC),
+    )
+
+
+async def test_an_unknown_or_malformed_pledge_id_is_pledge_not_found(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    client = PledgeClient(settings, dev_env.client)
+    for pledge_id in (ids.new_pledge_id(), "PF-0000000", "../../etc"):
+        with pytest.raises(PledgeNotFound, match=f"no pledge {pledge_id}"):
+            await client.state(pledge_id)
+        with pytest.raises(PledgeNotFound):
+            await client.withdraw(pledge_id, WithdrawalInput())
+        with pytest.raises(PledgeNotFound):
+            await client.reply(pledge_id, _reply())
+
+
+async def test_an_update_the_workflow_does_not_know_is_refused_as_not_allowed_now(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    client = PledgeClient(settings, dev_env.client)
+    async with older_pledge(dev_env.client, PledgeStatus.report_due) as pledge_id:
+        with pytest.raises(ActionRefused) as refused:
+            await client.withdraw(pledge_id, WithdrawalInput(reason="Programme cancelled"))
+    assert (refused.value.reason, refused.value.pledge_status) == (Refusal.not_allowed, "report_due")
+    assert refused.value.message == "this action is not available while the pledge is report_due"
+
+
+async def test_an_action_or_a_reply_reaching_an_ended_workflow_is_pledge_closed(
+    dev_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    client = PledgeClient(settings, dev_env.client)
+    async with older_pledge(dev_env.client) as pledge_id:
+        await dev_env.client.get_workflow_handle(workflow_id(pledge_id)).terminate(reason="test: ended")
+        with pytest.raises(PledgeClosed, match="the pledge is closed; no further action is possible"):
+            await client.withdraw(pledge_id, WithdrawalInput())
+        with pytest.raises(PledgeClosed):
+            await client.reply(pledge_id, _reply())
+        assert (await client.state(pledge_id)).pledge_id == pledge_id  # an ended pledge can still be read
+
+
+async def test_without_a_worker_on_its_queue_a_pledge_is_workers_not_answering(
+    dev_env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pledge_client, "ANSWER_TIMEOUT", 1.0)
+    client = PledgeClient(settings, dev_env.client)  # no worker serves this test's task queue
+    pledge_id = await client.start(make_submission())
+    try:
+        with pytest.raises(WorkersNotAnswering):
+            await client.state(pledge_id)
+        with pytest.raises(WorkersNotAnswering):
+            await client.withdraw(pledge_id, WithdrawalInput())
+    finally:
+        await dev_env.client.get_workflow_handle(workflow_id(pledge_id)).terminate(reason="test finished")
+
+
+async def test_an_unreachable_server_is_temporal_unavailable(tmp_path: Path, sqlite_url: str) -> None:
+    client = PledgeClient(make_settings(tmp_path, sqlite_url, temporal_address=f"127.0.0.1:{free_port()}"))
+    with pytest.raises(TemporalUnavailable, match="Temporal is unreachable"):
+        await client.start(make_submission())
+    with pytest.raises(TemporalUnavailable):
+        await client.state(ids.new_pledge_id())
