@@ -1,0 +1,68 @@
+"""Reading one raw message the way the inbound receiver does: is it a machine's, what does a bounce say, what text counts.
+
+One function for the receiver, the webhook, ``pledgeflow inbound check`` and the corpus figures, so what an
+operator checks and what the benchmark measures is exactly what the receiver does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from pledgeflow.inbound.machine_mail import Bounce, _parts, bounce_of, machine_reason
+from pledgeflow.inbound.publication import publishable
+from pledgeflow.inbound.reply_text import body_text, own_text
+
+MAX_DEPTH = 30  # MIME parts nested deeper than any mail client writes: kept, not read
+
+
+@dataclass(frozen=True)
+class Reading:
+    message: EmailMessage
+    auto_reply: str | None  # why a machine wrote it, or None for a person
+    bounce: Bounce | None  # what a bounce or complaint says, when it is one
+    own_text: str  # the sender's own lines: quotes and signature removed
+    text: str  # what would be recorded: own_text without greeting, sign-off and the contact's names
+    unreadable: str | None = None  # why the message could not be read at all
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+    return message
+
+
+def read(raw: bytes, envelope_sender: str | None = None, names: Sequence[str] = ()) -> Reading:
+    """Classify and extract one message; never raises for what a sender can put in a message."""
+    message = parse(raw)
+    depth = _depth(message)
+    if depth > MAX_DEPTH:
+        return Reading(message, None, None, "", "", f"MIME parts nested {depth} deep")
+    reason = machine_reason(message, envelope_sender)
+    if reason is not None:
+        return Reading(message, reason, bounce_of(message), "", "")
+    try:
+        own = own_text(body_text(message))
+    except (RecursionError, ValueError, LookupError, TypeError, AssertionError) as exc:
+        return Reading(message, None, None, "", "", f"body unreadable ({type(exc).__name__}: {exc})")
+    sender_name = parseaddr(str(message.get("From", "")))[0]
+    return Reading(message, None, None, own, publishable(own, [*names, sender_name]))
+
+
+def _depth(message: EmailMessage) -> int:
+    deepest = 0
+    queue = [(message, 0)]
+    while queue:
+        part, depth = queue.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            queue.extend((child, depth + 1) for child in payload if isinstance(child, EmailMessage))
+    return deepest
+
+
+__all__ = ["MAX_DEPTH", "Reading", "_parts", "parse", "read"]
