@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from email.message import EmailMessage
-from email.utils import parseaddr
 
 import aiosmtplib
 from jinja2 import TemplateError
@@ -24,6 +23,7 @@ from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import EmailSuppression, SentEmail, utcnow
 from pledgeflow.core.settings import Settings
+from pledgeflow.inbound import bounces
 from workflows.emails import EmailOutcome, EmailRequest
 
 # ApplicationError types, so an operator (and the workflow) can tell why a send failed.
@@ -100,8 +100,9 @@ class EmailActivities:
         settings = self.settings
         await aiosmtplib.send(
             message,
-            # The envelope names the one recipient: nothing in a header can add another.
-            sender=parseaddr(settings.mail_from)[1],
+            # The envelope names the one recipient: nothing in a header can add another. Its sender is
+            # this message's own return path (VERP), so a bounce says which message and recipient failed.
+            sender=bounces.return_path(str(message["Message-ID"]), settings.inbound_domain),
             recipients=[request.recipient.email],
             hostname=settings.smtp_host,
             port=settings.smtp_port,

@@ -130,7 +130,7 @@ class SentEmail(SQLModel, table=True):
     cycle: int
     kind: str = Field(max_length=64)
     recipient: str = Field(max_length=320)
-    message_id: str = Field(max_length=255)
+    message_id: str = Field(index=True, max_length=255)  # a bounce to its VERP return path finds it by this
     state: str = Field(max_length=16)  # sending | sent | failed | skipped
     attempts: int = 0
     last_error: str | None = None
@@ -141,12 +141,28 @@ class SentEmail(SQLModel, table=True):
 class EmailSuppression(SQLModel, table=True):
     """A contact flagged do-not-email (bounce or complaint): mail to it is skipped, never sent.
 
-    send_email reads it; the inbound receiver's bounce and complaint handling will write it (issue #9).
+    send_email reads it; the inbound receiver writes it for a hard bounce, an abuse complaint or a run of
+    soft bounces (pledgeflow/inbound/bounces.py); ``pledgeflow ops suppressions lift`` removes it.
     """
 
     email: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=64)
     created_at: dt.datetime = _utc(nullable=False)
+
+
+class EmailBounce(SQLModel, table=True):
+    """A bounce or complaint about one message we sent (the send ledger's Message-ID), kept for operators."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(index=True, max_length=255)  # ours, from the VERP return path or the quoted headers
+    inbound_message_id: str = Field(max_length=255)  # the bounce itself (InboundMessage)
+    pledge_id: str | None = Field(default=None, index=True, max_length=16)
+    recipient: str = Field(index=True, max_length=320)
+    kind: str = Field(max_length=16)  # hard | soft | complaint
+    status: str = Field(max_length=64)  # the DSN status (5.1.1) or "complaint: abuse"
+    action: str = Field(max_length=32)
+    detail: str | None = None
+    received_at: dt.datetime = _utc(nullable=False)
 
 
 class InboundMessage(SQLModel, table=True):
@@ -155,7 +171,7 @@ class InboundMessage(SQLModel, table=True):
     message_id: str = Field(primary_key=True, max_length=255)
     pledge_id: str | None = Field(default=None, index=True, max_length=16)
     sender: str = Field(max_length=320)
-    outcome: str = Field(max_length=32)  # accepted | auto_reply | bad_token | ...
+    outcome: str = Field(max_length=32)  # accepted | auto_reply | bounce | unreadable | ...
     raw: bytes
     received_at: dt.datetime = _utc(nullable=False)
 

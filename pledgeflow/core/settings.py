@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     inbound_port: int = Field(2525, ge=1, le=65535)
     inbound_domain: str = "inbound.pledgeflow.localhost"
     inbound_webhook_secret: str | None = None
+    soft_bounce_limit: int = Field(3, ge=1, description="Soft bounces in a row that make an address do-not-email.")
 
     secret_key: str = Field("", description="Signs tokens and Message-IDs; default: generated under home.")
     manage_token_days: int = Field(365, ge=1)

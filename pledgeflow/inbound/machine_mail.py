@@ -20,7 +20,8 @@ from flufl.bounce import all_failures
 
 AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 ROBOT_SENDERS = frozenset(
-    {"mailer-daemon", "postmaster", "post_master", "mail-daemon", "mailerdaemon", "no-reply", "noreply", "do-not-reply", "donotreply"}
+    {"mailer-daemon", "postmaster", "post_master", "mail-daemon", "mailerdaemon"}
+    | {"no-reply", "noreply", "do-not-reply", "donotreply"}
 )
 REPORT_TYPES = {
     "delivery-status": "a delivery status notification (RFC 3464)",
@@ -121,9 +122,10 @@ def bounce_of(message: EmailMessage) -> Bounce | None:
                 return found
     try:
         temporary, permanent = all_failures(message)
-    except Exception:  # noqa: BLE001 - a detector tripping over odd mail must not stop the receiver
+    except Exception:
         return None
-    for addresses, bounce_kind, status in ((permanent, BounceKind.hard, "5.0.0"), (temporary, BounceKind.soft, "4.0.0")):
+    failures = ((permanent, BounceKind.hard, "5.0.0"), (temporary, BounceKind.soft, "4.0.0"))
+    for addresses, bounce_kind, status in failures:
         for address in sorted(addresses):
             recipient = address.decode("utf-8", "replace") if isinstance(address, bytes) else str(address)
             action = "failed" if bounce_kind is BounceKind.hard else "delayed"
@@ -169,7 +171,8 @@ def _dsn_fields(part: Message) -> list[dict[str, str]]:
     """The header blocks of a delivery-status or feedback-report part, each as lower-cased field names."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return [{name.lower(): str(value) for name, value in block.items()} for block in payload]
+        parsed = [block for block in payload if isinstance(block, Message)]
+        return [{name.lower(): str(value) for name, value in block.items()} for block in parsed]
     text = payload if isinstance(payload, str) else ""
     blocks: list[dict[str, str]] = []
     for chunk in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
@@ -192,9 +195,8 @@ def _original_headers(message: EmailMessage) -> Message | None:
         kind = part.get_content_type()
         if kind == "message/rfc822":
             payload = part.get_payload()
-            if isinstance(payload, list) and payload:
-                inner: Message = payload[0]
-                return inner
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
         if kind == "text/rfc822-headers":
             from email import message_from_string
 

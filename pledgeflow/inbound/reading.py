@@ -1,4 +1,4 @@
-"""Reading one raw message the way the inbound receiver does: is it a machine's, what does a bounce say, what text counts.
+"""Reading one raw message as the inbound receiver does: a machine's or a person's, what a bounce says, what counts.
 
 One function for the receiver, the webhook, ``pledgeflow inbound check`` and the corpus figures, so what an
 operator checks and what the benchmark measures is exactly what the receiver does.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.parser import BytesHeaderParser
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -30,16 +31,21 @@ class Reading:
 
 
 def parse(raw: bytes) -> EmailMessage:
-    message: EmailMessage = message_from_bytes(raw, policy=policy.default)  # type: ignore[assignment]
+    message: EmailMessage = message_from_bytes(raw, policy=policy.default)
     return message
 
 
 def read(raw: bytes, envelope_sender: str | None = None, names: Sequence[str] = ()) -> Reading:
     """Classify and extract one message; never raises for what a sender can put in a message."""
-    message = parse(raw)
-    depth = _depth(message)
+    try:
+        message = parse(raw)
+        depth = _depth(message)
+    except RecursionError:
+        depth = MAX_DEPTH + 1
     if depth > MAX_DEPTH:
-        return Reading(message, None, None, "", "", f"MIME parts nested {depth} deep")
+        # Only the top headers, read without descending into the parts: enough to keep it and say why.
+        headers: EmailMessage = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        return Reading(headers, None, None, "", "", f"MIME parts nested more than {MAX_DEPTH} deep")
     reason = machine_reason(message, envelope_sender)
     if reason is not None:
         return Reading(message, reason, bounce_of(message), "", "")

@@ -1,10 +1,13 @@
 """Reply by email (docs/email.md §5): the ``pledgeflow inbound`` SMTP receiver and what every reply goes through.
 
-Only ``reply+TOKEN@<inbound domain>`` recipients with a valid, unrevoked token are accepted; anything else
-is refused at RCPT with a 550, so a mistyped address bounces to its sender at once. An accepted message is
-kept raw (``InboundMessage``), deduplicated by Message-ID, checked for auto-replies, stripped of the quoted
-request, and, if what is left is long enough to be a report, signalled to the pledge's workflow, which
-records it as a narrative report and confirms it by email. The provider webhook
+Only ``reply+TOKEN@<inbound domain>`` recipients with a valid, unrevoked token, and ``bounce+<digest>@``
+return paths of messages we sent, are accepted; anything else is refused at RCPT with a 550, so a
+mistyped address bounces to its sender at once. An accepted message is kept raw (``InboundMessage``),
+deduplicated by Message-ID and read (pledgeflow/inbound/reading.py): machine mail is kept and ignored, a
+bounce or complaint feeds the do-not-email list (pledgeflow/inbound/bounces.py), and a person's reply,
+stripped of the quoted request, its signature, greeting and the contacts' names, is signalled to the
+pledge's workflow if it is long enough to be a report; the workflow records it as a narrative report and
+confirms it by email, quoting what it took. The provider webhook
 (``api/routers/inbound.py``) hands raw MIME to the same :class:`ReplyProcessor`.
 """
 
@@ -15,7 +18,6 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from enum import StrEnum
@@ -31,9 +33,11 @@ from pledgeflow.auth.reply_tokens import ReplyClaims
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import TokenError
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import InboundMessage, utcnow
+from pledgeflow.core.models import InboundMessage, Pledge, SentEmail, utcnow
 from pledgeflow.core.settings import Settings
-from pledgeflow.inbound.reply_text import auto_reply_reason, reply_text
+from pledgeflow.inbound import bounces
+from pledgeflow.inbound.machine_mail import Bounce
+from pledgeflow.inbound.reading import read
 from pledgeflow.temporal.connection import connect
 from pledgeflow.temporal.pledge_client import PledgeClient, PledgeClosed, PledgeNotFound, TemporalUnavailable
 from workflows.state import EmailReply
@@ -51,7 +55,9 @@ class Outcome(StrEnum):
     accepted = "accepted"  # signalled to the pledge's workflow
     duplicate = "duplicate"  # this Message-ID was received before; nothing more done
     auto_reply = "auto_reply"  # out of office, bounce, list mail: kept, ignored
+    bounce = "bounce"  # to a bounce+ return path: kept, read for the do-not-email list, never signalled
     too_short = "too_short"  # kept, but too little new text to count as a report
+    unreadable = "unreadable"  # kept, but its structure cannot be read (nested past any mail client's depth)
     pledge_closed = "pledge_closed"  # the pledge's workflow has ended; kept, nothing to signal
 
 
@@ -64,11 +70,21 @@ class InboundResult:
 
 
 class ReplyRefused(Exception):
-    """No recipient of the message is a reply address with a valid token."""
+    """No recipient of the message is a reply address with a valid token, or a return path of ours."""
 
 
 class TryLater(Exception):
     """Temporal could not take the reply now; the sender (or provider) should deliver it again."""
+
+
+@dataclass(frozen=True)
+class ReturnPath:
+    """A ``bounce+<digest>@`` recipient: the message of ours it is the return path of."""
+
+    sent: SentEmail
+
+
+Target = ReplyClaims | ReturnPath
 
 
 class ReplyProcessor:
@@ -76,6 +92,17 @@ class ReplyProcessor:
         self.settings = settings
         self.pledges = pledges
         self.secret = settings.signing_key()
+
+    def target_of(self, address: str) -> Target:
+        """What an address reaches: a reply token's pledge and cycle, or a message of ours it is the return path of."""
+        digest = bounces.digest_in(address, self.settings.inbound_domain)
+        if digest is not None:
+            with session_for(self.settings.database_url) as session:
+                sent = bounces.sent_message(session, digest)
+            if sent is None:
+                raise ReplyRefused(f"<{address}>: no message of ours has this return path")
+            return ReturnPath(sent)
+        return self.claims_for(address)
 
     def claims_for(self, address: str) -> ReplyClaims:
         """The claims of a reply address; :class:`ReplyRefused` saying why for any other address."""
@@ -92,54 +119,63 @@ class ReplyProcessor:
             raise ReplyRefused(f"<{address}>: reply address revoked")
         return claims
 
-    def first_valid(self, addresses: Sequence[str]) -> ReplyClaims:
+    def first_valid(self, addresses: Sequence[str]) -> Target:
         reasons = []
         for address in addresses:
             try:
-                return self.claims_for(address)
+                return self.target_of(address)
             except ReplyRefused as exc:
                 reasons.append(str(exc))
         raise ReplyRefused("; ".join(reasons) or "the message names no recipient")
 
     async def process(self, raw: bytes, recipients: Sequence[str], envelope_sender: str | None) -> InboundResult:
         """Keep, classify and (if it is a report) signal one message; raises ReplyRefused or TryLater."""
-        claims = await asyncio.to_thread(self.first_valid, recipients)
-        message: EmailMessage = message_from_bytes(raw, policy=policy.default)
-        message_id = _message_id(message, raw)
-        sender = parseaddr(str(message.get("From", "")))[1] or envelope_sender or ""
-        text = ""
-        reason = auto_reply_reason(message, envelope_sender)
-        if reason is not None:
-            outcome, detail = Outcome.auto_reply, f"automatic reply ignored ({reason})"
+        target = await asyncio.to_thread(self.first_valid, recipients)
+        pledge_id = target.sent.pledge_id if isinstance(target, ReturnPath) else target.pledge_id
+        names = await asyncio.to_thread(self._contact_names, pledge_id)
+        reading = read(raw, envelope_sender, names)
+        message_id = _message_id(reading.message, raw)
+        sender = parseaddr(str(reading.message.get("From", "")))[1] or envelope_sender or ""
+        if reading.unreadable is not None:
+            outcome, detail = Outcome.unreadable, f"kept, not read: {reading.unreadable}"
+        elif isinstance(target, ReturnPath):
+            outcome, detail = Outcome.bounce, "kept; it says nothing about a recipient of ours"
+        elif reading.auto_reply is not None:
+            outcome, detail = Outcome.auto_reply, f"automatic reply ignored ({reading.auto_reply})"
+        elif len(reading.text) < NARRATIVE_MIN_CHARS:
+            outcome = Outcome.too_short
+            detail = (
+                f"kept, not counted as a report: {len(reading.text)} characters of new text, "
+                f"{NARRATIVE_MIN_CHARS} needed"
+            )
         else:
-            text = reply_text(message)
-            if len(text) < NARRATIVE_MIN_CHARS:
-                outcome = Outcome.too_short
-                detail = (
-                    f"kept, not counted as a report: {len(text)} characters of new text, {NARRATIVE_MIN_CHARS} needed"
-                )
-            else:
-                outcome, detail = Outcome.accepted, f"counted as the report for cycle {claims.cycle}"
+            assert isinstance(target, ReplyClaims)
+            outcome, detail = Outcome.accepted, f"counted as the report for cycle {target.cycle}"
         row = InboundMessage(
             message_id=message_id,
-            pledge_id=claims.pledge_id,
+            pledge_id=pledge_id,
             sender=sender[:320],
             outcome=outcome.value,
             raw=raw,
             received_at=utcnow(),
         )
         if not await asyncio.to_thread(self._keep, row):
-            return InboundResult(Outcome.duplicate, message_id, claims.pledge_id, "already received; ignored")
+            return InboundResult(Outcome.duplicate, message_id, pledge_id, "already received; ignored")
+        if reading.bounce is not None:
+            sent = target.sent if isinstance(target, ReturnPath) else None
+            suppressed = await asyncio.to_thread(self._record_bounce, sent, reading.bounce, message_id)
+            detail = f"{detail}; {suppressed}" if outcome is not Outcome.bounce else f"kept; {suppressed}"
         if outcome is Outcome.accepted:
+            assert isinstance(target, ReplyClaims)
             reply = EmailReply(
                 message_id=message_id,
                 sender=sender,
-                text=text[:NARRATIVE_MAX_CHARS],
-                cycle=claims.cycle,
+                text=reading.text[:NARRATIVE_MAX_CHARS],
+                cycle=target.cycle,
                 received_at=row.received_at,
             )
             try:
-                await self.pledges.reply(claims.pledge_id, reply)
+                await self.pledges.reply(pledge_id, reply)
             except (PledgeClosed, PledgeNotFound):
                 outcome, detail = Outcome.pledge_closed, "kept; the pledge is closed and takes no more reports"
                 await asyncio.to_thread(self._set_outcome, message_id, outcome)
@@ -148,8 +184,24 @@ class ReplyProcessor:
                 # redelivery the sender makes is processed afresh.
                 await asyncio.to_thread(self._forget, message_id)
                 raise TryLater(f"the workflow engine is unavailable ({exc})") from exc
-        log.info("reply %s for pledge %s from %s: %s", message_id, claims.pledge_id, sender, detail)
-        return InboundResult(outcome, message_id, claims.pledge_id, detail)
+        log.info("inbound %s for pledge %s from %s: %s", message_id, pledge_id, sender, detail)
+        return InboundResult(outcome, message_id, pledge_id, detail)
+
+    def _contact_names(self, pledge_id: str) -> list[str]:
+        """The pledge's contacts' names, which the public must never see in a reply."""
+        with session_for(self.settings.database_url) as session:
+            pledge = session.get(Pledge, pledge_id)
+        if pledge is None:
+            return []
+        contacts = [pledge.submission.get("focal_point"), pledge.submission.get("backup_contact")]
+        return [str(contact.get("name", "")) for contact in contacts if isinstance(contact, dict)]
+
+    def _record_bounce(self, sent: SentEmail | None, bounce: Bounce, inbound_id: str) -> str:
+        with session_for(self.settings.database_url) as session:
+            sent = sent or bounces.sent_by_message_id(session, bounce.original_message_id)
+            if sent is None:
+                return f"a bounce for {bounce.recipient} about no message of ours: nothing suppressed"
+            return bounces.record(session, sent, bounce, inbound_id, self.settings.soft_bounce_limit)
 
     def _keep(self, row: InboundMessage) -> bool:
         """Store the message; False if its Message-ID is already stored (a redelivery)."""
@@ -205,7 +257,7 @@ class InboundHandler:
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         try:
-            await asyncio.to_thread(self.processor.claims_for, address)
+            await asyncio.to_thread(self.processor.target_of, address)
         except ReplyRefused as exc:
             return f"550 5.1.1 {exc}"
         except SQLAlchemyError:

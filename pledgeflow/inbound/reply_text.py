@@ -16,7 +16,9 @@ from html.parser import HTMLParser
 from charset_normalizer import from_bytes
 
 # Charsets mail clients declare that Python does not know by that name.
-CHARSET_ALIASES = {"iso-8859-8-i": "iso-8859-8", "iso-8859-6-i": "iso-8859-6", "x-unknown": "utf-8", "unicode-1-1-utf-7": "utf-7"}
+CHARSET_ALIASES = {
+    "iso-8859-8-i": "iso-8859-8", "iso-8859-6-i": "iso-8859-6", "x-unknown": "utf-8", "unicode-1-1-utf-7": "utf-7"
+}  # fmt: skip
 
 _WROTE = (
     r"wrote|a écrit|schrieb|escribió|escribio|ha scritto|scrisse|schreef|escreveu|skrev|kirjoitti|napisał\(a\)"
@@ -60,7 +62,9 @@ _HEADER_NEXT = re.compile(
 )
 _RULE = re.compile(r"^\s*(_{8,}|-{8,}|={8,}|—{3,})\s*$")
 # Signatures: the "-- " delimiter (and bare "--"), underscore or dash rules, "-Name" sign-offs.
-_SIGNATURE_START = re.compile(r"^(--\s*|_{2,}\s*|[—–]+\s*|—-\s*|-[A-Za-z][\w.]*(\s[\w.]+){0,3}\s*|disclaimer:?)$", re.IGNORECASE)
+_SIGNATURE_START = re.compile(
+    r"^(--\s*|_{2,}\s*|[—–]+\s*|—-\s*|-[A-Za-z][\w.]*(\s[\w.]+){0,3}\s*|disclaimer:?)$", re.IGNORECASE
+)
 # A mobile or client tagline, as a whole line only ("Sent from my iPhone", not "sent from my iPhone app to...").
 _TAGLINE = re.compile(
     r"^[(<\[]*\s*(sent (from|with|via|using) |sent from my |get outlook for |envoyé (de|depuis|à partir de|avec) "
@@ -71,7 +75,9 @@ _TAGLINE = re.compile(
     re.IGNORECASE,
 )
 _TAGLINE_EXCUSES = re.compile(r"typo|excuse|brevity|short|pardon|entschuldig", re.IGNORECASE)
-_BANNER = re.compile(r"^\s*\[?(caution|warning|external( email)?|attention)\]?\s*:.*\b(outside|external)\b", re.IGNORECASE)
+_BANNER = re.compile(
+    r"^\s*\[?(caution|warning|external( email)?|attention)\]?\s*:.*\b(outside|external)\b", re.IGNORECASE
+)
 
 
 def decode_part(part: Message) -> str:
@@ -162,9 +168,10 @@ def _attribution_length(lines: list[str], index: int) -> int:
         if len(joined) > 400:
             return 0
         ends = joined.rstrip(" -").rstrip()
-        if _ATTRIBUTION.match(ends) and (_ATTRIBUTION_START.match(first) or re.search(r"\d|@", joined)):
-            if re.search(r"\d|@|<", joined) or ends.endswith((":", "：")):
-                return extra + 1
+        starts = _ATTRIBUTION_START.match(first) or re.search(r"\d|@", joined)
+        dated = re.search(r"\d|@|<", joined) or ends.endswith((":", "："))
+        if _ATTRIBUTION.match(ends) and starts and dated:
+            return extra + 1
         if _DATED_ADDRESS.search(joined) and re.search(r"@|<", joined) and len(joined) < 250:
             return extra + 1
     return 0
@@ -179,7 +186,7 @@ def _header_block_length(lines: list[str], index: int) -> int:
         line = lines[end]
         if _HEADER_NEXT.match(line) or _HEADER_FROM.match(line):
             headers += 1
-        elif not line.strip() or headers >= 2 and end > index + 1 and not _HEADER_NEXT.match(line):
+        elif not line.strip() or (headers >= 2 and end > index + 1 and not _HEADER_NEXT.match(line)):
             if headers >= 2:
                 break
             if not line.strip():

@@ -18,7 +18,7 @@ from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port
 from tests.factories import registry_row
 from tests.inbound.conftest import OpenPledge, reply_address
-from tests.inbound.replies import NEW_TEXT, gmail_reply, out_of_office, outlook_reply
+from tests.inbound.replies import PUBLISHED_TEXT, gmail_reply, out_of_office, outlook_reply
 
 
 async def deliver(server: InboundServer, message: EmailMessage, sender: str = "amina@connect-africa.example") -> str:
@@ -44,7 +44,7 @@ async def test_a_gmail_reply_counts_once_with_only_its_new_text(
     assert answer.startswith("accepted: counted as the report for cycle 1")
 
     [reply] = await pledge.replies()
-    assert reply.text == NEW_TEXT
+    assert reply.text == PUBLISHED_TEXT
     assert (reply.cycle, reply.sender, reply.message_id) == (1, "amina@connect-africa.example", message["Message-ID"])
     row = kept(settings, message)
     assert row is not None and row.outcome == "accepted" and row.pledge_id == pledge.pledge_id
@@ -57,7 +57,7 @@ async def test_a_gmail_reply_counts_once_with_only_its_new_text(
 
 async def test_an_outlook_reply_yields_only_its_new_text(pledge: OpenPledge, inbound: InboundServer) -> None:
     await deliver(inbound, outlook_reply(pledge.reply_to))
-    assert [reply.text for reply in await pledge.replies()] == [NEW_TEXT]
+    assert [reply.text for reply in await pledge.replies()] == [PUBLISHED_TEXT]
 
 
 async def test_an_out_of_office_reply_is_kept_and_ignored(

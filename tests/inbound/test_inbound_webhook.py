@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from pledgeflow.core.settings import Settings
 from tests.inbound.conftest import OpenPledge
-from tests.inbound.replies import NEW_TEXT, gmail_reply, out_of_office
+from tests.inbound.replies import PUBLISHED_TEXT, gmail_reply, out_of_office
 
 SECRET = "provider-webhook-secret"
 URL = "/api/v1/inbound/email"
@@ -48,7 +48,7 @@ async def test_a_posted_reply_counts_once(api: httpx.AsyncClient, pledge: OpenPl
     }
     again = await post(api, message)
     assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
-    assert [reply.text for reply in await pledge.replies()] == [NEW_TEXT]
+    assert [reply.text for reply in await pledge.replies()] == [PUBLISHED_TEXT]
 
 
 async def test_an_auto_reply_posted_is_ignored(api: httpx.AsyncClient, pledge: OpenPledge) -> None:
