@@ -9,8 +9,10 @@ import typer
 import uvicorn
 
 from pledgeflow.auth.staff_keys import Role, StaffExists, add_staff
+from pledgeflow.cli.inbound import inbound_app
 from pledgeflow.cli.ops import ops_app
 from pledgeflow.cli.startup import settings_or_exit
+from pledgeflow.cli.suppressions import suppressions_app
 from pledgeflow.core import db
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
@@ -19,6 +21,8 @@ staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
+app.add_typer(inbound_app, name="inbound")
+ops_app.add_typer(suppressions_app, name="suppressions")
 
 
 @db_app.command("upgrade")
@@ -59,18 +63,6 @@ def worker() -> None:
         await run_workers(client, settings)
 
     asyncio.run(main())
-
-
-@app.command()
-def inbound() -> None:
-    """Receive replies by email: an SMTP server for reply+TOKEN@ addresses (PLEDGEFLOW_INBOUND_*)."""
-    from pledgeflow.inbound.receiver import serve
-
-    settings = settings_or_exit()
-    typer.echo(
-        f"inbound SMTP on {settings.inbound_host}:{settings.inbound_port} for reply+TOKEN@{settings.inbound_domain}"
-    )
-    asyncio.run(serve(settings))
 
 
 @app.command()

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.parser import BytesHeaderParser
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 
-from pledgeflow.inbound.machine_mail import Bounce, _parts, bounce_of, machine_reason
+from pledgeflow.inbound.machine_mail import Bounce, bounce_of, machine_reason
 from pledgeflow.inbound.publication import publishable
 from pledgeflow.inbound.reply_text import body_text, own_text
 
@@ -70,5 +70,3 @@ def _depth(message: EmailMessage) -> int:
             queue.extend((child, depth + 1) for child in payload if isinstance(child, EmailMessage))
     return deepest
 
-
-__all__ = ["MAX_DEPTH", "Reading", "_parts", "parse", "read"]

@@ -32,7 +32,9 @@ def test_a_case_that_is_misread_is_named(tmp_path: Path) -> None:
     """The measure can fail: a reply whose expected text is not what the sender wrote counts against it."""
     (tmp_path / "replies" / "made-up").mkdir(parents=True)
     (tmp_path / "machine" / "made-up").mkdir(parents=True)
-    (tmp_path / "replies" / "made-up" / "one.txt").write_text("Our report.\n\nOn Mon, 1 Mar 2027, A <a@b.org> wrote:\n> q\n")
+    (tmp_path / "replies" / "made-up" / "one.txt").write_text(
+        "Our report.\n\nOn Mon, 1 Mar 2027, A <a@b.org> wrote:\n> q\n"
+    )
     (tmp_path / "replies" / "made-up" / "one.expected").write_text("Our report. And more.\n")
     (tmp_path / "machine" / "made-up" / "person.eml").write_bytes(b"From: a@b.org\r\nSubject: Hi\r\n\r\nHello\r\n")
     figures = measure(tmp_path)
@@ -42,14 +44,17 @@ def test_a_case_that_is_misread_is_named(tmp_path: Path) -> None:
 
 def test_a_charset_python_does_not_know_is_read_not_crashed_on() -> None:
     raw = (
-        "From: Dana Levi <dana@example.org.il>\r\nSubject: Re: report\r\nMIME-Version: 1.0\r\n"
-        'Content-Type: text/plain; charset="iso-8859-8-i"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
-    ).encode() + "התקדמנו היטב השנה: חיברנו 40 בתי ספר.\r\n".encode("iso-8859-8")
+        b"From: Dana Levi <dana@example.org.il>\r\nSubject: Re: report\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: text/plain; charset="iso-8859-8-i"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+    ) + "התקדמנו היטב השנה: חיברנו 40 בתי ספר.\r\n".encode("iso-8859-8")
     assert read(raw).own_text == "התקדמנו היטב השנה: חיברנו 40 בתי ספר."
 
 
 def test_utf8_bytes_under_a_latin1_label_are_read_as_utf8() -> None:
-    raw = b"From: a@b.org\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n" + "Zürich schools: 40 connected.".encode()
+    raw = (
+        b"From: a@b.org\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n"
+        + "Zürich schools: 40 connected.".encode()
+    )
     assert read(raw).own_text == "Zürich schools: 40 connected."
 
 
@@ -57,6 +62,11 @@ def test_a_multipart_nested_a_thousand_deep_is_kept_unread() -> None:
     depth = 1000
     head = b"From: a@b.org\r\nMIME-Version: 1.0\r\n"
     body = b"".join(f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'.encode() for i in range(depth))
-    raw = head + body + b"Content-Type: text/plain\r\n\r\nhello\r\n" + b"".join(f"--b{i}--\r\n".encode() for i in reversed(range(depth)))
+    raw = (
+        head
+        + body
+        + b"Content-Type: text/plain\r\n\r\nhello\r\n"
+        + b"".join(f"--b{i}--\r\n".encode() for i in reversed(range(depth)))
+    )
     reading = read(raw)
     assert reading.unreadable is not None and "nested" in reading.unreadable
