@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.email import EmailActivities
@@ -122,7 +123,7 @@ async def test_soft_bounces_suppress_only_after_the_policy_number_in_a_row(
             answer = await bounce(server, delivery_status_notification(second, focal, "4.2.2", "delayed"), second)
             assert f"{focal} is do-not-email: 2 soft bounces in a row (4.2.2)" in answer
             with session_for(settings.database_url) as session:
-                mine_recorded = session.query(EmailBounce).filter(EmailBounce.recipient == focal).all()
+                mine_recorded = session.exec(select(EmailBounce).where(EmailBounce.recipient == focal)).all()
                 assert [row.kind for row in mine_recorded] == ["soft", "soft"]
 
 
