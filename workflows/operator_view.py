@@ -43,5 +43,8 @@ class OperatorView:
         workflow.set_current_details(
             f"**{state.status.value}** (cycle {state.cycle})  \n"
             f"next: {state.next_step or 'nothing'}{deadline}  \n"
-            f"last email: {state.last_email or 'none yet'}"
+            f"last email: {state.last_email or 'none yet'}  \n"
+            # The title is the first run's summary; Temporal carries no summary into a continued run, so every
+            # run shows it here (README, "The pledges in the Temporal UI").
+            f"pledge: {submission.title}"
         )
