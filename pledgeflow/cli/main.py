@@ -1,17 +1,19 @@
-"""The ``pledgeflow`` command: the parts of the stack, staff accounts and the database."""
+"""The ``pledgeflow`` command: the parts of the stack, staff accounts, the database and the operators' tools.
+
+Start-up stays light (``pledgeflow --help`` loads Typer and a few enums): every command imports what it
+needs (the web server, the database, Temporal) when it runs, not when the command line is read.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from pledgeflow.auth.staff_keys import Role, StaffExists, add_staff
+from pledgeflow.auth.roles import Role
+from pledgeflow.cli.importing import import_registry
 from pledgeflow.cli.ops import ops_app
 from pledgeflow.cli.startup import settings_or_exit
-from pledgeflow.core import db
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
 db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
@@ -19,11 +21,14 @@ staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
+app.command("import")(import_registry)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the registry database to the newest schema (PLEDGEFLOW_DATABASE_URL)."""
+    from pledgeflow.core import db
+
     settings = settings_or_exit()
     db.upgrade(settings.database_url)
     typer.echo(f"database at newest schema: {settings.database_url}")
@@ -35,6 +40,9 @@ def staff_add(
     role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.vetter,
 ) -> None:
     """Create a staff account and print its key once; only a hash of it is stored."""
+    from pledgeflow.auth.staff_keys import StaffExists, add_staff
+    from pledgeflow.core import db
+
     settings = settings_or_exit()
     db.upgrade(settings.database_url)
     with db.session_for(settings.database_url) as session:
@@ -49,6 +57,8 @@ def staff_add(
 @app.command()
 def worker() -> None:
     """Run the Temporal worker: pledge workflows, registry and email activities."""
+    import asyncio
+
     from pledgeflow.temporal.connection import connect
     from pledgeflow.temporal.worker import run_workers
 
@@ -64,6 +74,8 @@ def worker() -> None:
 @app.command()
 def inbound() -> None:
     """Receive replies by email: an SMTP server for reply+TOKEN@ addresses (PLEDGEFLOW_INBOUND_*)."""
+    import asyncio
+
     from pledgeflow.inbound.receiver import serve
 
     settings = settings_or_exit()
@@ -79,6 +91,8 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (PLEDGEFLOW_API_PORT).")] = None,
 ) -> None:
     """Serve the HTTP API and pages with uvicorn."""
+    import uvicorn
+
     from api.app import create_app
 
     settings = settings_or_exit()
