@@ -13,6 +13,7 @@ import typer
 from pledgeflow.auth.roles import Role
 from pledgeflow.cli.importing import import_registry
 from pledgeflow.cli.ops import ops_app
+from pledgeflow.cli.report import report
 from pledgeflow.cli.startup import settings_or_exit
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
 app.command("import")(import_registry)
+app.command("report")(report)
 
 
 @db_app.command("upgrade")
@@ -105,6 +107,10 @@ def dev(
         str | None,
         typer.Option(help="Policy preset: default, demo (the ladder in seconds), global_compact [PLEDGEFLOW_POLICY]."),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Seed 40 realistic pledges in every status (a restart seeds nothing twice)."),
+    ] = False,
 ) -> None:
     """Run the whole stack: Temporal with its UI, database, SMTP sink, inbound, worker and API; Ctrl-C stops all.
 
@@ -114,7 +120,7 @@ def dev(
 
     settings = settings_or_exit(dev_mode=True, **({"policy": policy} if policy else {}))
     try:
-        run(settings, typer.echo)
+        run(settings, typer.echo, demo)
     except DevError as exc:
         typer.secho(f"pledgeflow dev: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
