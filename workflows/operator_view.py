@@ -39,6 +39,11 @@ class OperatorView:
             self._shown[key.name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
+        self.show_details()
+
+    def show_details(self) -> None:
+        """The current details (no command in history, so a run shows them from its first task on)."""
+        state = self._state
         deadline = f" on {format_utc(state.next_deadline)}" if state.next_deadline else ""
         workflow.set_current_details(
             f"**{state.status.value}** (cycle {state.cycle})  \n"
@@ -46,5 +51,5 @@ class OperatorView:
             f"last email: {state.last_email or 'none yet'}  \n"
             # The title is the first run's summary; Temporal carries no summary into a continued run, so every
             # run shows it here (README, "The pledges in the Temporal UI").
-            f"pledge: {submission.title}"
+            f"pledge: {state.submission.title}"
         )

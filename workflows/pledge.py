@@ -91,6 +91,7 @@ class PledgeWorkflow:
         self._outbox = Outbox(self.state, self._email_settled)
         self._registry = RegistryProjector(self.state)
         self._operator_view = OperatorView(self.state)
+        self._operator_view.show_details()  # a continued run shows where the pledge stands before its first step
 
     @workflow.query(name=QUERY_STATE)
     def query_state(self) -> PledgeState:

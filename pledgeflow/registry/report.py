@@ -21,6 +21,12 @@ from pledgeflow.registry.stats import RegistryStats, Share
 
 FORMATS = ("html", "csv", "xlsx")
 TOP_COUNTRIES = 15
+
+
+class Fraction(float):
+    """A share of a whole (0 to 1): a number in the CSV and the workbook, a percentage in the HTML."""
+
+
 Cell = str | int | float | None
 
 
@@ -51,15 +57,11 @@ class Report:
 
 
 def _share_rows(shares: Sequence[Share]) -> list[tuple[Cell, ...]]:
-    return [(share.key, share.count, share.share) for share in shares]
+    return [(share.key, share.count, Fraction(share.share)) for share in shares]
 
 
 def _share_table(name: str, title: str, what: str, shares: Sequence[Share]) -> Table:
     return Table(name, title, (what, "pledges", "share"), _share_rows(shares))
-
-
-def _usd(amount: float | None) -> str:
-    return "—" if amount is None else f"USD {amount:,.0f}"
 
 
 def build(stats: RegistryStats, as_of: dt.datetime, title: str = "Pledgeflow registry") -> Report:
@@ -149,7 +151,7 @@ def build(stats: RegistryStats, as_of: dt.datetime, title: str = "Pledgeflow reg
                         ("median without outliers", money.median_without_outliers_usd),
                         ("outlier fence", outliers.fence_usd),
                         ("outliers", outliers.count),
-                        ("share of the sum in outliers", outliers.share_of_sum),
+                        ("share of the sum in outliers", Fraction(outliers.share_of_sum)),
                     ],
                 ),
                 Table(
@@ -166,7 +168,7 @@ def build(stats: RegistryStats, as_of: dt.datetime, title: str = "Pledgeflow reg
     compliance = [
         ("pledges asked for a report", reporting.pledges_considered),
         ("with a report for their last due cycle", reporting.with_report),
-        ("share reporting", reporting.share),
+        ("share reporting", None if reporting.share is None else Fraction(reporting.share)),
         ("report due", reporting.report_due),
         ("overdue", reporting.report_overdue),
         ("non-reporting", reporting.non_reporting),
@@ -192,6 +194,7 @@ def bar_chart(shares: Sequence[Share], title: str, horizontal: bool = False) -> 
     """A bar chart of the counts, as SVG text to inline (no file, no script)."""
     import matplotlib
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     labels = [share.key.replace("_", " ") for share in shares]
     counts = [share.count for share in shares]
@@ -205,6 +208,7 @@ def bar_chart(shares: Sequence[Share], title: str, horizontal: bool = False) -> 
         axes.bar(labels, counts, color="#2b6cb0")
         axes.set_ylabel("pledges")
         axes.tick_params(axis="x", labelrotation=30 if len(labels) > 4 else 0)
+    (axes.xaxis if horizontal else axes.yaxis).set_major_locator(MaxNLocator(integer=True))  # counts: whole
     axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
     svg = io.StringIO()
@@ -248,7 +252,7 @@ def render_html(report: Report) -> str:
 def _formatted(cell: Cell) -> str:
     if cell is None:
         return "—"
-    if isinstance(cell, float) and cell <= 1 and not cell.is_integer():
+    if isinstance(cell, Fraction):
         return f"{cell:.1%}"
     if isinstance(cell, float | int) and not isinstance(cell, bool):
         return f"{cell:,.0f}"
