@@ -66,6 +66,21 @@ def _run(job: Callable[[PledgeClient, Settings], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def _act(pledge_id: str, update: Callable[[PledgeClient], Awaitable[ActionResult]]) -> ActionResult:
+    """One update of one pledge's workflow; a refusal or an unknown pledge ends the command with exit status 1."""
+    from temporalio.service import RPCError
+
+    from pledgeflow.temporal.pledge_client import PledgeError
+
+    async def job(pledges: PledgeClient, _: Settings) -> ActionResult:
+        try:
+            return await update(pledges)
+        except (PledgeError, RPCError) as exc:
+            raise _failed(pledge_id, exc) from None
+
+    return _run(job)
+
+
 def _failed(pledge_id: str, error: PledgeError | RPCError) -> typer.Exit:
     typer.secho(f"{pledge_id}: {error}", fg="red", err=True)
     return typer.Exit(1)
@@ -151,18 +166,9 @@ def resend(
 ) -> None:
     """Send an email of the current cycle again (the last one, or the last of --kind) to the same people: a new
     message of its own in the send ledger, and a line on the pledge's staff timeline."""
-    from temporalio.service import RPCError
-
-    from pledgeflow.temporal.pledge_client import PledgeError
     from workflows.state import ResendInput
 
-    async def job(pledges: PledgeClient, _: Settings) -> ActionResult:
-        try:
-            return await pledges.resend_email(pledge_id, ResendInput(kind=kind, staff=staff))
-        except (PledgeError, RPCError) as exc:
-            raise _failed(pledge_id, exc) from None
-
-    result = _run(job)
+    result = _act(pledge_id, lambda pledges: pledges.resend_email(pledge_id, ResendInput(kind=kind, staff=staff)))
     typer.echo(f"{pledge_id}: {result.message}")
 
 
@@ -194,16 +200,7 @@ def close(
     staff: Annotated[str, typer.Option(help="The operator's name, for the timeline.")],
 ) -> None:
     """Close a pledge as removed, with the reason shown publicly."""
-    from temporalio.service import RPCError
-
-    from pledgeflow.temporal.pledge_client import PledgeError
     from workflows.state import ClosureInput
 
-    async def job(pledges: PledgeClient, _: Settings) -> ActionResult:
-        try:
-            return await pledges.close(pledge_id, ClosureInput(reason=reason, staff=staff))
-        except (PledgeError, RPCError) as exc:
-            raise _failed(pledge_id, exc) from None
-
-    result = _run(job)
+    result = _act(pledge_id, lambda pledges: pledges.close(pledge_id, ClosureInput(reason=reason, staff=staff)))
     _console().print(f"{pledge_id}: {result.status.value}. {result.message}")
