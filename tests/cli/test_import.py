@@ -124,6 +124,10 @@ async def test_a_file_lands_each_pledge_as_the_policy_says_without_email_and_a_s
     source = tmp_path / "registry.jsonl"
     source.write_text("\n".join(lines) + "\n")
 
+    checked = await pledgeflow_import(stack, str(source), "--check")
+    assert checked.exit_code == 1 and "6 of 10 line(s) valid" in checked.output
+    assert await workflows_on(stack.client, stack.settings.task_queue) == 0, "--check starts nothing"
+
     result = await pledgeflow_import(stack, str(source))
     assert result.exit_code == 1, result.output
     assert "imported 6, already there 0, rejected 4, failed 0" in result.output
