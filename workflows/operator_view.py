@@ -39,9 +39,17 @@ class OperatorView:
             self._shown[key.name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
+        self.show_details()
+
+    def show_details(self) -> None:
+        """The current details (no command in history, so a run shows them from its first task on)."""
+        state = self._state
         deadline = f" on {format_utc(state.next_deadline)}" if state.next_deadline else ""
         workflow.set_current_details(
             f"**{state.status.value}** (cycle {state.cycle})  \n"
             f"next: {state.next_step or 'nothing'}{deadline}  \n"
-            f"last email: {state.last_email or 'none yet'}"
+            f"last email: {state.last_email or 'none yet'}  \n"
+            # The title is the first run's summary; Temporal carries no summary into a continued run, so every
+            # run shows it here (README, "The pledges in the Temporal UI").
+            f"pledge: {state.submission.title}"
         )

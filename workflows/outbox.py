@@ -17,9 +17,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
+    from workflows.emails import ALWAYS, EmailKind, EmailOutcome, EmailRequest, Recipient
     from workflows.rules import focal_point
-    from workflows.state import PledgeState
+    from workflows.state import CycleEmail, PledgeState
 
 EMAIL_TIMEOUT = dt.timedelta(minutes=2)
 
@@ -66,6 +66,7 @@ class Outbox:
                 occurrence=state.emails_asked[asked],
             )
             self._sending.append(asyncio.create_task(self._deliver(request)))
+            self._remember(request)
 
     def to_focal_point(self, kind: EmailKind, *, thread: EmailKind | None = None, **context: Any) -> None:
         """Most messages go to the pledge's focal point alone."""
@@ -75,6 +76,11 @@ class Outbox:
         """Only this cycle's counts matter for the next email's business key; the rest would only grow."""
         state = self._state
         state.emails_asked = {key: n for key, n in state.emails_asked.items() if key.startswith(f"{cycle}/")}
+        state.cycle_emails = [email for email in state.cycle_emails if email.cycle == cycle]
+
+    def current_cycle(self) -> int:
+        """The cycle number the next email is keyed by (docs/email.md §3)."""
+        return self._email_cycle()
 
     def all_sent(self) -> bool:
         return all(task.done() for task in self._sending)
@@ -84,6 +90,19 @@ class Outbox:
         for task in self._sending:
             task.result()
         self._sending.clear()
+
+    def _remember(self, request: EmailRequest) -> None:
+        """Keep the last email of each kind to each recipient of this cycle, newest last, for a resend."""
+        email = CycleEmail(
+            cycle=request.cycle,
+            kind=request.kind,
+            recipient=request.recipient,
+            thread=request.thread_kind,
+            context={key: value for key, value in request.context.items() if key not in ALWAYS},
+        )
+        same = (email.cycle, email.kind, email.recipient.email)
+        kept = [e for e in self._state.cycle_emails if (e.cycle, e.kind, e.recipient.email) != same]
+        self._state.cycle_emails = [*kept, email]
 
     def _email_cycle(self) -> int:
         state = self._state

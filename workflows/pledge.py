@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import rules
+    from workflows import placement, rules
     from workflows.emails import Delivery, EmailKind, EmailOutcome, RecipientRole
     from workflows.ladder import Step, effective_due, format_utc, report_deadline, step_at, upcoming
     from workflows.operator_view import OperatorView
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_REFUSE_EXTENSION,
         UPDATE_REPORT,
         UPDATE_REQUEST_EXTENSION,
+        UPDATE_RESEND_EMAIL,
         UPDATE_REVISE,
         UPDATE_WITHDRAW,
         WORKFLOW_TYPE,
@@ -53,11 +54,13 @@ with workflow.unsafe.imports_passed_through():
         ExtensionGrantInput,
         ExtensionRefusalInput,
         ExtensionRequestInput,
+        ImportedPledge,
         PledgeState,
         PledgeStatus,
         ReportInput,
         ReportRecord,
         ReportSource,
+        ResendInput,
         RevisionInput,
         StartInput,
         StepName,
@@ -88,6 +91,7 @@ class PledgeWorkflow:
         self._outbox = Outbox(self.state, self._email_settled)
         self._registry = RegistryProjector(self.state)
         self._operator_view = OperatorView(self.state)
+        self._operator_view.show_details()  # a continued run shows where the pledge stands before its first step
 
     @workflow.query(name=QUERY_STATE)
     def query_state(self) -> PledgeState:
@@ -95,7 +99,9 @@ class PledgeWorkflow:
 
     @workflow.run
     async def run(self, start: StartInput) -> PledgeState:
-        if start.state is None:
+        if start.state is None and start.imported is not None:
+            await self._import(start.imported)
+        elif start.state is None:
             await self._submit()
         while self._status_is(PledgeStatus.in_review, PledgeStatus.changes_requested):
             if self._status_is(PledgeStatus.in_review):
@@ -132,6 +138,43 @@ class PledgeWorkflow:
         """Every action waits for the submission stage: the API answers 202 once the workflow starts, so a
         decision can arrive while the policy is still being read; it must land after "submitted"."""
         await workflow.wait_condition(lambda: self.state.policy is not None and bool(self.state.timeline))
+
+    async def _import(self, imported: ImportedPledge) -> None:
+        """A pledge from an earlier registry, placed where the policy says its ladder stands now (docs/import.md):
+        the steps before now on its timeline as having happened, no email for any of them, and with
+        ``notify`` the email of the step it stands at."""
+        await self._load_policy()
+        placement.place(self.state, imported, workflow.now())
+        self._record(Actor.system, EventKind.imported, placement.describe(self.state, imported))
+        if imported.notify:
+            self._notify_imported()
+        await self._update_views()
+
+    def _notify_imported(self) -> None:
+        """The email asking for what an imported pledge waits for now; the earlier registry's mail had no
+        link of ours, so it is the request (or notice) of its current step, sent from here."""
+        state = self.state
+        cycle, deadline = state.cycle, report_deadline(state)
+        if state.status == PledgeStatus.in_review:
+            self._request_review()
+        elif state.status == PledgeStatus.changes_requested:
+            abandon = step_at(state, StepName.abandon)
+            self._outbox.to_focal_point(EmailKind.changes_requested, note=state.changes_note, deadline=abandon)
+        elif state.status == PledgeStatus.published and cycle == 1:
+            self._outbox.to_focal_point(EmailKind.published, first_report_due=state.cycle_due_at)
+        elif state.status == PledgeStatus.report_due and state.final_cycle:
+            end = state.submission.end_date
+            self._outbox.to_focal_point(EmailKind.final_report_request, cycle=cycle, deadline=deadline, end_date=end)
+        elif state.status == PledgeStatus.report_due:
+            self._outbox.to_focal_point(EmailKind.report_request, cycle=cycle, deadline=deadline)
+        elif state.status == PledgeStatus.report_overdue:
+            contacts, thread = rules.contacts(state), rules.request_kind(state)
+            self._outbox.send(EmailKind.final_notice, contacts, thread=thread, cycle=cycle, deadline=deadline)
+            secretariat = rules.staff(state, RecipientRole.secretariat)
+            self._outbox.send(EmailKind.final_notice, [secretariat], cycle=cycle, deadline=deadline)
+        elif state.status == PledgeStatus.non_reporting:
+            thread = rules.request_kind(state)
+            self._outbox.to_focal_point(EmailKind.non_reporting, thread=thread, cycle=cycle, delisting_date=deadline)
 
     def _request_review(self) -> None:
         self._outbox.send(
@@ -282,13 +325,7 @@ class PledgeWorkflow:
         await self._continue_as_new()
 
     def _schedule_cycle(self, cycle: int, anniversary: dt.datetime) -> None:
-        end = rules.end_at(self.state)
-        final = end is not None and end <= anniversary
-        state = self.state
-        state.cycle, state.final_cycle = cycle, final
-        state.cycle_due_at = max(end, workflow.now()) if final and end else anniversary
-        state.cycle_reported, state.extension_days = False, 0
-        state.steps_done, state.pending_extension_reason = [], None
+        rules.open_cycle(self.state, cycle, anniversary, workflow.now())
         self._outbox.forget_other_cycles(cycle)
 
     def _request_report(self) -> None:
@@ -500,6 +537,28 @@ class PledgeWorkflow:
     @refuse_extension.validator
     def _check_extension_refusal(self, refusal: ExtensionRefusalInput) -> None:
         self._refuse_if(rules.extension_refusal_refusal(self.state))
+
+    # --- operators: an email sent again ------------------------------------------------------------
+
+    @workflow.update(name=UPDATE_RESEND_EMAIL)
+    async def resend_email(self, resend: ResendInput) -> ActionResult:
+        """The current cycle's last email (or its last of ``kind``) again, to the same recipients with the same
+        facts: a new message of its own in the send ledger, and a line on the staff timeline."""
+        await self._submission_settled()
+        emails = rules.emails_to_resend(self.state, resend.kind, self._outbox.current_cycle())
+        what = emails[0].kind.value.replace("_", " ")
+        who = " and ".join(email.recipient.role.value.replace("_", " ") for email in emails)
+        message = f"Email {what} sent again to the {who}."
+        self._record(Actor.staff, EventKind.email_resent, message, public=False, staff=resend.staff)
+        for email in emails:
+            context = rules.resend_context(self.state, email)
+            self._outbox.send(email.kind, [email.recipient], thread=email.thread, **context)
+        await self._update_views()
+        return self._result(message)
+
+    @resend_email.validator
+    def _check_resend(self, resend: ResendInput) -> None:
+        self._refuse_if(rules.resend_refusal(self.state, resend.kind, self._outbox.current_cycle()))
 
     # --- 12. withdrawal, operator closure, and the end of the run ------------------------------
 

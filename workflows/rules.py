@@ -10,17 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from workflows.emails import EmailKind, Recipient, RecipientRole
-from workflows.ladder import effective_due
+from workflows.ladder import effective_due, report_deadline, step_at
 from workflows.state import (
     ACCEPTED_IN,
+    OPEN_STATUSES,
     REFUSED_FORBIDDEN,
     REFUSED_INVALID,
     REFUSED_NOT_ALLOWED,
     REFUSED_STALE,
     Action,
     ClosureInput,
+    CycleEmail,
     Decision,
     DecisionInput,
     ExtensionGrantInput,
@@ -123,6 +126,35 @@ def closure_refusal(state: PledgeState, closure: ClosureInput) -> Refusal | None
     return None
 
 
+def emails_to_resend(state: PledgeState, kind: EmailKind | None, cycle: int) -> list[CycleEmail]:
+    """The emails of ``cycle`` an operator's resend sends again: every recipient's last of ``kind``, or of the
+    kind asked for last."""
+    mine = [email for email in state.cycle_emails if email.cycle == cycle]
+    wanted = kind or (mine[-1].kind if mine else None)
+    return [email for email in mine if email.kind == wanted]
+
+
+def resend_context(state: PledgeState, email: CycleEmail) -> dict[str, Any]:
+    """An email's facts for sending it again now, with the date it names moved to where the ladder has it now:
+    a step taken since (overdue, say) or an extension moves it, and a resent request must not name a past date."""
+    context = dict(email.context)
+    if email.kind in (EmailKind.changes_requested, EmailKind.revision_reminder):
+        moved = {"deadline": step_at(state, StepName.abandon)}
+    else:
+        moved = {"deadline": report_deadline(state), "delisting_date": report_deadline(state)}
+    context.update({key: at for key, at in moved.items() if key in context and at is not None})
+    return context
+
+
+def resend_refusal(state: PledgeState, kind: EmailKind | None, cycle: int) -> Refusal | None:
+    if state.status not in OPEN_STATUSES:
+        return Refusal(REFUSED_NOT_ALLOWED, f"cannot resend an email of a pledge that is {state.status.value}")
+    if not emails_to_resend(state, kind, cycle):
+        what = f"no {kind.value} email" if kind else "no email"
+        return Refusal(REFUSED_NOT_ALLOWED, f"{what} was sent in the current cycle; there is nothing to send again")
+    return None
+
+
 def approvals_needed(state: PledgeState) -> int:
     """Pledges above the policy's amount need two approvals by two different staff members."""
     assert state.policy is not None
@@ -161,6 +193,16 @@ def was_requested(state: PledgeState) -> bool:
 
 def request_kind(state: PledgeState) -> EmailKind:
     return EmailKind.final_report_request if state.final_cycle else EmailKind.report_request
+
+
+def open_cycle(state: PledgeState, cycle: int, anniversary: dt.datetime, now: dt.datetime) -> None:
+    """Open ``cycle``: due on its anniversary, or on the end date if that comes first (the final cycle)."""
+    end = end_at(state)
+    final = end is not None and end <= anniversary
+    state.cycle, state.final_cycle = cycle, final
+    state.cycle_due_at = max(end, now) if final and end else anniversary
+    state.cycle_reported, state.extension_days = False, 0
+    state.steps_done, state.pending_extension_reason = [], None
 
 
 def end_at(state: PledgeState) -> dt.datetime | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from workflows.emails import EmailKind, Recipient
 from workflows.policy import Policy, StaffContacts
 from workflows.submission import ProgressReport, Submission
 
@@ -25,6 +26,7 @@ UPDATE_GRANT_EXTENSION = "grant_extension"
 UPDATE_REFUSE_EXTENSION = "refuse_extension"
 UPDATE_WITHDRAW = "withdraw"
 UPDATE_CLOSE = "close"
+UPDATE_RESEND_EMAIL = "resend_email"
 SIGNAL_EMAIL_REPLY = "email_reply"
 
 # ApplicationError types an update validator raises; the API maps each to one status code.
@@ -147,6 +149,8 @@ class EventKind(StrEnum):
     extension_refused = "extension_refused"
     email_skipped = "email_skipped"
     email_failed = "email_failed"
+    email_resent = "email_resent"
+    imported = "imported"
     rejected = ClosureReason.rejected.value
     abandoned = ClosureReason.abandoned.value
     withdrawn = ClosureReason.withdrawn.value
@@ -156,7 +160,16 @@ class EventKind(StrEnum):
     removed = ClosureReason.removed.value
 
 
-ReportSource = Literal["form", "email", "api"]
+ReportSource = Literal["form", "email", "api", "import"]
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    # An earlier registry's export often writes times without a zone (or dates alone): read as UTC, since a
+    # naive time cannot be compared with the workflow's clock.
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+UTCMoment = Annotated[dt.datetime, AfterValidator(_in_utc)]
 
 
 class TimelineEvent(BaseModel):
@@ -191,6 +204,17 @@ class ReportRecord(BaseModel):
     source: ReportSource
     final: bool = False
     report: ProgressReport
+
+
+class CycleEmail(BaseModel):
+    """An email asked for in the current cycle (the last one of its kind to its recipient), kept so an operator
+    can have it sent again (``resend_email``) with the same facts."""
+
+    cycle: int  # the email's cycle: the reporting cycle, or before publication the revision round
+    kind: EmailKind
+    recipient: Recipient
+    thread: EmailKind | None = None
+    context: dict[str, Any] = {}
 
 
 class PledgeState(BaseModel):
@@ -228,6 +252,7 @@ class PledgeState(BaseModel):
     idempotency_key: str | None = None
     email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
     emails_asked: dict[str, int] = {}  # "cycle/kind/recipient" → messages asked for, for EmailRequest.occurrence
+    cycle_emails: list[CycleEmail] = []  # this cycle's emails, the last of each kind and recipient, oldest first
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -239,14 +264,66 @@ class PledgeState(BaseModel):
         return allowed
 
 
+class ImportedReport(ProgressReport):
+    """A progress report an earlier registry received, with the time it came in."""
+
+    received_at: UTCMoment
+
+
+class ImportedPledge(BaseModel):
+    """What an earlier registry knew of a pledge (``pledgeflow import``): the import start path places it on its
+    ladder as the policy says (workflows/placement.py), without email for what has passed.
+
+    ``status`` is needed only where the dates cannot tell: a pledge still in vetting (``in_review``,
+    ``changes_requested``) or ``closed`` with its ``closure_reason``; a published pledge's status follows from
+    its dates and the policy.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str  # external_id or content hash: what makes importing it again find the same pledge
+    submitted_at: UTCMoment
+    published_at: UTCMoment | None = None
+    last_report_at: UTCMoment | None = None
+    reports: list[ImportedReport] = []
+    status: PledgeStatus | None = None
+    closure_reason: ClosureReason | None = None
+    notify: bool = False  # send the email of the step the pledge stands at now (docs/import.md)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ImportedPledge:
+        never_public = {PledgeStatus.in_review, PledgeStatus.changes_requested}
+        if self.published_at is not None and self.published_at < self.submitted_at:
+            raise ValueError("published_at: before submitted_at")
+        reported = [report.received_at for report in self.reports]
+        if self.last_report_at is not None:
+            reported.append(self.last_report_at)
+        if reported and self.published_at is None:
+            raise ValueError("reports: a pledge that was never published has no reports")
+        if self.published_at is not None and any(at < self.published_at for at in reported):
+            raise ValueError("reports: a report received before published_at")
+        if self.status in never_public and self.published_at is not None:
+            raise ValueError(f"status: a pledge {self.status.value} has not been published; drop published_at")
+        if self.status in CYCLE_STATUSES and self.published_at is None:
+            raise ValueError(f"published_at: required for status {self.status.value}")
+        if (self.status == PledgeStatus.closed) != (self.closure_reason is not None):
+            raise ValueError("closure_reason: required with status closed, and only then")
+        unpublished = {ClosureReason.rejected, ClosureReason.abandoned}
+        if self.closure_reason in unpublished and self.published_at is not None:
+            raise ValueError(f"closure_reason: a {self.closure_reason.value} pledge was never published")
+        return self
+
+
 class StartInput(BaseModel):
-    """A new pledge (``state`` empty) or the carried state of continue-as-new."""
+    """A new pledge (``state`` empty), an imported one (``imported`` set), or the carried state of
+    continue-as-new."""
 
     pledge_id: str
     submission: Submission | None = None
     idempotency_key: str | None = None
     email_task_queue: str = "pledge-email"
     state: PledgeState | None = None
+    imported: ImportedPledge | None = None
 
 
 class Decision(StrEnum):
@@ -293,6 +370,13 @@ class WithdrawalInput(BaseModel):
 
 class ClosureInput(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    staff: str
+
+
+class ResendInput(BaseModel):
+    """Send an email of the current cycle again: the last one asked for, or the last of ``kind``."""
+
+    kind: EmailKind | None = None
     staff: str
 
 

@@ -10,7 +10,7 @@ from itertools import chain, islice
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
@@ -18,7 +18,9 @@ from api.deps import SessionDep, SettingsDep
 from api.problems import FieldError, ProblemError, responses, unavailable
 from pledgeflow.core import ids
 from pledgeflow.core.models import Pledge
+from pledgeflow.registry import iati
 from pledgeflow.registry import related as registry_related
+from pledgeflow.registry import schema as registry_schema
 from pledgeflow.registry import search as registry_search
 from pledgeflow.registry import stats as registry_stats
 from pledgeflow.registry.export import atom_feed, export_csv, export_json
@@ -187,3 +189,31 @@ def feed(session: SessionDep, settings: SettingsDep) -> Response:
     rows = registry_search.newest(session, FEED_ENTRIES)
     body = atom_feed(rows, settings.public_base_url, dt.datetime.now(dt.UTC))
     return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+@router.get(
+    "/schema.json",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/schema+json": {}}, "description": "JSON Schema (2020-12)"}},
+)
+def export_schema(settings: SettingsDep) -> JSONResponse:
+    """The JSON Schema that `export.json` validates against (docs/open-data.md has every field)."""
+    schema = registry_schema.shipped(settings.public_base_url)
+    return JSONResponse(schema, media_type="application/schema+json")
+
+
+@router.get(
+    "/export.iati.xml",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "IATI 2.03 activities, one per published pledge"},
+        **responses(503),
+    },
+)
+def export_as_iati(rows: AllPublic, settings: SettingsDep) -> StreamingResponse:
+    """Every published pledge as an IATI 2.03 activity (streamed): SDGs as tags, pledged USD as a budget,
+    reports as results; valid against the IATI activity schema."""
+    publisher = iati.Publisher(ref=settings.iati_org_ref, name=settings.iati_org_name, type=settings.iati_org_type)
+    now = dt.datetime.now(dt.UTC)
+    body = iati.iati_activities(rows, settings.database_url, settings.public_base_url, publisher, now)
+    return _download(StreamingResponse(body, media_type="application/xml"), "pledgeflow-registry.iati.xml")

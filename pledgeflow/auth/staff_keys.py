@@ -5,20 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from enum import StrEnum
 
 from sqlmodel import Session, select
 
+from pledgeflow.auth.roles import Role as Role  # re-exported: the API and pages take it from here
 from pledgeflow.core.models import StaffAccount, utcnow
 
 # Every staff key starts so, which is how a bearer credential is told apart from a pledge's token.
 KEY_PREFIX = "pfs_"
-
-
-class Role(StrEnum):
-    vetter = "vetter"
-    operator = "operator"
-    admin = "admin"
 
 
 class StaffExists(Exception):

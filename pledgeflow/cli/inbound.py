@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from pledgeflow.cli.startup import settings_or_exit
-from pledgeflow.inbound.reading import read
 
 inbound_app = typer.Typer(
     help="Receive replies and bounces by email: an SMTP server for reply+TOKEN@ and bounce+ addresses.",
@@ -55,6 +54,8 @@ def check(
     auto_reply is null for a person's message or says why a machine wrote it; bounce is null or
     {recipient, status, action}; text is what would be recorded as the report (null for machine mail).
     """
+    from pledgeflow.inbound.reading import read
+
     for path in _messages(files):
         reading = read(path.read_bytes())
         line = {

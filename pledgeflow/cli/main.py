@@ -1,19 +1,22 @@
-"""The ``pledgeflow`` command: the parts of the stack, staff accounts and the database."""
+"""The ``pledgeflow`` command: the parts of the stack, staff accounts, the database and the operators' tools.
+
+Start-up stays light (``pledgeflow --help`` loads Typer and a few enums): every command imports what it
+needs (the web server, the database, Temporal) when it runs, not when the command line is read.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from pledgeflow.auth.staff_keys import Role, StaffExists, add_staff
+from pledgeflow.auth.roles import Role
+from pledgeflow.cli.importing import import_registry
 from pledgeflow.cli.inbound import inbound_app
 from pledgeflow.cli.ops import ops_app
+from pledgeflow.cli.report import report
 from pledgeflow.cli.startup import settings_or_exit
 from pledgeflow.cli.suppressions import suppressions_app
-from pledgeflow.core import db
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
 db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
@@ -23,11 +26,15 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
 app.add_typer(inbound_app, name="inbound")
 ops_app.add_typer(suppressions_app, name="suppressions")
+app.command("import")(import_registry)
+app.command("report")(report)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the registry database to the newest schema (PLEDGEFLOW_DATABASE_URL)."""
+    from pledgeflow.core import db
+
     settings = settings_or_exit()
     db.upgrade(settings.database_url)
     typer.echo(f"database at newest schema: {settings.database_url}")
@@ -39,6 +46,9 @@ def staff_add(
     role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.vetter,
 ) -> None:
     """Create a staff account and print its key once; only a hash of it is stored."""
+    from pledgeflow.auth.staff_keys import StaffExists, add_staff
+    from pledgeflow.core import db
+
     settings = settings_or_exit()
     db.upgrade(settings.database_url)
     with db.session_for(settings.database_url) as session:
@@ -53,6 +63,8 @@ def staff_add(
 @app.command()
 def worker() -> None:
     """Run the Temporal worker: pledge workflows, registry and email activities."""
+    import asyncio
+
     from pledgeflow.temporal.connection import connect
     from pledgeflow.temporal.worker import run_workers
 
@@ -71,6 +83,8 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (PLEDGEFLOW_API_PORT).")] = None,
 ) -> None:
     """Serve the HTTP API and pages with uvicorn."""
+    import uvicorn
+
     from api.app import create_app
 
     settings = settings_or_exit()
@@ -83,6 +97,10 @@ def dev(
         str | None,
         typer.Option(help="Policy preset: default, demo (the ladder in seconds), global_compact [PLEDGEFLOW_POLICY]."),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Seed 40 realistic pledges in every status (a restart seeds nothing twice)."),
+    ] = False,
 ) -> None:
     """Run the whole stack: Temporal with its UI, database, SMTP sink, inbound, worker and API; Ctrl-C stops all.
 
@@ -92,7 +110,7 @@ def dev(
 
     settings = settings_or_exit(dev_mode=True, **({"policy": policy} if policy else {}))
     try:
-        run(settings, typer.echo)
+        run(settings, typer.echo, demo)
     except DevError as exc:
         typer.secho(f"pledgeflow dev: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None

@@ -1,36 +1,58 @@
 """``pledgeflow ops``: what an operator asks of the fleet from a terminal (README, "Running it in production").
 
-Lists come from Temporal visibility (the pledges' search attributes), one pledge's story from its
-workflow query, and every change goes through the workflow's own updates, so the rules stay there.
-Each command sees only this deployment's pledges (PLEDGEFLOW_TASK_QUEUE).
+Lists come from Temporal visibility (the pledges' search attributes), one row per pledge: its current run.
+One pledge's story comes from its workflow query, and every change goes through the workflow's own updates,
+so the rules stay there. Each command sees only this deployment's pledges (PLEDGEFLOW_TASK_QUEUE).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from temporalio.service import RPCError
 
 from pledgeflow.cli.startup import settings_or_exit
-from pledgeflow.core.settings import Settings
-from pledgeflow.operations import extensions
-from pledgeflow.temporal.connection import connect
-from pledgeflow.temporal.pledge_client import PledgeClient, PledgeError
-from workflows.search_attributes import MISSED_CYCLES, NEXT_DEADLINE, ORGANIZATION, STATUS
-from workflows.state import WORKFLOW_TYPE, ActionResult, ClosureInput, PledgeStatus, workflow_id
+from workflows.emails import EmailKind
+from workflows.state import PledgeStatus
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from temporalio.service import RPCError
+
+    from pledgeflow.core.settings import Settings
+    from pledgeflow.operations.extensions import ExtendAllResult
+    from pledgeflow.operations.fleet import FleetRow
+    from pledgeflow.temporal.pledge_client import PledgeClient, PledgeError
+    from workflows.state import ActionResult
 
 ops_app = typer.Typer(help="Inspect and steer the fleet of pledges (operators).", no_args_is_help=True)
-console = Console()
 T = TypeVar("T")
+EXIT_UNREACHABLE = 3
+
+
+class SortKey(StrEnum):
+    deadline = "deadline"
+    status = "status"
+    missed = "missed"
+    organization = "organization"
+    id = "id"
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
 
 
 def _run(job: Callable[[PledgeClient, Settings], Awaitable[T]]) -> T:
+    from pledgeflow.temporal.connection import connect
+    from pledgeflow.temporal.pledge_client import PledgeClient
+
     settings = settings_or_exit()
 
     async def main() -> T:
@@ -38,10 +60,25 @@ def _run(job: Callable[[PledgeClient, Settings], Awaitable[T]]) -> T:
             client = await connect(settings)
         except RuntimeError as exc:
             typer.secho(f"Temporal at {settings.temporal_address} is unreachable: {exc}", fg="red", err=True)
-            raise typer.Exit(3) from None
+            raise typer.Exit(EXIT_UNREACHABLE) from None
         return await job(PledgeClient(settings, client), settings)
 
     return asyncio.run(main())
+
+
+def _act(pledge_id: str, update: Callable[[PledgeClient], Awaitable[ActionResult]]) -> ActionResult:
+    """One update of one pledge's workflow; a refusal or an unknown pledge ends the command with exit status 1."""
+    from temporalio.service import RPCError
+
+    from pledgeflow.temporal.pledge_client import PledgeError
+
+    async def job(pledges: PledgeClient, _: Settings) -> ActionResult:
+        try:
+            return await update(pledges)
+        except (PledgeError, RPCError) as exc:
+            raise _failed(pledge_id, exc) from None
+
+    return _run(job)
 
 
 def _failed(pledge_id: str, error: PledgeError | RPCError) -> typer.Exit:
@@ -59,59 +96,80 @@ def list_pledges(
     due_before: Annotated[
         dt.datetime | None, typer.Option(help="Only pledges whose next deadline is before this time (UTC).")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows.")] = 100,
+    sort: Annotated[SortKey, typer.Option(help="Order of the rows (deadline: soonest first, none last).")] = (
+        SortKey.deadline
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many rows.")] = 1000,
 ) -> None:
-    """Pledges by status or deadline, soonest deadline first, as Temporal visibility sees them."""
+    """One row per pledge (its current run), as Temporal visibility sees them; closed ones with --status closed."""
+    from pledgeflow.operations import fleet
 
-    async def job(pledges: PledgeClient, settings: Settings) -> None:
-        query = f"WorkflowType = '{WORKFLOW_TYPE}' AND TaskQueue = '{settings.task_queue}'"
-        if status is not None:
-            query += f" AND PledgeStatus = '{status.value}'"
-        if due_before is not None:
-            moment = due_before.replace(tzinfo=due_before.tzinfo or dt.UTC)
-            query += f" AND PledgeNextDeadline < '{moment.isoformat()}'"
-        rows = []
-        async for execution in (await pledges.temporal()).list_workflows(query, limit=limit):
-            attributes = execution.typed_search_attributes
-            rows.append(
-                (
-                    execution.id.removeprefix(workflow_id("")),
-                    attributes.get(STATUS) or "",
-                    attributes.get(NEXT_DEADLINE),
-                    attributes.get(MISSED_CYCLES) or 0,
-                    attributes.get(ORGANIZATION) or "",
-                )
-            )
-        rows.sort(key=lambda row: (row[2] is None, row[2] or dt.datetime.max.replace(tzinfo=dt.UTC), row[0]))
-        table = Table("pledge", "status", "next deadline", "missed", "organisation")
-        for pledge_id, pledge_status, deadline, missed, organization in rows:
-            table.add_row(pledge_id, pledge_status, _when(deadline), str(missed), organization)
-        console.print(table)
-        console.print(f"{len(rows)} pledge(s)")
+    async def job(pledges: PledgeClient, settings: Settings) -> list[FleetRow]:
+        query = fleet.current_runs_query(settings.task_queue, status, due_before)
+        return await fleet.rows(await pledges.temporal(), query, limit)
 
-    _run(job)
+    rows = fleet.sorted_rows(_run(job), sort.value)
+    if as_json:
+        typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("pledge", "status", "next deadline", "missed", "organisation")
+    for row in rows:
+        table.add_row(row.pledge_id, row.status, _when(row.next_deadline), str(row.missed_cycles), row.organization)
+    console = _console()
+    console.print(table)
+    console.print(f"{len(rows)} pledge(s)")
 
 
 @ops_app.command("show")
 def show(pledge_id: Annotated[str, typer.Argument(help="The pledge id, e.g. PF-7K3M9QX.")]) -> None:
-    """One pledge's status, next step and whole timeline, from its workflow."""
+    """Why a pledge is where it is: its status and the step that put it there, its ladder, what comes next
+    and who may move it on, then its whole timeline."""
+    from rich.table import Table
+    from temporalio.service import RPCError
+
+    from pledgeflow.operations.explain import explain, ladder_rows
+    from pledgeflow.temporal.pledge_client import PledgeError
 
     async def job(pledges: PledgeClient, _: Settings) -> None:
         try:
             state = await pledges.state(pledge_id)
         except (PledgeError, RPCError) as exc:
             raise _failed(pledge_id, exc) from None
-        closure = f" ({state.closure_reason.value})" if state.closure_reason else ""
+        console = _console()
         console.print(f"[bold]{state.pledge_id}[/bold] {state.submission.title}")
-        console.print(f"status: {state.status.value}{closure}   cycle: {state.cycle}   missed: {state.missed_cycles}")
-        console.print(f"next: {state.next_step or '—'} at {_when(state.next_deadline)}")
-        console.print(f"last email: {state.last_email or '—'}")
-        table = Table("#", "when", "who", "what", "status")
+        for line in explain(state):
+            console.print(line, highlight=False)
+        steps = ladder_rows(state)
+        if steps:
+            ladder = Table("step", "when", "", title="the ladder of this stage")
+            for says, at, taken in steps:
+                ladder.add_row(says, _when(at), taken)
+            console.print(ladder)
+        timeline = Table("#", "when", "who", "what", "status", title="timeline")
         for event in state.timeline:
-            table.add_row(str(event.seq), _when(event.at), event.registry_actor, event.message, event.status.value)
-        console.print(table)
+            timeline.add_row(str(event.seq), _when(event.at), event.registry_actor, event.message, event.status.value)
+        console.print(timeline)
 
     _run(job)
+
+
+@ops_app.command("resend")
+def resend(
+    pledge_id: Annotated[str, typer.Argument(help="The pledge id.")],
+    staff: Annotated[str, typer.Option(help="The operator's name, for the timeline.")],
+    kind: Annotated[
+        EmailKind | None, typer.Option(help="This kind of email (default: the cycle's last email).")
+    ] = None,
+) -> None:
+    """Send an email of the current cycle again (the last one, or the last of --kind) to the same people: a new
+    message of its own in the send ledger, and a line on the pledge's staff timeline."""
+    from workflows.state import ResendInput
+
+    result = _act(pledge_id, lambda pledges: pledges.resend_email(pledge_id, ResendInput(kind=kind, staff=staff)))
+    typer.echo(f"{pledge_id}: {result.message}")
 
 
 @ops_app.command("extend-all")
@@ -121,11 +179,13 @@ def extend_all(
     staff: Annotated[str, typer.Option(help="The operator's name, for the timeline.")],
 ) -> None:
     """Extend every open reporting cycle at once; each pledge's own rules (the maximum) still apply."""
+    from pledgeflow.operations import extensions
 
-    async def job(pledges: PledgeClient, settings: Settings) -> extensions.ExtendAllResult:
+    async def job(pledges: PledgeClient, settings: Settings) -> ExtendAllResult:
         return await extensions.extend_all_open_cycles(pledges, days, reason, staff, task_queue=settings.task_queue)
 
     result = _run(job)
+    console = _console()
     console.print(f"extended {len(result.extended)}, refused {len(result.refused)}, failed {len(result.failed)}")
     for pledge_id, why in sorted({**result.refused, **result.failed}.items()):
         console.print(f"  {pledge_id}: {why}")
@@ -140,12 +200,7 @@ def close(
     staff: Annotated[str, typer.Option(help="The operator's name, for the timeline.")],
 ) -> None:
     """Close a pledge as removed, with the reason shown publicly."""
+    from workflows.state import ClosureInput
 
-    async def job(pledges: PledgeClient, _: Settings) -> ActionResult:
-        try:
-            return await pledges.close(pledge_id, ClosureInput(reason=reason, staff=staff))
-        except (PledgeError, RPCError) as exc:
-            raise _failed(pledge_id, exc) from None
-
-    result = _run(job)
-    console.print(f"{pledge_id}: {result.status.value}. {result.message}")
+    result = _act(pledge_id, lambda pledges: pledges.close(pledge_id, ClosureInput(reason=reason, staff=staff)))
+    _console().print(f"{pledge_id}: {result.status.value}. {result.message}")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from pledgeflow.core.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from pledgeflow.core.settings import Settings
 
 
 def settings_or_exit(**overrides: object) -> Settings:
     """A bad PLEDGEFLOW_* value stops the command at once, with exit status 2 and one line naming it."""
+    from pledgeflow.core.settings import SettingsError, load_settings
+
     try:
         return load_settings(**overrides)
     except SettingsError as exc:

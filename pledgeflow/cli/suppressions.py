@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlmodel import col, select
 
 from pledgeflow.cli.startup import settings_or_exit
-from pledgeflow.core.db import session_for
-from pledgeflow.core.models import EmailBounce, EmailSuppression
 
 suppressions_app = typer.Typer(help="The do-not-email list: see it, lift an entry.", no_args_is_help=True)
-console = Console()
 
 
 @suppressions_app.command("list")
 def list_suppressions() -> None:
     """Every do-not-email address, newest first, with why and its last bounce."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlmodel import col, select
+
+    from pledgeflow.core.db import session_for
+    from pledgeflow.core.models import EmailBounce, EmailSuppression
+
     settings = settings_or_exit()
     table = Table("address", "reason", "since", "last bounce")
     with session_for(settings.database_url) as session:
@@ -30,6 +31,7 @@ def list_suppressions() -> None:
             ).first()
             last = f"{bounce.status} {bounce.detail or ''}".strip() if bounce else "—"
             table.add_row(row.email, row.reason, f"{row.created_at:%Y-%m-%d %H:%M}", last[:80])
+    console = Console()
     console.print(table)
     console.print(f"{len(rows)} address(es)")
 
@@ -37,6 +39,11 @@ def list_suppressions() -> None:
 @suppressions_app.command("lift")
 def lift(address: Annotated[str, typer.Argument(help="The address to email again.", metavar="ADDRESS")]) -> None:
     """Take an address off the do-not-email list; its bounces stay on record, and soft ones count afresh."""
+    from sqlmodel import select
+
+    from pledgeflow.core.db import session_for
+    from pledgeflow.core.models import EmailBounce, EmailSuppression
+
     settings = settings_or_exit()
     with session_for(settings.database_url) as session:
         row = session.get(EmailSuppression, address.strip().lower())

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     manage_token_days: int = Field(365, ge=1)
     report_token_days: int = Field(120, ge=1)
 
+    iati_org_ref: str = Field("XI-PLEDGEFLOW", description="IATI identifier of the registry's publisher.")
+    iati_org_name: str = Field("Pledgeflow registry", description="Name of the registry's publisher (IATI).")
+    iati_org_type: str = Field("40", description="IATI OrganisationType code of the publisher (40 multilateral).")
+
     policy: str = Field("default", description="Policy preset name (default, demo, global_compact).")
     policy_file: Path | None = Field(None, description="TOML file overriding the preset's numbers.")
 

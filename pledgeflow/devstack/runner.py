@@ -268,7 +268,18 @@ def banner(settings: Settings, staff_key: str) -> str:
     return "\n".join(lines)
 
 
-async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
+async def seed_demo(settings: Settings, client: Client, echo: Callable[[str], None]) -> None:
+    """``--demo``: the demo registry through the real workflows, once the worker runs (pledgeflow/devstack/demo.py)."""
+    from pledgeflow.devstack import demo
+    from pledgeflow.temporal.pledge_client import PledgeClient
+
+    echo(f"Seeding the demo registry ({len(demo.DEMOS)} pledges) ...")
+    changes = await demo.seed(PledgeClient(settings, client), load_policy(settings.policy, settings.policy_file), echo)
+    echo(f"Demo registry ready: {len(demo.DEMOS)} pledges ({changes} started or moved on now) at "
+         f"{settings.public_base_url.rstrip('/')}/registry")  # fmt: skip
+
+
+async def serve(settings: Settings, echo: Callable[[str], None], demo: bool = False) -> None:
     """Run until SIGINT/SIGTERM (or a part fails), then stop every part and the Temporal child."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -280,6 +291,7 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
     with temporal_log.open("ab") as output:
         child = spawn_child(temporal_argv(settings), output)
     tasks: list[asyncio.Task[None]] = []
+    seeding: asyncio.Task[None] | None = None  # not a part: it ends when the demo registry is seeded
     mail_server: asyncio.Server | None = None
     api_server: ApiServer | None = None
     try:
@@ -301,6 +313,8 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
             await asyncio.sleep(0.05)
         else:
             echo(banner(settings, staff_key))
+            if demo:
+                seeding = asyncio.create_task(seed_demo(settings, client, echo), name="demo seeding")
 
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -313,6 +327,9 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
     except Stopped:
         echo("Stopping ...")
     finally:
+        if seeding is not None:
+            seeding.cancel()
+            await asyncio.gather(seeding, return_exceptions=True)
         if api_server is not None:
             api_server.should_exit = True
         for task in reversed(tasks):
@@ -325,7 +342,7 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
         await asyncio.to_thread(stop_child, child)
 
 
-def run(settings: Settings, echo: Callable[[str], None]) -> None:
+def run(settings: Settings, echo: Callable[[str], None], demo: bool = False) -> None:
     """Check everything that can be checked before starting anything, then serve."""
     try:
         load_policy(settings.policy, settings.policy_file)
@@ -333,4 +350,4 @@ def run(settings: Settings, echo: Callable[[str], None]) -> None:
         raise DevError(" ".join(f"policy {settings.policy!r}: {exc}".split())) from None
     settings = dev_settings(settings)
     check_ports(listeners(settings))
-    asyncio.run(serve(settings, echo))
+    asyncio.run(serve(settings, echo, demo))

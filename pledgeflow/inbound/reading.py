@@ -69,4 +69,3 @@ def _depth(message: EmailMessage) -> int:
         if isinstance(payload, list):
             queue.extend((child, depth + 1) for child in payload if isinstance(child, EmailMessage))
     return deepest
-

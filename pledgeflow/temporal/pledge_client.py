@@ -55,9 +55,11 @@ from workflows.state import (
     ExtensionGrantInput,
     ExtensionRefusalInput,
     ExtensionRequestInput,
+    ImportedPledge,
     PledgeState,
     PledgeStatus,
     ReportInput,
+    ResendInput,
     RevisionInput,
     StartInput,
     WithdrawalInput,
@@ -69,6 +71,10 @@ CONNECT_TIMEOUT = 5.0
 # A query or update needs a worker to answer; without one the server would hold the call for a minute.
 ANSWER_TIMEOUT = 15.0
 MAX_ID_ATTEMPTS = 8
+# The memo key naming the import key an imported pledge was started for; its id is derived from the key under a
+# prefix of its own, so no Idempotency-Key sent to the API can claim an imported pledge's id.
+IMPORT_MEMO = "import_key"
+IMPORT_ID_PREFIX = "import:"
 
 _UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED)
 _PLEDGE_ID = re.compile(ids.PATTERN)
@@ -165,7 +171,7 @@ class PledgeClient:
                 if idempotency_key is None:
                     pledge_id = ids.new_pledge_id()
                     try:
-                        await self._start(client, pledge_id, submission, None)
+                        await self._start(client, self._new(pledge_id, submission), {"idempotency_key": ""})
                     except WorkflowAlreadyStartedError:
                         continue  # a random id collided: draw another
                     return pledge_id
@@ -174,31 +180,59 @@ class PledgeClient:
                 # a new start: either way the memo says whose it is, a retry of this key or (rarely) another
                 # key whose id collided, in which case step to the next id.
                 with suppress(WorkflowAlreadyStartedError):
-                    await self._start(client, pledge_id, submission, idempotency_key)
-                description = await client.get_workflow_handle(workflow_id(pledge_id)).describe()
-                if await description.memo_value("idempotency_key", default="") == idempotency_key:
+                    start = self._new(pledge_id, submission, idempotency_key=idempotency_key)
+                    memo = {"idempotency_key": idempotency_key}
+                    await self._start(client, start, memo, WorkflowIDConflictPolicy.USE_EXISTING)
+                if await self._memo_of(client, pledge_id, "idempotency_key") == idempotency_key:
                     return pledge_id
         raise NoPledgeIdLeft
 
-    async def _start(self, client: Client, pledge_id: str, submission: Submission, idempotency_key: str | None) -> None:
+    async def start_imported(self, submission: Submission, imported: ImportedPledge) -> tuple[str, bool]:
+        """Start the workflow of a pledge from an earlier registry, placed on its ladder (docs/import.md), or find
+        the one an earlier import of the same ``imported.key`` started: its id, and whether it is new."""
+        client = await self.temporal()
+        async with _answered_within(None):
+            for attempt in range(MAX_ID_ATTEMPTS):
+                key = IMPORT_ID_PREFIX + imported.key
+                pledge_id = ids.pledge_id_for_key(key, self._settings.signing_key(), attempt)
+                try:
+                    await self._start(client, self._new(pledge_id, submission, imported=imported), {IMPORT_MEMO: key})
+                except WorkflowAlreadyStartedError:
+                    # Running or closed: ours if the memo names the same key, else an id collision: the next id.
+                    if await self._memo_of(client, pledge_id, IMPORT_MEMO) == key:
+                        return pledge_id, False
+                    continue
+                return pledge_id, True
+        raise NoPledgeIdLeft
+
+    def _new(self, pledge_id: str, submission: Submission, **start: Any) -> StartInput:
+        return StartInput(
+            pledge_id=pledge_id, submission=submission, email_task_queue=self._settings.email_task_queue, **start
+        )
+
+    async def _start(
+        self,
+        client: Client,
+        start: StartInput,
+        memo: dict[str, str],
+        conflict: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.FAIL,
+    ) -> None:
+        assert start.submission is not None
         await client.start_workflow(
             PledgeWorkflow.run,
-            StartInput(
-                pledge_id=pledge_id,
-                submission=submission,
-                idempotency_key=idempotency_key,
-                email_task_queue=self._settings.email_task_queue,
-            ),
-            id=workflow_id(pledge_id),
+            start,
+            id=workflow_id(start.pledge_id),
             task_queue=self._settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=(
-                WorkflowIDConflictPolicy.USE_EXISTING if idempotency_key else WorkflowIDConflictPolicy.FAIL
-            ),
-            memo={"idempotency_key": idempotency_key or ""},
-            static_summary=submission.title,
-            search_attributes=initial_search_attributes(submission),
+            id_conflict_policy=conflict,
+            memo=memo,
+            static_summary=start.submission.title,
+            search_attributes=initial_search_attributes(start.submission),
         )
+
+    async def _memo_of(self, client: Client, pledge_id: str, key: str) -> str:
+        description = await client.get_workflow_handle(workflow_id(pledge_id)).describe()
+        return str(await description.memo_value(key, default=""))
 
     # --- reading it -------------------------------------------------------------------------------
 
@@ -240,6 +274,9 @@ class PledgeClient:
 
     async def close(self, pledge_id: str, closure: ClosureInput) -> ActionResult:
         return await self._update(pledge_id, PledgeWorkflow.close, closure)
+
+    async def resend_email(self, pledge_id: str, resend: ResendInput) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.resend_email, resend)
 
     async def reply(self, pledge_id: str, reply: EmailReply) -> None:
         """A pledger's reply by email: a signal, so nothing waits for a worker (the workflow judges it)."""

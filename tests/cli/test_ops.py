@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -10,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from pledgeflow.cli.main import app
 from pledgeflow.core.settings import Settings
-from tests.factories import open_ended
+from tests.factories import make_report, open_ended
 from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox
 from workflows.state import ClosureReason, PledgeStatus
@@ -52,6 +53,18 @@ async def test_operator_lists_extends_shows_and_closes(
         shown = await ops(settings, dev_env, "show", due.id)
         assert shown.exit_code == 0
         assert "Extension of 10 days granted (Form outage)" in shown.output
+        assert (
+            "status: report_due, since " in shown.output and ": the report for cycle 1 was asked for on" in shown.output
+        )
+        assert "may be done now: report, request_extension, grant_extension, withdraw, close" in shown.output
+        assert "report request for cycle 1" in shown.output and "taken" in shown.output  # the ladder, step by step
+
+        resent = await ops(settings, dev_env, "resend", due.id, "--staff", "omar")
+        assert resent.exit_code == 0, resent.output
+        assert f"{due.id}: Email extension granted sent again to the focal point." in resent.output
+        nothing = await ops(settings, dev_env, "resend", waiting.id, "--kind", "reminder_1", "--staff", "omar")
+        assert nothing.exit_code == 1
+        assert "no reminder_1 email was sent in the current cycle" in nothing.output
 
         closed = await ops(settings, dev_env, "close", waiting.id, "--reason", "Duplicate entry", "--staff", "omar")
         assert closed.exit_code == 0, closed.output
@@ -60,3 +73,43 @@ async def test_operator_lists_extends_shows_and_closes(
 
         again = await ops(settings, dev_env, "close", waiting.id, "--reason", "Duplicate entry", "--staff", "omar")
         assert again.exit_code == 1
+
+
+async def test_list_has_one_row_per_pledge_whatever_its_runs(
+    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    settings = fast_first_cycle_settings(tmp_path, sqlite_url)
+    async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
+        # Published, reported and in its second cycle: three runs, two of them continued as new.
+        reported = await pledges.published(open_ended(title="Three runs already"))
+        await reported.wait_for(lambda state: state.status == PledgeStatus.report_due)
+        await reported.report(make_report())
+        await reported.wait_for(lambda state: state.cycle == 2)
+        waiting = await pledges.submit(
+            open_ended(organization={"name": "Aardvark Trust", "type": "ngo", "country": "KEN"})
+        )
+        closed = await pledges.published(open_ended())
+        await closed.withdraw("Merged.")
+        await closed.status_is(PledgeStatus.closed)
+        assert len(await reported.run_ids()) == 3
+
+        async with asyncio.timeout(20):  # visibility is eventually consistent
+            while len(rows := json.loads((await ops(settings, dev_env, "list", "--json")).output)) < 2:
+                await asyncio.sleep(0.3)
+        assert sorted(row["id"] for row in rows) == sorted([reported.id, waiting.id]), "one row each, open ones"
+        by_id = {row["id"]: row for row in rows}
+        assert by_id[reported.id]["status"] in ("published", "report_due")
+        assert by_id[waiting.id] == {
+            "id": waiting.id,
+            "status": "in_review",
+            "next_deadline": by_id[waiting.id]["next_deadline"],
+            "missed_cycles": 0,
+            "organization": "Aardvark Trust",
+        }
+        by_name = json.loads((await ops(settings, dev_env, "list", "--json", "--sort", "organization")).output)
+        assert by_name[0]["id"] == waiting.id
+
+        async with asyncio.timeout(20):
+            while closed.id not in (listed := await ops(settings, dev_env, "list", "--status", "closed")).output:
+                await asyncio.sleep(0.3)
+        assert "1 pledge(s)" in listed.output

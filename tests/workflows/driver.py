@@ -40,9 +40,11 @@ from workflows.state import (
     ExtensionGrantInput,
     ExtensionRefusalInput,
     ExtensionRequestInput,
+    ImportedPledge,
     PledgeState,
     PledgeStatus,
     ReportInput,
+    ResendInput,
     RevisionInput,
     TimelineEvent,
     WithdrawalInput,
@@ -150,6 +152,9 @@ class Pledge:
 
     async def reply(self, reply: EmailReply) -> None:
         await self.pledge_client.reply(self.id, reply)
+
+    async def resend(self, kind: EmailKind | None = None) -> ActionResult:
+        return await self.pledge_client.resend_email(self.id, ResendInput(kind=kind, staff="omar"))
 
     # --- what people see --------------------------------------------------------------------
 
@@ -306,7 +311,15 @@ class Pledges:
 
     async def submit(self, submission: Submission) -> Pledge:
         """Start the workflow as the API does, through its client."""
-        pledge_id = await self.pledge_client.start(submission)
+        return await self._started(await self.pledge_client.start(submission))
+
+    async def imported(self, submission: Submission, imported: ImportedPledge) -> Pledge:
+        """Start an imported pledge's workflow as ``pledgeflow import`` does."""
+        pledge_id, new = await self.pledge_client.start_imported(submission, imported)
+        assert new, "a pledge imported for the first time"
+        return await self._started(pledge_id)
+
+    async def _started(self, pledge_id: str) -> Pledge:
         # Just started, the workflow is still on its first run.
         first_run = (await describe(self.client, workflow_id(pledge_id))).workflow_execution_info.execution.run_id
         pledge = Pledge(self, pledge_id, first_run)

@@ -29,6 +29,11 @@ SCENARIOS = {
     "final_report_missing",
     "extension",
     "ten_years",
+    "imported_delisted",
+    "imported_report_due",
+    "resend",
+    "resend_after_continue_as_new",
+    "resend_after_restart",
 }
 
 

@@ -44,3 +44,17 @@ async def test_activities_and_timers_carry_sentences_and_details_stay_current(pl
     assert details.startswith("**report_due** (cycle 1)")
     assert f"next: reminder 2 to the focal point and backup contact on {due + 30 * DAY:%Y-%m-%d}" in details
     assert "last email: reminder 1 to focal point (sent)" in details
+
+
+async def test_every_run_names_the_pledge_from_its_first_task(pledges: Pledges) -> None:
+    """The first run has the title as its static summary; Temporal carries none into a continued run, so every
+    run shows it in its current details, and a continued run shows them before any step is taken."""
+    pledge = await pledges.published(open_ended(title="Digital skills for 10,000 women in Peru"))
+    first, current = await pledge.run_ids()
+    assert current != first
+    described = await pledges.client.get_workflow_handle(pledge.handle.id, run_id=first).describe()
+    assert await described.static_summary() == "Digital skills for 10,000 women in Peru"
+
+    details = (await pledge.handle.query("__temporal_workflow_metadata")).current_details
+    assert details.startswith("**published** (cycle 1)")
+    assert details.endswith("pledge: Digital skills for 10,000 women in Peru")
