@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from api.pages.forms import FieldErrors, FormValues, drop_empty, field_errors, validation_errors
-from workflows.submission import ProgressReport, Submission
+from api.pages.forms import FieldErrors, FormValues, drop_empty, form_errors, plain_message
+from workflows.submission import Language, ProgressReport, SubmissionInput, cross_field_problems
 
 DELIVERABLE_ROWS = 3
 MAX_DELIVERABLE_ROWS = 50
@@ -56,7 +57,40 @@ def _rows_with_index(
     return rows, index
 
 
-def read_submission(values: FormValues) -> Parsed[Submission]:
+def _day_or_none(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _cross_field_errors(data: dict[str, Any], errors: FieldErrors, rows: dict[str, list[int]]) -> None:
+    """The rules across fields, judged on whatever parsed, so a form with a bad title and an end date before
+    its start says both at once (the model checks them only once every field is valid)."""
+    sdgs = [int(sdg) for sdg in data.get("sdgs", []) if str(sdg).isdigit()]
+    problems = cross_field_problems(
+        sdgs=sdgs,
+        sdg_targets=list(data.get("sdg_targets", [])),
+        geographic_scope=data.get("geographic_scope"),
+        countries=list(data.get("countries", [])),
+        start_date=_day_or_none(data.get("start_date")),
+        end_date=_day_or_none(data["end_date"]) if "end_date" in data else None,
+        open_ended=bool(data.get("open_ended")),
+        deliverable_dates=[_day_or_none(row.get("due_date")) for row in data.get("deliverables", [])],
+    )
+    for problem in problems:
+        name = problem.field
+        parts = name.split(".")
+        if parts[0] == "deliverables":
+            parts[1] = str(rows["deliverables"][int(parts[1])])
+            name = ".".join(parts)
+        error = {"type": problem.code, "ctx": problem.facts, "input": None}
+        message = plain_message(error, problem.field, problem.message)
+        if message not in errors.of(name):
+            errors.add(name, message)
+
+
+def read_submission(values: FormValues) -> Parsed[SubmissionInput]:
     deliverable_rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
     deliverables, deliverable_index = _rows_with_index(values, "deliverables", ("title", "due_date"), deliverable_rows)
     partners, partner_index = _rows_with_index(values, "partners", ("name", "type"), PARTNER_ROWS)
@@ -90,15 +124,18 @@ def read_submission(values: FormValues) -> Parsed[Submission]:
             ),
             "implementation": values.all("implementation"),
             "website": values.text("website"),
+            "language": values.text("language") or Language.en.value,
         }
     )
     data.setdefault("organization", {})
     data.setdefault("focal_point", {})
     try:
-        return Parsed(Submission.model_validate(data), FieldErrors())
+        return Parsed(SubmissionInput.model_validate(data), FieldErrors())
     except ValidationError as exc:
         rows = {"deliverables": deliverable_index, "partners": partner_index}
-        return Parsed(None, field_errors(validation_errors(exc), rows))
+        errors = form_errors(exc, rows)
+        _cross_field_errors(data, errors, rows)
+        return Parsed(None, errors)
 
 
 def read_report(values: FormValues, deliverables: list[str]) -> Parsed[ProgressReport]:
@@ -124,4 +161,4 @@ def read_report(values: FormValues, deliverables: list[str]) -> Parsed[ProgressR
         return Parsed(ProgressReport.model_validate(data), FieldErrors())
     except ValidationError as exc:
         rows = {"deliverables": progress_index, "partners_added": partner_index}
-        return Parsed(None, field_errors(validation_errors(exc), rows))
+        return Parsed(None, form_errors(exc, rows))

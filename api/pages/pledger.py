@@ -26,7 +26,7 @@ from api.pages.form_models import (
     read_submission,
     row_count,
 )
-from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
+from api.pages.forms import FieldErrors, FormValues, form_errors
 from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.problems import pledge_problem
@@ -149,7 +149,7 @@ async def request_extension(
         request_input = ExtensionRequestInput(reason=values.get("reason").strip())
         await pledges.request_extension(pledge_id, request_input)
     except ValidationError as exc:
-        errors = field_errors(validation_errors(exc))
+        errors = form_errors(exc)
     except PledgeError as exc:
         refused = pledge_problem(exc)
         if refused.status not in (409, 422):
@@ -177,7 +177,7 @@ async def withdraw(
         withdrawal = WithdrawalInput(reason=values.text("reason"))
         await pledges.withdraw(pledge_id, withdrawal)
     except ValidationError as exc:
-        errors, status_code = field_errors(validation_errors(exc)), 422
+        errors, status_code = form_errors(exc), 422
     except PledgeError as exc:
         refused = pledge_problem(exc)
         if refused.status != 409:

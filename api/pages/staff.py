@@ -17,7 +17,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep, registry_reachable
 from api.pages import labels
 from api.pages import staff_session as sessions
 from api.pages.access import PostedForm, posted_form
-from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
+from api.pages.forms import FieldErrors, FormValues, form_errors
 from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
@@ -118,7 +118,7 @@ async def decide(
         )
         await pledges.decide(pledge_id, decision)
     except ValidationError as exc:
-        errors, status_code = field_errors(validation_errors(exc)), 422
+        errors, status_code = form_errors(exc), 422
     except PledgeError as exc:
         refused = pledge_problem(exc)
         if refused.status not in (403, 409, 422):
