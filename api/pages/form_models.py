@@ -9,11 +9,12 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from api.pages.forms import FieldErrors, FormValues, drop_empty, form_errors, plain_message
-from workflows.submission import Language, ProgressReport, SubmissionInput, cross_field_problems
+from workflows.submission import Language, ProgressReport, Submission, SubmissionInput, cross_field_problems
 
 DELIVERABLE_ROWS = 3
 MAX_DELIVERABLE_ROWS = 50
 PARTNER_ROWS = 3
+MAX_PARTNER_ROWS = 100
 REPORT_PARTNER_ROWS = 2
 
 
@@ -93,7 +94,8 @@ def _cross_field_errors(data: dict[str, Any], errors: FieldErrors, rows: dict[st
 def read_submission(values: FormValues) -> Parsed[SubmissionInput]:
     deliverable_rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
     deliverables, deliverable_index = _rows_with_index(values, "deliverables", ("title", "due_date"), deliverable_rows)
-    partners, partner_index = _rows_with_index(values, "partners", ("name", "type"), PARTNER_ROWS)
+    partner_rows = row_count(values, "partner_rows", PARTNER_ROWS, MAX_PARTNER_ROWS)
+    partners, partner_index = _rows_with_index(values, "partners", ("name", "type"), partner_rows)
     data = drop_empty(
         {
             "title": values.text("title"),
@@ -162,3 +164,54 @@ def read_report(values: FormValues, deliverables: list[str]) -> Parsed[ProgressR
     except ValidationError as exc:
         rows = {"deliverables": progress_index, "partners_added": partner_index}
         return Parsed(None, form_errors(exc, rows))
+
+
+def submission_values(submission: Submission, version: int) -> FormValues:
+    """A stored submission as the form's inputs hold it: the revise page starts from the current version."""
+    values = FormValues()
+    single, multiple = values.single, values.multiple
+
+    def put(name: str, value: object) -> None:
+        if value is not None and value != "":
+            single[name] = str(value)
+
+    def put_all(name: str, items: list[str]) -> None:
+        multiple[name] = items
+        single[name] = items[-1] if items else ""
+
+    put("version", version)
+    put("title", submission.title)
+    put("description", submission.description)
+    put("pledge_type", submission.pledge_type.value)
+    put("website", submission.website)
+    put("language", submission.language.value)
+    put("organization.name", submission.organization.name)
+    put("organization.type", submission.organization.type.value)
+    put("organization.country", submission.organization.country)
+    for prefix, contact in (("focal_point", submission.focal_point), ("backup_contact", submission.backup_contact)):
+        if contact is not None:
+            put(f"{prefix}.name", contact.name)
+            put(f"{prefix}.email", contact.email)
+            put(f"{prefix}.position", contact.position)
+    for number, partner in enumerate(submission.partners):
+        put(f"partners.{number}.name", partner.name)
+        put(f"partners.{number}.type", partner.type.value)
+    put("partner_rows", max(PARTNER_ROWS, len(submission.partners) + 1))
+    put_all("sdgs", [str(sdg) for sdg in submission.sdgs])
+    put("sdg_targets", ", ".join(submission.sdg_targets))
+    put("geographic_scope", submission.geographic_scope.value)
+    put("countries", ", ".join(submission.countries))
+    put("regions", ", ".join(submission.regions))
+    put("start_date", submission.start_date.isoformat())
+    put("end_date", submission.end_date.isoformat() if submission.end_date else None)
+    if submission.open_ended:
+        put("open_ended", "true")
+    for number, deliverable in enumerate(submission.deliverables):
+        put(f"deliverables.{number}.title", deliverable.title)
+        put(f"deliverables.{number}.due_date", deliverable.due_date.isoformat())
+    put("deliverable_rows", max(DELIVERABLE_ROWS, len(submission.deliverables) + 1))
+    put("resources.financial_usd", f"{submission.resources.financial_usd:f}".rstrip("0").rstrip("."))
+    put_all("resources.funding_sources", [source.value for source in submission.resources.funding_sources])
+    put_all("resources.in_kind", [kind.value for kind in submission.resources.in_kind])
+    put_all("implementation", [way.value for way in submission.implementation])
+    return values

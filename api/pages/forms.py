@@ -190,9 +190,9 @@ def field_title(name: str, language: str) -> str:
     label = i18n.gettext(language, field_label(name))
     if len(parts) >= 3 and parts[0] in _ROWS and parts[1].isdigit():
         row = i18n.gettext(language, _ROWS[parts[0]]) % {"number": int(parts[1]) + 1}
-        return f"{row}: {label}"
+        return f"{row} – {label}"
     if len(parts) == 2 and parts[0] in _GROUPS:
-        return f"{i18n.gettext(language, _GROUPS[parts[0]])}: {label}"
+        return f"{i18n.gettext(language, _GROUPS[parts[0]])} – {label}"
     return label
 
 

@@ -97,6 +97,22 @@ def _field_title(context: Context, name: str) -> str:
 
 
 @pass_context
+def _sdg_options(context: Context) -> list[tuple[int, str]]:
+    return [(number, f"{number}. {_gettext(context, name)}") for number, name in labels.SDG_NAMES.items()]
+
+
+@pass_context
+def _country_options(context: Context) -> list[tuple[str, str]]:
+    """Every ISO 3166-1 country by its name in the page's language, in that language's order."""
+    names = i18n.country_names(context["lang"])
+    return sorted(names.items(), key=lambda item: i18n.sort_key(item[1], context["lang"]))
+
+
+def _language_options() -> list[tuple[str, str]]:
+    return list(i18n.LANGUAGES.items())
+
+
+@pass_context
 def _gettext(context: Context, message: str) -> str:
     return i18n.gettext(context["lang"], message)
 
@@ -141,7 +157,14 @@ def _environment() -> Environment:
         country=_country,
     )
     environment.globals.update(
-        url=_url, labels=labels, options=_options, field_label=field_label, field_title=_field_title
+        url=_url,
+        labels=labels,
+        options=_options,
+        field_label=field_label,
+        field_title=_field_title,
+        sdg_options=_sdg_options,
+        country_options=_country_options,
+        language_options=_language_options,
     )
     return environment
 

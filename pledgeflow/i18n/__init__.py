@@ -126,6 +126,13 @@ def percent(value: float, language: str) -> str:
     return numbers.format_percent(value, format="#,##0.#%", locale=_locale(language))
 
 
+def sort_key(text: str, language: str) -> str:
+    """Alphabetical order good enough for a list of names: accents folded (Égypte with the E's)."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
 def country_names(language: str) -> dict[str, str]:
     """ISO 3166-1 alpha-3 → the country's name in ``language`` (CLDR via Babel), for every ISO country."""
     return _country_names(language)
