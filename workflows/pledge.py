@@ -213,7 +213,8 @@ class PledgeWorkflow:
         self._record(
             Actor.system,
             EventKind.revision_reminder,
-            f"Revision reminder sent; without a revision by {deadline:%Y-%m-%d} the pledge will be closed as abandoned.",
+            f"Revision reminder sent; without a revision by {deadline:%Y-%m-%d} "
+            "the pledge will be closed as abandoned.",
         )
         self._outbox.to_focal_point(EmailKind.revision_reminder, note=self.state.changes_note, deadline=deadline)
 
@@ -400,9 +401,8 @@ class PledgeWorkflow:
         effect = rules.report_effect(state, report, cycle, workflow.now())
         if effect == ReportEffect.addition:
             self._add_report(cycle, source, report, final=False)
-            self._record(
-                actor, EventKind.report_added, f"Addition to the report for reporting cycle {cycle} received ({progress})."
-            )
+            added = f"Addition to the report for reporting cycle {cycle} received ({progress})."
+            self._record(actor, EventKind.report_added, added)
             return f"Added to the report for cycle {cycle}."
         if effect == ReportEffect.progress_update:
             self._add_report(state.cycle, source, report, final=False)
@@ -410,7 +410,8 @@ class PledgeWorkflow:
             self._record(
                 actor,
                 EventKind.progress_update,
-                f"Progress update received ({progress}); the report for reporting cycle {state.cycle} is still due {due}.",
+                f"Progress update received ({progress}); "
+                f"the report for reporting cycle {state.cycle} is still due {due}.",
             )
             return f"Progress update recorded; the report for cycle {state.cycle} is still due {due}."
         self._add_report(state.cycle, source, report, final=state.final_cycle)

@@ -144,7 +144,7 @@ _SDG_TARGET = re.compile(r"^(\d{1,2})\.([0-9]{1,2}|[a-z])$")
 class Problem:
     """A rule across fields that a submission breaks: where (a field path), a code, and the facts to say it."""
 
-    field: str
+    path: str
     code: str
     message: str
     facts: dict[str, Any] = field(default_factory=dict)
@@ -208,9 +208,9 @@ def _raise_all(title: str, problems: list[Problem], data: object) -> None:
             title,
             [
                 InitErrorDetails(
-                    type=PydanticCustomError(problem.code, f"{problem.field}: {problem.message}", problem.facts),
-                    loc=tuple(int(part) if part.isdigit() else part for part in problem.field.split(".")),
-                    input=problem.field,
+                    type=PydanticCustomError(problem.code, f"{problem.path}: {problem.message}", problem.facts),
+                    loc=tuple(int(part) if part.isdigit() else part for part in problem.path.split(".")),
+                    input=problem.path,
                 )
                 for problem in problems
             ],

@@ -80,13 +80,13 @@ def _cross_field_errors(data: dict[str, Any], errors: FieldErrors, rows: dict[st
         deliverable_dates=[_day_or_none(row.get("due_date")) for row in data.get("deliverables", [])],
     )
     for problem in problems:
-        name = problem.field
+        name = problem.path
         parts = name.split(".")
         if parts[0] == "deliverables":
             parts[1] = str(rows["deliverables"][int(parts[1])])
             name = ".".join(parts)
         error = {"type": problem.code, "ctx": problem.facts, "input": None}
-        message = plain_message(error, problem.field, problem.message)
+        message = plain_message(error, problem.path, problem.message)
         if message not in errors.of(name):
             errors.add(name, message)
 

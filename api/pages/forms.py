@@ -158,10 +158,10 @@ FIELD_LABELS: dict[str, str] = {
     "reason": N_("Reason"),
     "key": N_("Staff key"),
     "decision": N_("Your decision"),
-    "staff_note": N_("Note to the pledger"),
 }
-# A deliverable's own title is "What" on its row.
-_ROW_FIELD_LABELS = {"deliverables.title": N_("What")}
+# Labels that depend on where the input sits: a deliverable's own title is "What" on its row, and the
+# note of a vetting decision is written to the pledger.
+_PATH_LABELS = {"deliverables.title": N_("What"), "note": N_("Note to the pledger")}
 _GROUPS = {
     "organization": N_("Your organisation"),
     "focal_point": N_("Focal point"),
@@ -177,8 +177,8 @@ _ROWS = {
 def field_label(name: str) -> str:
     """The English label of an input: ``deliverables.2.due_date`` → ``Due date``."""
     parts = [part for part in name.split(".") if not part.isdigit() and part != "resources"]
-    if len(parts) == 2 and ".".join(parts) in _ROW_FIELD_LABELS:
-        return _ROW_FIELD_LABELS[".".join(parts)]
+    if ".".join(parts) in _PATH_LABELS:
+        return _PATH_LABELS[".".join(parts)]
     last = parts[-1] if parts else name
     return FIELD_LABELS.get(last, last.replace("_", " ").capitalize())
 
@@ -190,9 +190,9 @@ def field_title(name: str, language: str) -> str:
     label = i18n.gettext(language, field_label(name))
     if len(parts) >= 3 and parts[0] in _ROWS and parts[1].isdigit():
         row = i18n.gettext(language, _ROWS[parts[0]]) % {"number": int(parts[1]) + 1}
-        return f"{row} – {label}"
+        return f"{row} \N{EN DASH} {label}"
     if len(parts) == 2 and parts[0] in _GROUPS:
-        return f"{i18n.gettext(language, _GROUPS[parts[0]])} – {label}"
+        return f"{i18n.gettext(language, _GROUPS[parts[0]])} \N{EN DASH} {label}"
     return label
 
 

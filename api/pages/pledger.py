@@ -338,7 +338,9 @@ async def revise_form(pledge_id: str, request: Request, link: ManageLink, pledge
 
 
 @router.post("/pledges/{pledge_id}/revise", response_class=HTMLResponse)
-async def revise(pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep) -> Response:
+async def revise(
+    pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
+) -> Response:
     values = FormValues.of(form)
     if values.get("add_deliverable"):
         rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)

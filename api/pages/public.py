@@ -51,7 +51,7 @@ LIVE_STATUSES = tuple(status for status in PublicStatus if status != PublicStatu
 STATUS_CHOICES = [(LIVE, N_("Live pledges (all but closed)")), (ANY, N_("Any status, closed included"))]
 SORT_WORDS = {
     Sort.newest: N_("Newest first"),
-    Sort.title: N_("Title, A to Z"),
+    Sort.a_to_z: N_("Title, A to Z"),
     Sort.deadline: N_("Next report due first"),
     Sort.resources: N_("Largest pledged amount first"),
 }
@@ -128,7 +128,9 @@ def _page_size(value: str | None, errors: FieldErrors) -> int:
         return int(value)
     errors.add(
         None,
-        Message(N_("A page holds 1 to %(most)s pledges; showing %(shown)s."), {"most": MAX_PAGE_SIZE, "shown": PAGE_SIZE}),
+        Message(
+            N_("A page holds 1 to %(most)s pledges; showing %(shown)s."), {"most": MAX_PAGE_SIZE, "shown": PAGE_SIZE}
+        ),
     )
     return PAGE_SIZE
 

@@ -53,13 +53,8 @@ class Section:
     extra_columns: list[str] = field(default_factory=list)
 
 
-def _shares(items: list[Share], language: str, words: dict[str, str] | None = None) -> list[Row]:
-    def name(key: str) -> str:
-        if words is not None and key in words:
-            return i18n.gettext(language, words[key])
-        return i18n.gettext(language, labels.label(key))
-
-    return [Row(name(item.key), item.count, item.share) for item in items]
+def _shares(items: list[Share], language: str) -> list[Row]:
+    return [Row(i18n.gettext(language, labels.label(item.key)), item.count, item.share) for item in items]
 
 
 def sections(session: Session, filters: RegistryFilters, language: str) -> tuple[RegistryStats, list[Section]]:
@@ -69,11 +64,15 @@ def sections(session: Session, filters: RegistryFilters, language: str) -> tuple
     implementation = listing.by_implementation(session, filters)
     total = stats.pledges
     years = listing.reporting_by_year(session, filters)
+    unspecified = i18n.gettext(language, labels.label("unspecified"))
+    regions = [
+        Row(unspecified if s.key == "unspecified" else s.key, s.count, s.share) for s in stats.by_region[:REGIONS_SHOWN]
+    ]
     found = [
         Section("sdg", N_("SDG coverage"), [Row(sdg_words[s.key], s.count, s.share) for s in stats.by_sdg],
                 note=N_("A pledge can name several goals, so the shares add up to more than 100%%.")),
         Section("scope", N_("Geographic scope"), _shares(stats.by_scope, language)),
-        Section("region", N_("Regions"), _shares(stats.by_region[:REGIONS_SHOWN], language, {}) if stats.by_region else [],
+        Section("region", N_("Regions"), regions,
                 note=N_("Regions as the pledgers name them; a pledge can name several.")),
         Section("country", N_("Countries"),
                 [Row(countries.get(s.key, s.key), s.count, s.share) for s in stats.by_country[:COUNTRIES_SHOWN]],
@@ -88,7 +87,8 @@ def sections(session: Session, filters: RegistryFilters, language: str) -> tuple
         Section("status", N_("Status"), _shares(stats.by_status, language)),
         Section("reporting", N_("Reporting compliance over time"),
                 [Row(str(year.year), year.share or 0.0, None) for year in years], value_kind="share",
-                note=N_("Per calendar year: reports that counted for a reporting cycle, out of the report requests sent.")),
+                note=N_("Per calendar year: reports that counted for a reporting cycle, "
+                        "out of the report requests sent.")),
     ]  # fmt: skip
     return stats, [section for section in found if section.rows or section.key in {"region", "reporting"}]
 

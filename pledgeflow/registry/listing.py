@@ -27,7 +27,7 @@ from workflows.state import EventKind
 
 class Sort(StrEnum):
     newest = "newest"  # newest publication first (the registry's own order)
-    title = "title"  # A to Z
+    a_to_z = "title"  # A to Z
     deadline = "deadline"  # the soonest next deadline first; none (closed) last
     resources = "resources"  # the largest pledged amount first
 
@@ -43,7 +43,7 @@ class _Order:
 
 
 _ORDERS = {
-    Sort.title: _Order(func.lower(col(Pledge.title)), descending=False),
+    Sort.a_to_z: _Order(func.lower(col(Pledge.title)), descending=False),
     Sort.deadline: _Order(col(Pledge.next_deadline), descending=False),
     Sort.resources: _Order(col(Pledge.financial_usd), descending=True),
 }
@@ -70,7 +70,7 @@ class SortedCursor:
 
 
 def _sort_value(row: Pledge, sort: Sort) -> Any:
-    if sort == Sort.title:
+    if sort == Sort.a_to_z:
         return row.title.lower()
     if sort == Sort.deadline:
         return row.next_deadline
@@ -107,9 +107,7 @@ def page(
         clauses.append(_after(order, key, pledge_id, nulls_last=sort == Sort.deadline))
     key_order = order.key.desc() if order.descending else order.key.asc()
     id_order = col(Pledge.id).desc() if order.descending else col(Pledge.id).asc()
-    query = (
-        select(Pledge).where(*clauses).order_by(order.key.is_(None), key_order, id_order).limit(limit + 1)
-    )
+    query = select(Pledge).where(*clauses).order_by(order.key.is_(None), key_order, id_order).limit(limit + 1)
     rows = session.exec(query).all()
     if len(rows) <= limit:
         return rows, None
