@@ -233,4 +233,5 @@ def pledge_page(pledge_id: str, request: Request, session: SessionDep, settings:
             for match in registry_related.related_pledges(session, row, RELATED_SHOWN)
         ],
         badge=labels.badge,
+        now=dt.datetime.now(dt.UTC),
     )
