@@ -174,6 +174,7 @@ def submission_values(submission: Submission, version: int) -> FormValues:
     def put(name: str, value: object) -> None:
         if value is not None and value != "":
             single[name] = str(value)
+            multiple[name] = [str(value)]  # radio buttons read it there
 
     def put_all(name: str, items: list[str]) -> None:
         multiple[name] = items

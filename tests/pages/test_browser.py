@@ -6,10 +6,8 @@ a picture of each page there.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from pledgeflow.auth.staff_keys import Role
 from tests.pages.conftest import (
@@ -20,41 +18,12 @@ from tests.pages.conftest import (
     registry_row,
     report_link,
     screenshot_dir,
+    snap,
 )
 
 pytestmark = pytest.mark.browser
 
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-async def context(browser: Browser, site: Site) -> AsyncIterator[BrowserContext]:
-    """A fresh browser profile per test (own cookies), on the one browser of the session."""
-    browser_context = await browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
-    yield browser_context
-    await browser_context.close()
-
-
-@pytest.fixture
-async def page(context: BrowserContext) -> AsyncIterator[Page]:
-    """A tab that fails the test if any dialog (an injected ``alert``) opens."""
-    tab = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    tab.on("dialog", refuse)
-    yield tab
-    assert dialogs == [], f"a script ran in the page: {dialogs}"
-
-
-async def snap(page: Page, name: str) -> None:
-    directory = screenshot_dir()
-    if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(directory / f"pages-{name}.png"), full_page=True)
 
 
 async def sign_in(page: Page, key: str) -> None:
