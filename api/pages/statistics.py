@@ -61,8 +61,9 @@ def sections(session: Session, filters: RegistryFilters, language: str) -> tuple
     stats = cached_registry_stats(session, filters, dt.datetime.now(dt.UTC))
     countries = i18n.country_names(language)
     sdg_words = {str(number): f"{number}. {i18n.gettext(language, name)}" for number, name in labels.SDG_NAMES.items()}
+    # Read now, not from the minute-old figures: its shares are of the pledges covered now.
     implementation = listing.by_implementation(session, filters)
-    total = stats.pledges
+    total = listing.count(session, filters)
     years = listing.reporting_by_year(session, filters)
     unspecified = i18n.gettext(language, labels.label("unspecified"))
     regions = [
