@@ -80,10 +80,10 @@ def _sort_value(row: Pledge, sort: Sort) -> Any:
 def _after(order: _Order, key: Any, pledge_id: str, nulls_last: bool) -> ColumnElement[bool]:
     """Strictly after (key, id) in the order; ids break ties in the same direction as the key."""
     column = order.key
-    beyond = column < key if order.descending else column > key
     tie = col(Pledge.id) < pledge_id if order.descending else col(Pledge.id) > pledge_id
     if key is None:  # already among the rows without a key, which come last
         return and_(column.is_(None), tie)
+    beyond = column < key if order.descending else column > key
     later = or_(beyond, and_(column == key, tie))
     return or_(later, column.is_(None)) if nulls_last else later
 
