@@ -184,9 +184,7 @@ def cross_field_problems(
     if geographic_scope is not None and geographic_scope != GeographicScope.global_ and not countries:
         problems.append(Problem("countries", "countries_required", "required unless geographic_scope is global"))
     if open_ended == (end_date is not None) and (open_ended or start_date is not None):
-        problems.append(
-            Problem("end_date", "end_or_open_ended", "give an end_date or open_ended: true, exactly one")
-        )
+        problems.append(Problem("end_date", "end_or_open_ended", "give an end_date or open_ended: true, exactly one"))
     if end_date is not None and start_date is not None and end_date <= start_date:
         problems.append(Problem("end_date", "end_before_start", "must be after start_date"))
     for index, due in enumerate(deliverable_dates or []):

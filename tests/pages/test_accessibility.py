@@ -18,7 +18,6 @@ from pledgeflow.auth.staff_keys import Role
 from tests.pages.conftest import (
     Made,
     Site,
-    api_approve,
     api_report,
     api_submit,
     emailed,

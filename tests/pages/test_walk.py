@@ -8,12 +8,13 @@ Staff work in a browser of their own (another person, another language).
 from __future__ import annotations
 
 import re
+from email.message import EmailMessage
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from pledgeflow.auth.staff_keys import Role
-from tests.pages.conftest import Site, emailed, link_in, registry_row, snap
+from tests.pages.conftest import Site, emailed, link_in, registry_row, snap, text_of
 
 pytestmark = pytest.mark.browser
 
@@ -145,23 +146,15 @@ async def test_submit_with_mistakes_revise_when_asked_and_see_the_pledge_publish
             f"Modifications demandées pour votre engagement « {title} » d’ici le {french_day(asked)}",
             f"Votre engagement « {title} » est publié",
         ]
-        assert "Bonjour Grace Nakato," in link_in_text(published)
+        assert "Bonjour Grace Nakato," in text_of(published)
         await snap(page, "public-pledge-fr")
     else:
         assert subjects[0] == f"We received your pledge “{title}”"
         assert subjects[2] == f"Your pledge “{title}” is published"
 
 
-def link_in_text(message: object) -> str:
-    from tests.pages.conftest import text_of
-
-    return text_of(message)  # type: ignore[arg-type]
-
-
-def french_day(message: object) -> str:
+def french_day(message: EmailMessage) -> str:
     """The deadline as the French subject writes it, read back from the message's own text."""
-    from tests.pages.conftest import text_of
-
-    found = re.search(r"À réviser d’ici le: (.+)", text_of(message))  # type: ignore[arg-type]
+    found = re.search(r"À réviser d’ici le: (.+)", text_of(message))
     assert found, "the French changes-requested mail gives its deadline"
     return found.group(1).strip()

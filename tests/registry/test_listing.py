@@ -123,7 +123,7 @@ async def test_statistics_page_has_each_section_with_its_chart_and_table(registr
         assert f'id="{section}-title"' in page, section
         assert f'src="/stats/charts/{section}.svg?lang=en' in page, section
     assert page.count('<table class="table table--stat">') >= 10
-    assert "<th scope=\"row\">4. Quality education</th>" in page  # the factory pledges name SDG 4
+    assert '<th scope="row">4. Quality education</th>' in page  # the factory pledges name SDG 4
     assert "Reporting compliance over time" in page and "Median without outliers" in page
     chart = await registry.http.get("/stats/charts/sdg.svg", params={"lang": "fr"})
     assert chart.status_code == 200 and chart.headers["content-type"].startswith("image/svg+xml")
