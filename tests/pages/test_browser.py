@@ -43,7 +43,7 @@ async def fill_submission(page: Page, title: str) -> None:
     await page.get_by_label("Programmatic").check()
     await page.locator("#field-organization-name").fill("Sunbridge Energy Trust")
     await page.locator("#field-organization-type").select_option("ngo")
-    await page.get_by_label("Country", exact=True).fill("UGA")
+    await page.get_by_label("Country", exact=True).select_option("UGA")
     await page.locator("#field-focal_point-name").fill("Grace Nakato")
     await page.locator("#field-focal_point-email").fill("grace@sunbridge.example")
     await page.get_by_label("3. Good health and well-being").check()
@@ -158,7 +158,7 @@ async def test_vetter_signs_in_and_approves_a_pledge_from_the_queue(page: Page, 
     await page.get_by_label("Approve and publish").check()
     await snap(page, "decision")
     await page.get_by_role("button", name="Record the decision").click()
-    await expect(page.get_by_role("status")).to_have_text(f"{pledge_id} approved.")
+    await expect(page.get_by_role("status")).to_have_text(f"“{title}” ({pledge_id}) approved.")
 
     await registry_row(site, pledge_id, status="published")
     await page.goto(f"/registry/{pledge_id}")
