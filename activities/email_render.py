@@ -23,7 +23,7 @@ from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
-from pledgeflow.i18n import N_
+from pledgeflow.i18n import N_, templates
 from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest
 
 REGISTRY_NAME = "Pledgeflow Registry"
@@ -90,16 +90,6 @@ def _words(context: Context, value: object) -> str:
     return i18n.gettext(context["lang"], english[:1].upper() + english[1:]).lower()
 
 
-@pass_context
-def _gettext(context: Context, message: str) -> str:
-    return i18n.gettext(context["lang"], message)
-
-
-@pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return i18n.ngettext(context["lang"], singular, plural, count)
-
-
 def one_line(value: str) -> str:
     """Header values come from user input: folding all whitespace makes CR/LF injection impossible."""
     return " ".join(value.split())
@@ -111,10 +101,9 @@ _templates = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",)),
     trim_blocks=True,
     lstrip_blocks=True,
-    extensions=["jinja2.ext.i18n"],
+    extensions=[templates.EXTENSION],
 )
-# Each message names its language in the context ("lang"); the catalogue callables read it there.
-_templates.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+templates.speak_catalogues(_templates)
 _templates.filters.update(day=_day, usd=_usd, words=_words)
 
 

@@ -84,12 +84,28 @@ def _submission_page(request: Request, values: FormValues, errors: FieldErrors, 
         status_code=status_code,
         values=values,
         errors=errors,
-        deliverable_rows=row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS),
-        max_deliverable_rows=MAX_DELIVERABLE_ROWS,
-        partner_rows=row_count(values, "partner_rows", PARTNER_ROWS, MAX_PARTNER_ROWS),
+        **_rows_shown(values),
         # One key per filled-in form: a double click or a resent POST maps to the same pledge.
         idempotency_key=values.get("idempotency_key") or secrets.token_urlsafe(16),
     )
+
+
+def _rows_shown(values: FormValues) -> dict[str, int]:
+    """How many deliverable and partner rows the submission's fields show (submission and revise alike)."""
+    return {
+        "deliverable_rows": row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS),
+        "max_deliverable_rows": MAX_DELIVERABLE_ROWS,
+        "partner_rows": row_count(values, "partner_rows", PARTNER_ROWS, MAX_PARTNER_ROWS),
+    }
+
+
+def _another_deliverable_asked(values: FormValues) -> bool:
+    """The form's "add another deliverable" button: one more row, and the form shown again as typed."""
+    if not values.get("add_deliverable"):
+        return False
+    rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
+    values.single["deliverable_rows"] = str(min(rows + 1, MAX_DELIVERABLE_ROWS))
+    return True
 
 
 @router.get("/submit", response_class=HTMLResponse)
@@ -102,9 +118,7 @@ async def submit(
     request: Request, form: PostedForm, pledges: TemporalDep, settings: SettingsDep, session: SessionDep
 ) -> Response:
     values = FormValues.of(form)
-    if values.get("add_deliverable"):
-        rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
-        values.single["deliverable_rows"] = str(min(rows + 1, MAX_DELIVERABLE_ROWS))
+    if _another_deliverable_asked(values):
         return _submission_page(request, values, FieldErrors())
     parsed = read_submission(values)
     if parsed.model is None:
@@ -323,9 +337,7 @@ def _revise_page(
         can_revise=Action.revise in state.allowed_actions,
         changes=changes,
         stale=changed_since is not None,
-        deliverable_rows=row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS),
-        max_deliverable_rows=MAX_DELIVERABLE_ROWS,
-        partner_rows=row_count(values, "partner_rows", PARTNER_ROWS, MAX_PARTNER_ROWS),
+        **_rows_shown(values),
     )
 
 
@@ -342,9 +354,7 @@ async def revise(
     pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
 ) -> Response:
     values = FormValues.of(form)
-    if values.get("add_deliverable"):
-        rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
-        values.single["deliverable_rows"] = str(min(rows + 1, MAX_DELIVERABLE_ROWS))
+    if _another_deliverable_asked(values):
         return _revise_page(request, await pledges.state(pledge_id), owner.text, values, FieldErrors())
     parsed = read_submission(values)
     if parsed.model is None:

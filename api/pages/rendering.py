@@ -25,6 +25,7 @@ from api.pages.forms import field_label, field_title
 from api.pages.languages import language_of, switch_links
 from pledgeflow import i18n
 from pledgeflow.core.settings import Settings
+from pledgeflow.i18n import templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -98,7 +99,7 @@ def _field_title(context: Context, name: str) -> str:
 
 @pass_context
 def _sdg_options(context: Context) -> list[tuple[int, str]]:
-    return [(number, f"{number}. {_gettext(context, name)}") for number, name in labels.SDG_NAMES.items()]
+    return [(number, f"{number}. {i18n.gettext(context['lang'], name)}") for number, name in labels.SDG_NAMES.items()]
 
 
 @pass_context
@@ -110,16 +111,6 @@ def _country_options(context: Context) -> list[tuple[str, str]]:
 
 def _language_options() -> list[tuple[str, str]]:
     return list(i18n.LANGUAGES.items())
-
-
-@pass_context
-def _gettext(context: Context, message: str) -> str:
-    return i18n.gettext(context["lang"], message)
-
-
-@pass_context
-def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
-    return i18n.ngettext(context["lang"], singular, plural, count)
 
 
 def page_url(request: Request, name: str, /, query: Mapping[str, str | None] | None = None, **path: str) -> str:
@@ -141,11 +132,9 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        extensions=["jinja2.ext.i18n"],
+        extensions=[templates.EXTENSION],
     )
-    environment.policies["ext.i18n.trimmed"] = True
-    # Each render names its language in the context ("lang"); the callables read it there.
-    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    templates.speak_catalogues(environment)
     environment.filters.update(
         date=_date,
         day=_day,

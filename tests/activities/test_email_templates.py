@@ -203,10 +203,8 @@ def test_a_french_pledger_gets_french_mail_and_the_vetting_team_english(renderer
     request = request_for(EmailKind.report_request).model_copy(update={"language": "fr"})
     message = as_received(renderer.render(request))
     text, html = parts(message)
-    assert (
-        message["Subject"]
-        == "Merci de rendre compte des progrès de « Connecting 500 rural schools in Kenya by 2027 » d’ici le 28 avril 2027"
-    )
+    title = "Connecting 500 rural schools in Kenya by 2027"
+    assert message["Subject"] == f"Merci de rendre compte des progrès de « {title} » d’ici le 28 avril 2027"
     assert "Bonjour Amina Otieno," in text and "Bonjour Amina Otieno," in html
     assert "Merci de rendre compte d’ici le 28 avril 2027." in text
     assert '<html lang="fr" dir="ltr">' in html

@@ -127,6 +127,17 @@ async def api_approve(site: Site, pledge: Made) -> None:
     assert response.status_code == 201, response.text
 
 
+async def api_request_changes(site: Site, pledge: Made, note: str) -> None:
+    async with site.client() as http:
+        response = await http.post(
+            f"/api/v1/pledges/{pledge.id}/decisions",
+            json={"decision": "request_changes", "note": note},
+            headers={"Authorization": f"Bearer {site.staff[Role.admin]}"},
+        )
+    assert response.status_code == 201, response.text
+    await registry_row(site, pledge.id, status="changes_requested")
+
+
 async def api_report(site: Site, pledge: Made, **overrides: Any) -> None:
     async with site.client() as http:
         response = await http.post(

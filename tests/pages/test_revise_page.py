@@ -9,27 +9,16 @@ import re
 
 from pledgeflow.auth.staff_keys import Role
 from tests.factories import submission_data
-from tests.pages.conftest import Made, Site, api_submit, csrf_of, registry_row
+from tests.pages.conftest import Made, Site, api_request_changes, api_submit, csrf_of, registry_row
 from tests.pages.test_pledger_pages import field_error, form_of
 
 NOTE = "Please name the local operators you will work with."
 
 
-async def request_changes(site: Site, pledge: Made, note: str = NOTE) -> None:
-    async with site.client() as http:
-        response = await http.post(
-            f"/api/v1/pledges/{pledge.id}/decisions",
-            json={"decision": "request_changes", "note": note},
-            headers={"Authorization": f"Bearer {site.staff[Role.admin]}"},
-        )
-    assert response.status_code == 201, response.text
-    await registry_row(site, pledge.id, status="changes_requested")
-
-
 async def changes_requested(site: Site, **overrides: object) -> Made:
     pledge = await api_submit(site, **overrides)
     await registry_row(site, pledge.id, status="in_review")
-    await request_changes(site, pledge)
+    await api_request_changes(site, pledge, NOTE)
     return pledge
 
 
@@ -73,7 +62,7 @@ async def test_a_version_revised_meanwhile_shows_what_changed_and_keeps_what_was
         )
         assert colleague.status_code == 200, colleague.text
         await registry_row(site, pledge.id, status="in_review", submission_version=2)
-        await request_changes(site, pledge, "Also give the number of teachers.")
+        await api_request_changes(site, pledge, "Also give the number of teachers.")
         mine = form_of(submission_data()) | {"description": "x" * 60 + " our own edit"}
         stale = await http.post(
             f"/pledges/{pledge.id}/revise",
