@@ -160,3 +160,25 @@ async def test_the_registry_on_a_phone_folds_its_filters_away(browser: Browser, 
         await snap(page, "stats")
     finally:
         await desktop.close()
+
+
+async def test_a_pledges_public_page_prints_as_a_clean_record_with_its_reports(browser: Browser, site: Site) -> None:
+    pledge = await published(site, title="School meals for 9,000 pupils in Malawi")
+    await registry_row(site, pledge.id, status="report_due")
+    await api_report(site, pledge, narrative="We served 1.6 million meals in 41 schools this year.")
+    await registry_row(site, pledge.id, status="published")
+    printing = await browser.new_context(base_url=site.url)
+    try:
+        page = await printing.new_page()
+        await page.goto(f"/registry/{pledge.id}")
+        await page.emulate_media(media="print")
+        for gone in (".site-header", ".site-footer", ".languages", ".breadcrumbs"):
+            await expect(page.locator(gone)).to_be_hidden()
+        await expect(page.locator(".print-only")).to_contain_text(f"Pledge {pledge.id} in the public registry")
+        await expect(page.get_by_text("We served 1.6 million meals in 41 schools this year.")).to_be_visible()
+        await expect(page.locator("h1")).to_have_text("School meals for 9,000 pupils in Malawi")
+        await page.emulate_media(media="screen")
+        await expect(page.locator(".print-only")).to_be_hidden()
+        await expect(page.locator(".site-header")).to_be_visible()
+    finally:
+        await printing.close()
