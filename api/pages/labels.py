@@ -108,11 +108,13 @@ WORDS: dict[str, str] = {
     Implementation.training: N_("Training"),
     Implementation.technology_transfer: N_("Technology transfer"),
     Implementation.institutional_capacity: N_("Institutional capacity"),
+    Implementation.financing: N_("Financing"),
     # progress
     Progress.not_started: N_("Not started"),
     Progress.in_progress: N_("In progress"),
     Progress.on_track: N_("On track"),
     Progress.delayed: N_("Delayed"),
+    Progress.discontinued: N_("Discontinued"),
     # who acted
     Actor.system: N_("System"),
     Actor.pledger: N_("Pledger"),

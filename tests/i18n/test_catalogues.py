@@ -154,3 +154,23 @@ def test_dates_numbers_and_amounts_follow_the_language() -> None:
     assert i18n.number(86_000, "es") == "86.000"
     assert i18n.direction("ar") == "rtl" and i18n.direction("fr") == "ltr"
     assert i18n.country_names("fr")["DEU"] == "Allemagne" and i18n.country_names("ar")["KEN"] == "كينيا"
+
+
+def test_every_code_the_pages_show_has_a_word_of_its_own() -> None:
+    """A code without an entry would be shown as its own capitalised name, which no catalogue translates."""
+    from api.pages.labels import WORDS
+    from pledgeflow.registry.public import PublicStatus
+    from workflows.state import ClosureReason, PledgeStatus
+    from workflows.submission import (
+        FundingSource,
+        GeographicScope,
+        Implementation,
+        InKind,
+        OrganizationType,
+        PledgeType,
+        Progress,
+    )
+
+    kinds = (PledgeStatus, ClosureReason, PublicStatus, OrganizationType, PledgeType, GeographicScope,
+             FundingSource, InKind, Implementation, Progress)  # fmt: skip
+    assert sorted({code.value for kind in kinds for code in kind} - set(WORDS)) == []
