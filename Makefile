@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core, which the browser tests inject into the pages (package.json, package-lock.json).
+NODE_STAMP := node_modules/.installed
 
 .PHONY: dev test lint
 
@@ -12,10 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 dev: $(STAMP)  ## the whole stack: Temporal + UI, database, SMTP sink, inbound, worker, API
 	$(BIN)/pledgeflow dev $(ARGS)
 
-test: $(STAMP)  ## lint, type-check and the test suite against real servers
+test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and the test suite against real servers
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -14,13 +14,16 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from email_templates import TEMPLATE_DIR
+from pledgeflow import i18n
 from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
+from pledgeflow.i18n import N_, templates
 from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest
 
 REGISTRY_NAME = "Pledgeflow Registry"
@@ -28,50 +31,63 @@ STAFF_ROLES = frozenset({"vetting_team", "vetting_lead", "secretariat"})
 # The confirmation of a report links back to the form so the pledger can add detail to a reply by email.
 REPORT_LINKED = REPORT_ASKING | {EmailKind.report_received}
 
+# Revising is what these ask for: they link to the revise page.
+REVISION_LINKED = frozenset({EmailKind.changes_requested, EmailKind.revision_reminder})
+
+# Each subject is a catalogue message; its facts are the context's, with ``deadline`` as the reader writes
+# a date and ``waiting_days`` as a number.
 SUBJECTS: dict[EmailKind, str] = {
-    EmailKind.submission_received: "We received your pledge “{{ title }}”",
-    EmailKind.review_requested: "New pledge to review: “{{ title }}” ({{ organization }})",
-    EmailKind.review_overdue: "Review overdue: “{{ title }}” has waited {{ waiting_days }} days",
-    EmailKind.review_escalated: "Escalated: “{{ title }}” has waited {{ waiting_days }} days for review",
-    EmailKind.changes_requested: "Changes requested to your pledge “{{ title }}” by {{ deadline | day }}",
-    EmailKind.revision_reminder: "Reminder: please revise “{{ title }}” by {{ deadline | day }}",
-    EmailKind.rejected: "Your pledge “{{ title }}” was not accepted",
-    EmailKind.abandoned: "Your pledge “{{ title }}” was closed without a revision",
-    EmailKind.published: "Your pledge “{{ title }}” is published",
-    EmailKind.report_request: "Please report progress on “{{ title }}” by {{ deadline | day }}",
-    EmailKind.reminder_1: "Reminder: your progress report on “{{ title }}” is due {{ deadline | day }}",
-    EmailKind.reminder_2: "Second reminder: progress report on “{{ title }}” due {{ deadline | day }}",
-    EmailKind.final_notice: "Final notice: report on “{{ title }}” by {{ deadline | day }}",
-    EmailKind.non_reporting: "“{{ title }}” is now listed as not reporting",
-    EmailKind.report_received: "Thank you: your progress report on “{{ title }}” is received",
-    EmailKind.extension_granted: "Extension granted: your report on “{{ title }}” is now due {{ deadline | day }}",
-    EmailKind.extension_refused: "Your extension request for “{{ title }}” was not granted",
-    EmailKind.delisted: "“{{ title }}” has been delisted from the registry",
-    EmailKind.final_report_request: "Please send your final report on “{{ title }}” by {{ deadline | day }}",
-    EmailKind.closed: "{{ 'Completed' if closure_reason == 'completed' else 'Closed' }}: your pledge “{{ title }}”",
-    EmailKind.withdrawn: "You withdrew your pledge “{{ title }}”",
+    EmailKind.submission_received: N_("We received your pledge “%(title)s”"),
+    EmailKind.review_requested: N_("New pledge to review: “%(title)s” (%(organization)s)"),
+    EmailKind.review_overdue: N_("Review overdue: “%(title)s” has waited %(waiting_days)s days"),
+    EmailKind.review_escalated: N_("Escalated: “%(title)s” has waited %(waiting_days)s days for review"),
+    EmailKind.changes_requested: N_("Changes requested to your pledge “%(title)s” by %(deadline)s"),
+    EmailKind.revision_reminder: N_("Reminder: please revise “%(title)s” by %(deadline)s"),
+    EmailKind.rejected: N_("Your pledge “%(title)s” was not accepted"),
+    EmailKind.abandoned: N_("Your pledge “%(title)s” was closed without a revision"),
+    EmailKind.published: N_("Your pledge “%(title)s” is published"),
+    EmailKind.report_request: N_("Please report progress on “%(title)s” by %(deadline)s"),
+    EmailKind.reminder_1: N_("Reminder: your progress report on “%(title)s” is due %(deadline)s"),
+    EmailKind.reminder_2: N_("Second reminder: progress report on “%(title)s” due %(deadline)s"),
+    EmailKind.final_notice: N_("Final notice: report on “%(title)s” by %(deadline)s"),
+    EmailKind.non_reporting: N_("“%(title)s” is now listed as not reporting"),
+    EmailKind.report_received: N_("Thank you: your progress report on “%(title)s” is received"),
+    EmailKind.extension_granted: N_("Extension granted: your report on “%(title)s” is now due %(deadline)s"),
+    EmailKind.extension_refused: N_("Your extension request for “%(title)s” was not granted"),
+    EmailKind.delisted: N_("“%(title)s” has been delisted from the registry"),
+    EmailKind.final_report_request: N_("Please send your final report on “%(title)s” by %(deadline)s"),
+    EmailKind.closed: N_("Closed: your pledge “%(title)s”"),
+    EmailKind.withdrawn: N_("You withdrew your pledge “%(title)s”"),
 }
+COMPLETED_SUBJECT = N_("Completed: your pledge “%(title)s”")
 
 
 class MissingContext(ValueError):
     """The workflow left out a fact the message needs; sending it would say something false."""
 
 
-def format_day(value: object) -> str:
-    """An ISO date or datetime as people write it: ``14 March 2027``."""
+def format_day(value: object, language: str = i18n.DEFAULT) -> str:
+    """An ISO date or datetime as people of ``language`` write it: ``14 March 2027``, ``14 mars 2027``.
+    A deadline is a UTC time, so it falls on its UTC day."""
     day = value if isinstance(value, dt.datetime | dt.date) else dt.datetime.fromisoformat(str(value))
-    if isinstance(day, dt.datetime) and day.tzinfo is not None:
-        day = day.astimezone(dt.UTC)
-    return f"{day.day} {day:%B %Y}"
+    return i18n.day(day, language)
 
 
-def format_usd(value: object) -> str:
-    return f"USD {float(str(value)):,.0f}"
+@pass_context
+def _day(context: Context, value: object) -> str:
+    return format_day(value, context["lang"])
 
 
-def in_words(value: object) -> str:
-    """An enum value such as ``on_track`` as words: ``on track``."""
-    return str(value).replace("_", " ")
+@pass_context
+def _usd(context: Context, value: object) -> str:
+    return i18n.usd(float(str(value)), context["lang"])
+
+
+@pass_context
+def _words(context: Context, value: object) -> str:
+    """An enum value such as ``on_track`` in the reader's words: ``on track``, ``en bonne voie``."""
+    english = str(value).replace("_", " ")
+    return i18n.gettext(context["lang"], english[:1].upper() + english[1:]).lower()
 
 
 def one_line(value: str) -> str:
@@ -79,20 +95,33 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-FILTERS = {"day": format_day, "usd": format_usd, "words": in_words}
-
 _templates = Environment(
     loader=FileSystemLoader(TEMPLATE_DIR),
     undefined=StrictUndefined,
     autoescape=select_autoescape(enabled_extensions=("html",)),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=[templates.EXTENSION],
 )
-_templates.filters.update(FILTERS)
-# Subjects are header text, never HTML: escaping would show "&amp;" to the reader; one_line() guards them.
-_subjects = Environment(undefined=StrictUndefined, autoescape=False)  # noqa: S701
-_subjects.filters.update(FILTERS)
-_subject_templates = {kind: _subjects.from_string(subject) for kind, subject in SUBJECTS.items()}
+templates.speak_catalogues(_templates)
+_templates.filters.update(day=_day, usd=_usd, words=_words)
+
+
+def subject(request: EmailRequest, language: str) -> str:
+    """The subject in the reader's language. Header text, never HTML: one_line() keeps it one line."""
+    facts = dict(request.context)
+    if "deadline" in facts:
+        facts["deadline"] = format_day(facts["deadline"], language)
+    completed = request.kind == EmailKind.closed and facts.get("closure_reason") == "completed"
+    message = COMPLETED_SUBJECT if completed else SUBJECTS[request.kind]
+    return one_line(i18n.gettext(language, message) % facts)
+
+
+def language_of(request: EmailRequest) -> str:
+    """The pledger's language for the pledger's contacts; staff read the registry's default language."""
+    if request.recipient.role in STAFF_ROLES:
+        return i18n.DEFAULT
+    return i18n.supported(request.language) or i18n.DEFAULT
 
 
 def message_id(secret: bytes, business_key: str, domain: str) -> str:
@@ -132,7 +161,10 @@ class EmailRenderer:
             raise MissingContext(f"{request.kind.value} email needs {', '.join(missing)} in its context")
         base = self.settings.public_base_url
         pledge = request.pledge_id
+        language = language_of(request)
         added: dict[str, Any] = {
+            "lang": language,
+            "dir": i18n.direction(language),
             "pledge_id": pledge,
             "recipient_name": request.recipient.name,
             "registry_name": REGISTRY_NAME,
@@ -144,6 +176,8 @@ class EmailRenderer:
         else:
             manage = issue(self.secret, TokenClaims(pledge, Purpose.manage, token_version))
             added["manage_url"] = links.manage_page(base, pledge, manage)
+            if request.kind in REVISION_LINKED:
+                added["revise_url"] = links.revise_page(base, pledge, manage)
         # Staff told about a missing report (the secretariat's final notice) must not be able to file it.
         if request.kind in REPORT_LINKED and request.recipient.role not in STAFF_ROLES:
             report = issue(self.secret, TokenClaims(pledge, Purpose.report, token_version, cycle=request.cycle))
@@ -151,7 +185,7 @@ class EmailRenderer:
             if request.kind in REPORT_ASKING:
                 added["reply_to"] = self.reply_address(request, token_version)
         context = {**request.context, **added}
-        context["subject"] = one_line(_subject_templates[request.kind].render(context))
+        context["subject"] = subject(request, language)
         return context
 
     def render(self, request: EmailRequest, token_version: int = 1) -> EmailMessage:

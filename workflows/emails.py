@@ -107,6 +107,7 @@ class EmailRequest(BaseModel):
     context: dict[str, Any] = {}
     thread_kind: EmailKind | None = None  # reply to this kind's message of the same cycle and recipient
     occurrence: int = 1  # the 2nd extension granted in a cycle is a message of its own, not a resend
+    language: str = "en"  # the pledger's (Submission.language); requests recorded before it read in English
 
     @property
     def business_key(self) -> str:

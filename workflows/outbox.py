@@ -64,6 +64,7 @@ class Outbox:
                 context=values,
                 thread_kind=thread,
                 occurrence=state.emails_asked[asked],
+                language=submission.language.value,
             )
             self._sending.append(asyncio.create_task(self._deliver(request)))
             self._remember(request)

@@ -256,7 +256,8 @@ class PledgeWorkflow:
         self._record(
             Actor.system,
             EventKind.revision_reminder,
-            f"Revision reminder sent; abandoned if none by {deadline:%Y-%m-%d}.",
+            f"Revision reminder sent; without a revision by {deadline:%Y-%m-%d} "
+            "the pledge will be closed as abandoned.",
         )
         self._outbox.to_focal_point(EmailKind.revision_reminder, note=self.state.changes_note, deadline=deadline)
 
@@ -268,6 +269,7 @@ class PledgeWorkflow:
     async def revise(self, revision: RevisionInput) -> ActionResult:
         await self._submission_settled()
         state = self.state
+        state.previous_submission = state.submission
         state.submission, state.submission_version = revision.submission, state.submission_version + 1
         state.status, state.review_started_at = PledgeStatus.in_review, workflow.now()
         state.changes_requested_at, state.changes_note, state.steps_done = None, None, []
@@ -295,6 +297,7 @@ class PledgeWorkflow:
         self._schedule_cycle(1, self.state.published_at + self.policy.reporting_interval)
         due = self.state.cycle_due_at
         assert due is not None
+        self.state.previous_submission = None  # the diff served the review; the next run need not carry it
         self._record(Actor.system, EventKind.published, f"Published in the registry; first report due {due:%Y-%m-%d}.")
         self._outbox.to_focal_point(EmailKind.published, first_report_due=due)
         await self._update_views()
@@ -344,7 +347,7 @@ class PledgeWorkflow:
             self._record(
                 Actor.system,
                 EventKind.report_requested,
-                f"Report for cycle {state.cycle} requested; due by {deadline:%Y-%m-%d}.",
+                f"Report for reporting cycle {state.cycle} requested; due by {deadline:%Y-%m-%d}.",
             )
             self._outbox.to_focal_point(EmailKind.report_request, cycle=state.cycle, deadline=deadline)
 
@@ -376,7 +379,7 @@ class PledgeWorkflow:
         self._record(
             Actor.system,
             EventKind.non_reporting,
-            f"Marked non-reporting; delisted on {delisting:%Y-%m-%d} without a report.",
+            f"Marked non-reporting; without a report by {delisting:%Y-%m-%d} it will be delisted.",
         )
         self._outbox.to_focal_point(EmailKind.non_reporting, thread=rules.request_kind(state), cycle=state.cycle,
             delisting_date=delisting
@@ -435,7 +438,8 @@ class PledgeWorkflow:
         effect = rules.report_effect(state, report, cycle, workflow.now())
         if effect == ReportEffect.addition:
             self._add_report(cycle, source, report, final=False)
-            self._record(actor, EventKind.report_added, f"Addition to the cycle {cycle} report received ({progress}).")
+            added = f"Addition to the report for reporting cycle {cycle} received ({progress})."
+            self._record(actor, EventKind.report_added, added)
             return f"Added to the report for cycle {cycle}."
         if effect == ReportEffect.progress_update:
             self._add_report(state.cycle, source, report, final=False)
@@ -443,7 +447,8 @@ class PledgeWorkflow:
             self._record(
                 actor,
                 EventKind.progress_update,
-                f"Progress update received ({progress}); the cycle {state.cycle} report is still due {due}.",
+                f"Progress update received ({progress}); "
+                f"the report for reporting cycle {state.cycle} is still due {due}.",
             )
             return f"Progress update recorded; the report for cycle {state.cycle} is still due {due}."
         self._add_report(state.cycle, source, report, final=state.final_cycle)
@@ -470,7 +475,7 @@ class PledgeWorkflow:
             self._outbox.to_focal_point(EmailKind.closed, closure_reason=closure.value, note=note)
             return f"Final report recorded; the pledge is closed as {closure.value}."
         state.status, state.cycle_reported = PledgeStatus.published, True
-        received = f"Report for cycle {state.cycle} received ({progress})"
+        received = f"Report for reporting cycle {state.cycle} received ({progress})"
         if reinstated:
             message = f"{received}; the pledge is reinstated."
         elif not requested:

@@ -78,6 +78,9 @@ def _seconds_ladder() -> Policy:
             scaled[field] = dt.timedelta(seconds=value.total_seconds() / 86_400)
     scaled["reporting_interval"] = dt.timedelta(minutes=2)
     scaled["early_report_window"] = dt.timedelta(seconds=20)
+    # A person revising on the page needs minutes, not the ladder's 30 seconds.
+    scaled["revision_reminder_after"] = dt.timedelta(minutes=5)
+    scaled["revision_abandoned_after"] = dt.timedelta(minutes=15)
     return Policy(**scaled)
 
 

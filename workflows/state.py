@@ -221,6 +221,8 @@ class PledgeState(BaseModel):
     pledge_id: str
     submission: Submission
     submission_version: int = 1
+    # The version before the current one, while a revision is in review: staff see what changed.
+    previous_submission: Submission | None = None
     status: PledgeStatus = PledgeStatus.in_review
     closure_reason: ClosureReason | None = None
     closure_note: str | None = None

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 
 class PledgeType(StrEnum):
@@ -63,6 +65,17 @@ class Implementation(StrEnum):
     institutional_capacity = "institutional_capacity"
     policy = "policy"
     financing = "financing"
+
+
+class Language(StrEnum):
+    """The languages a pledger may choose for their emails and pages: the six UN languages."""
+
+    en = "en"
+    fr = "fr"
+    es = "es"
+    ar = "ar"
+    zh = "zh"
+    ru = "ru"
 
 
 class Progress(StrEnum):
@@ -127,6 +140,81 @@ class Resources(_Strict):
 _SDG_TARGET = re.compile(r"^(\d{1,2})\.([0-9]{1,2}|[a-z])$")
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A rule across fields that a submission breaks: where (a field path), a code, and the facts to say it."""
+
+    path: str
+    code: str
+    message: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def cross_field_problems(
+    *,
+    sdgs: list[int] | None,
+    sdg_targets: list[str],
+    geographic_scope: str | None,
+    countries: list[str],
+    start_date: dt.date | None,
+    end_date: dt.date | None,
+    open_ended: bool,
+    deliverable_dates: list[dt.date | None] | None = None,
+) -> list[Problem]:
+    """Every rule across fields that the values break, all at once; a value that is not known (``None``,
+    because it is missing or did not parse) is not judged here: its own field says what is wrong with it.
+
+    ``deliverable_dates`` is checked only where given: the rule that deliverables fall within the pledge's
+    dates is newer than some stored submissions (:class:`SubmissionInput`).
+    """
+    problems: list[Problem] = []
+    for target in sdg_targets:
+        match = _SDG_TARGET.match(target)
+        if not match:
+            problems.append(
+                Problem("sdg_targets", "sdg_target_form", f"{target!r} is not a target like '9.c' or '4.1'",
+                        {"target": target})
+            )  # fmt: skip
+        elif sdgs is not None and int(match.group(1)) not in sdgs:
+            problems.append(
+                Problem("sdg_targets", "sdg_target_unlisted",
+                        f"{target!r} belongs to SDG {match.group(1)}, which is not listed",
+                        {"target": target, "sdg": int(match.group(1))})
+            )  # fmt: skip
+    if geographic_scope is not None and geographic_scope != GeographicScope.global_ and not countries:
+        problems.append(Problem("countries", "countries_required", "required unless geographic_scope is global"))
+    if open_ended == (end_date is not None) and (open_ended or start_date is not None):
+        problems.append(Problem("end_date", "end_or_open_ended", "give an end_date or open_ended: true, exactly one"))
+    if end_date is not None and start_date is not None and end_date <= start_date:
+        problems.append(Problem("end_date", "end_before_start", "must be after start_date"))
+    for index, due in enumerate(deliverable_dates or []):
+        if due is None:
+            continue
+        where = f"deliverables.{index}.due_date"
+        if start_date is not None and due < start_date:
+            problems.append(Problem(where, "due_before_start", "is before the pledge's start_date",
+                                    {"start_date": start_date.isoformat()}))  # fmt: skip
+        elif end_date is not None and not open_ended and due > end_date:
+            problems.append(Problem(where, "due_after_end", "is after the pledge's end_date",
+                                    {"end_date": end_date.isoformat()}))  # fmt: skip
+    return problems
+
+
+def _raise_all(title: str, problems: list[Problem], data: object) -> None:
+    if problems:
+        raise ValidationError.from_exception_data(
+            title,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(problem.code, f"{problem.path}: {problem.message}", problem.facts),
+                    loc=tuple(int(part) if part.isdigit() else part for part in problem.path.split(".")),
+                    input=problem.path,
+                )
+                for problem in problems
+            ],
+        )
+
+
 class Submission(_Strict):
     """A pledge as submitted or revised; every rule of docs/api.md §1."""
 
@@ -149,6 +237,9 @@ class Submission(_Strict):
     resources: Resources = Resources()
     implementation: list[Implementation] = []
     website: HttpUrl | None = None
+    # The pledger's language, chosen on submission: their emails and pages speak it. Absent in pledges
+    # submitted before it existed, which read in English.
+    language: Language = Language.en
 
     @field_validator("title")
     @classmethod
@@ -173,22 +264,36 @@ class Submission(_Strict):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Submission:
-        for target in self.sdg_targets:
-            match = _SDG_TARGET.match(target)
-            if not match:
-                raise ValueError(f"sdg_targets: {target!r} is not a target like '9.c' or '4.1'")
-            if int(match.group(1)) not in self.sdgs:
-                raise ValueError(f"sdg_targets: {target!r} belongs to SDG {match.group(1)}, which is not listed")
-        if self.geographic_scope != GeographicScope.global_ and not self.countries:
-            raise ValueError("countries: required unless geographic_scope is global")
-        if self.open_ended == (self.end_date is not None):
-            raise ValueError("end_date: give an end_date or open_ended: true, exactly one")
-        if self.end_date is not None and self.end_date <= self.start_date:
-            raise ValueError("end_date: must be after start_date")
+        _raise_all(type(self).__name__, cross_field_problems(**self._cross_field_values()), self)
         return self
+
+    def _cross_field_values(self) -> dict[str, Any]:
+        return {
+            "sdgs": self.sdgs,
+            "sdg_targets": self.sdg_targets,
+            "geographic_scope": self.geographic_scope.value,
+            "countries": self.countries,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "open_ended": self.open_ended,
+        }
 
     def contacts(self) -> list[Contact]:
         return [self.focal_point, *([self.backup_contact] if self.backup_contact else [])]
+
+
+class SubmissionInput(Submission):
+    """A submission as the doors (API, forms) accept it now: every rule of :class:`Submission`, and the
+    deliverables' due dates within the pledge's dates.
+
+    The stored type stays :class:`Submission`, so a pledge accepted before a rule existed still parses
+    when its workflow replays or continues as new.
+    """
+
+    model_config = ConfigDict(title="Submission")
+
+    def _cross_field_values(self) -> dict[str, Any]:
+        return super()._cross_field_values() | {"deliverable_dates": [d.due_date for d in self.deliverables]}
 
 
 class DeliverableProgress(_Strict):

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import pledger, public, staff
+from api.pages import pledger, public, staff, statistics
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -19,5 +19,6 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(public.router)
+    app.include_router(statistics.router)
     app.include_router(pledger.router)
     app.include_router(staff.router)

@@ -17,55 +17,95 @@ from pydantic import ValidationError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages import labels
 from api.pages.access import ManageForm, ManageLink, PostedForm, ReportForm, ReportLink
+from api.pages.changes import submission_changes
 from api.pages.form_models import (
     DELIVERABLE_ROWS,
     MAX_DELIVERABLE_ROWS,
+    MAX_PARTNER_ROWS,
     PARTNER_ROWS,
     REPORT_PARTNER_ROWS,
     read_report,
     read_submission,
     row_count,
+    submission_values,
 )
-from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
+from api.pages.forms import FieldErrors, FormValues, Message, form_errors
+from api.pages.languages import language_of, speak_pledge_language
 from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.problems import pledge_problem
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
-from pledgeflow.temporal.pledge_client import PledgeError
+from pledgeflow.i18n import N_
+from pledgeflow.temporal.pledge_client import ActionRefused, PledgeError, Refusal
 from workflows.state import (
     Action,
+    EventKind,
     ExtensionRequestInput,
     PledgeState,
     ReportInput,
+    RevisionInput,
+    TimelineEvent,
     WithdrawalInput,
 )
 
 router = page_router("pages: pledger")
 
 NOTICES = {
-    "extension-requested": "Your request for an extension was sent to the secretariat.",
-    "withdrawn": "Your pledge has been withdrawn. It stays in the registry, marked withdrawn.",
+    "extension-requested": N_("Your request for an extension of “%(title)s” was sent to the secretariat."),
+    "withdrawn": N_("Your pledge “%(title)s” has been withdrawn. It stays in the registry, marked withdrawn."),
+    "revised": N_("Your revision of “%(title)s” is sent: the vetting team will review it and email you."),
 }
+# The pledger's own page shows their steps and the staff's decisions, not the notifications among staff
+# and operators (docs/lifecycle.md §17).
+NOT_FOR_THE_PLEDGER = frozenset(
+    {EventKind.review_overdue, EventKind.review_escalated, EventKind.email_skipped, EventKind.email_failed}
+)
+
+
+def pledger_timeline(state: PledgeState) -> list[TimelineEvent]:
+    return [event for event in state.timeline if event.kind not in NOT_FOR_THE_PLEDGER]
+
+
+def _notice(request: Request, state: PledgeState) -> Message | None:
+    text = NOTICES.get(request.query_params.get("done", ""))
+    return Message(text, {"title": state.submission.title}) if text else None
 
 
 # --- Submission -----------------------------------------------------------------------------------
 
 
 def _submission_page(request: Request, values: FormValues, errors: FieldErrors, status_code: int = 200) -> Response:
+    values.single.setdefault("language", language_of(request))
     return render(
         request,
         "submit_form.html",
         status_code=status_code,
         values=values,
         errors=errors,
-        deliverable_rows=row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS),
-        max_deliverable_rows=MAX_DELIVERABLE_ROWS,
-        partner_rows=PARTNER_ROWS,
+        **_rows_shown(values),
         # One key per filled-in form: a double click or a resent POST maps to the same pledge.
         idempotency_key=values.get("idempotency_key") or secrets.token_urlsafe(16),
     )
+
+
+def _rows_shown(values: FormValues) -> dict[str, int]:
+    """How many deliverable and partner rows the submission's fields show (submission and revise alike)."""
+    return {
+        "deliverable_rows": row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS),
+        "max_deliverable_rows": MAX_DELIVERABLE_ROWS,
+        "partner_rows": row_count(values, "partner_rows", PARTNER_ROWS, MAX_PARTNER_ROWS),
+    }
+
+
+def _another_deliverable_asked(values: FormValues) -> bool:
+    """The form's "add another deliverable" button: one more row, and the form shown again as typed."""
+    if not values.get("add_deliverable"):
+        return False
+    rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
+    values.single["deliverable_rows"] = str(min(rows + 1, MAX_DELIVERABLE_ROWS))
+    return True
 
 
 @router.get("/submit", response_class=HTMLResponse)
@@ -78,9 +118,7 @@ async def submit(
     request: Request, form: PostedForm, pledges: TemporalDep, settings: SettingsDep, session: SessionDep
 ) -> Response:
     values = FormValues.of(form)
-    if values.get("add_deliverable"):
-        rows = row_count(values, "deliverable_rows", DELIVERABLE_ROWS, MAX_DELIVERABLE_ROWS)
-        values.single["deliverable_rows"] = str(min(rows + 1, MAX_DELIVERABLE_ROWS))
+    if _another_deliverable_asked(values):
         return _submission_page(request, values, FieldErrors())
     parsed = read_submission(values)
     if parsed.model is None:
@@ -112,21 +150,24 @@ def _manage_page(
     values: FormValues | None = None,
     status_code: int = 200,
 ) -> Response:
-    notice = NOTICES.get(request.query_params.get("done", ""))
+    speak_pledge_language(request, state.submission.language)
     return render(
         request,
         "manage.html",
         status_code=status_code,
         state=state,
+        timeline=pledger_timeline(state),
         token=token,
-        notice=notice,
+        notice=_notice(request, state),
         errors=errors or FieldErrors(),
         values=values or FormValues(),
         badge=labels.badge(state.status.value, state.closure_reason.value if state.closure_reason else None),
         can_report=Action.report in state.allowed_actions,
         can_ask_extension=Action.request_extension in state.allowed_actions,
         can_withdraw=Action.withdraw in state.allowed_actions,
+        can_revise=Action.revise in state.allowed_actions,
         report_url=page_url(request, "report_page", {"token": token}, pledge_id=state.pledge_id),
+        revise_url=page_url(request, "revise_page", {"token": token}, pledge_id=state.pledge_id),
     )
 
 
@@ -149,7 +190,7 @@ async def request_extension(
         request_input = ExtensionRequestInput(reason=values.get("reason").strip())
         await pledges.request_extension(pledge_id, request_input)
     except ValidationError as exc:
-        errors = field_errors(validation_errors(exc))
+        errors = form_errors(exc)
     except PledgeError as exc:
         refused = pledge_problem(exc)
         if refused.status not in (409, 422):
@@ -163,6 +204,7 @@ async def request_extension(
 @router.get("/pledges/{pledge_id}/withdraw", response_class=HTMLResponse, name="withdraw_page")
 async def withdraw_confirmation(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
     state = await pledges.state(pledge_id)
+    speak_pledge_language(request, state.submission.language)
     return render(
         request, "withdraw_confirm.html", state=state, token=link.text, errors=FieldErrors(), values=FormValues()
     )
@@ -177,7 +219,7 @@ async def withdraw(
         withdrawal = WithdrawalInput(reason=values.text("reason"))
         await pledges.withdraw(pledge_id, withdrawal)
     except ValidationError as exc:
-        errors, status_code = field_errors(validation_errors(exc)), 422
+        errors, status_code = form_errors(exc), 422
     except PledgeError as exc:
         refused = pledge_problem(exc)
         if refused.status != 409:
@@ -187,6 +229,7 @@ async def withdraw(
     else:
         return _back_to_manage(request, pledge_id, owner.text, "withdrawn")
     state = await pledges.state(pledge_id)
+    speak_pledge_language(request, state.submission.language)
     return render(
         request,
         "withdraw_confirm.html",
@@ -211,6 +254,7 @@ def _report_page(
     status_code: int = 200,
 ) -> Response:
     cycle = claims.cycle if claims.cycle is not None else state.cycle
+    speak_pledge_language(request, state.submission.language)
     return render(
         request,
         "report_form.html",
@@ -255,6 +299,7 @@ async def submit_report(
         errors = FieldErrors()
         errors.add(None, refused.detail)
         return _report_page(request, state, claims, author.text, values, errors, status_code=refused.status)
+    speak_pledge_language(request, state.submission.language)
     return render(
         request,
         "report_done.html",
@@ -263,3 +308,77 @@ async def submit_report(
         badge=labels.badge(result.status.value),
         public_url=links.pledge_page(settings.public_base_url, pledge_id),
     )
+
+
+# --- The revise page ------------------------------------------------------------------------------
+
+
+def _revise_page(
+    request: Request,
+    state: PledgeState,
+    token: str,
+    values: FormValues,
+    errors: FieldErrors,
+    status_code: int = 200,
+    changed_since: PledgeState | None = None,
+) -> Response:
+    speak_pledge_language(request, state.submission.language)
+    changes = []
+    if changed_since is not None and state.previous_submission is not None:
+        changes = submission_changes(state.previous_submission, state.submission)
+    return render(
+        request,
+        "revise_form.html",
+        status_code=status_code,
+        state=state,
+        token=token,
+        values=values,
+        errors=errors,
+        can_revise=Action.revise in state.allowed_actions,
+        changes=changes,
+        stale=changed_since is not None,
+        **_rows_shown(values),
+    )
+
+
+@router.get("/pledges/{pledge_id}/revise", response_class=HTMLResponse, name="revise_page")
+async def revise_form(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
+    """The submission as it stands, to be edited; only renders (the emailed link may be opened by a scanner)."""
+    state = await pledges.state(pledge_id)
+    values = submission_values(state.submission, state.submission_version)
+    return _revise_page(request, state, link.text, values, FieldErrors())
+
+
+@router.post("/pledges/{pledge_id}/revise", response_class=HTMLResponse)
+async def revise(
+    pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
+) -> Response:
+    values = FormValues.of(form)
+    if _another_deliverable_asked(values):
+        return _revise_page(request, await pledges.state(pledge_id), owner.text, values, FieldErrors())
+    parsed = read_submission(values)
+    if parsed.model is None:
+        return _revise_page(request, await pledges.state(pledge_id), owner.text, values, parsed.errors, 422)
+    version = values.get("version")
+    expected = int(version) if version.isdigit() else None
+    try:
+        await pledges.revise(pledge_id, RevisionInput(submission=parsed.model, expected_version=expected))
+    except ActionRefused as exc:
+        state = await pledges.state(pledge_id)
+        errors = FieldErrors()
+        if exc.reason == Refusal.stale:
+            # Someone revised it since this page was opened: keep what this person typed, show what changed,
+            # and let them send it again on top of the current version.
+            errors.add(None, Message(STALE, {"version": state.submission_version}))
+            values.single["version"] = str(state.submission_version)
+            return _revise_page(request, state, owner.text, values, errors, 412, changed_since=state)
+        refused = pledge_problem(exc)
+        errors.add(None, refused.detail)
+        return _revise_page(request, state, owner.text, values, errors, refused.status)
+    return _back_to_manage(request, pledge_id, owner.text, "revised")
+
+
+STALE = N_(
+    "The pledge was revised by someone else while you were editing: version %(version)s is now current. "
+    "What changed is shown below; your own changes are kept in the form. Check them and send again."
+)

@@ -21,8 +21,11 @@ from jinja2.runtime import Context
 
 from api.pages import labels
 from api.pages.csrf import CsrfGuard
-from api.pages.forms import field_title
+from api.pages.forms import field_label, field_title
+from api.pages.languages import language_of, switch_links
+from pledgeflow import i18n
 from pledgeflow.core.settings import Settings
+from pledgeflow.i18n import templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -38,25 +41,76 @@ SECURITY_HEADERS = {
 }
 
 
-def _date(value: dt.date | dt.datetime | None) -> str:
+@pass_context
+def _date(context: Context, value: dt.date | dt.datetime | None) -> str:
+    """A day, or a time in UTC, as the page's language writes it."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%d %b %Y, %H:%M UTC")
-    return value.strftime("%d %b %Y")
+        return i18n.moment(value, context["lang"])
+    return i18n.day(value, context["lang"], "medium")
+
+
+@pass_context
+def _day(context: Context, value: dt.date | dt.datetime | None) -> str:
+    return "" if value is None else i18n.day(value, context["lang"], "medium")
 
 
 def _iso(value: dt.date | dt.datetime) -> str:
     return value.isoformat()
 
 
-def _usd(value: float | None) -> str:
-    return "" if value is None else f"USD {value:,.0f}"
+@pass_context
+def _usd(context: Context, value: float | None) -> str:
+    return "" if value is None else i18n.usd(value, context["lang"])
 
 
-def _options(codes: list[Any]) -> list[tuple[str, str]]:
+@pass_context
+def _number(context: Context, value: float | None) -> str:
+    return "" if value is None else i18n.number(value, context["lang"])
+
+
+@pass_context
+def _percent(context: Context, value: float | None) -> str:
+    return "" if value is None else i18n.percent(value, context["lang"])
+
+
+@pass_context
+def _label(context: Context, code: object) -> str:
+    """A product code (status, type, SDG...) in the page's words."""
+    return i18n.gettext(context["lang"], labels.label(code))
+
+
+@pass_context
+def _country(context: Context, code: str) -> str:
+    return i18n.country_names(context["lang"]).get(code, code)
+
+
+@pass_context
+def _options(context: Context, codes: list[Any]) -> list[tuple[str, str]]:
     """(value, words) pairs for a select or a group of checkboxes."""
-    return [(code.value, labels.label(code)) for code in codes]
+    return [(code.value, _label(context, code)) for code in codes]
+
+
+@pass_context
+def _field_title(context: Context, name: str) -> str:
+    return field_title(name, context["lang"])
+
+
+@pass_context
+def _sdg_options(context: Context) -> list[tuple[int, str]]:
+    return [(number, f"{number}. {i18n.gettext(context['lang'], name)}") for number, name in labels.SDG_NAMES.items()]
+
+
+@pass_context
+def _country_options(context: Context) -> list[tuple[str, str]]:
+    """Every ISO 3166-1 country by its name in the page's language, in that language's order."""
+    names = i18n.country_names(context["lang"])
+    return sorted(names.items(), key=lambda item: i18n.sort_key(item[1], context["lang"]))
+
+
+def _language_options() -> list[tuple[str, str]]:
+    return list(i18n.LANGUAGES.items())
 
 
 def page_url(request: Request, name: str, /, query: Mapping[str, str | None] | None = None, **path: str) -> str:
@@ -78,13 +132,28 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=[templates.EXTENSION],
     )
-    environment.filters.update(date=_date, iso=_iso, usd=_usd, label=labels.label, field_title=field_title)
+    templates.speak_catalogues(environment)
+    environment.filters.update(
+        date=_date,
+        day=_day,
+        iso=_iso,
+        usd=_usd,
+        number=_number,
+        percent=_percent,
+        label=_label,
+        country=_country,
+    )
     environment.globals.update(
         url=_url,
         labels=labels,
         options=_options,
-        sdg_options=[(number, f"{number}. {name}") for number, name in labels.SDG_NAMES.items()],
+        field_label=field_label,
+        field_title=_field_title,
+        sdg_options=_sdg_options,
+        country_options=_country_options,
+        language_options=_language_options,
     )
     return environment
 
@@ -105,13 +174,19 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """The page, with the browser's CSRF token in the context (and its cookie set if it had none)."""
     guard = guard_of(request)
     secret, is_new = guard.browser_secret(request)
+    lang = language_of(request)
     body = ENVIRONMENT.get_template(template).render(
         request=request,
         csrf_token=guard.token_for(secret),
         staff=getattr(request.state, "staff", None),
+        lang=lang,
+        dir=i18n.direction(lang),
+        languages=switch_links(request, lang),
         **context,
     )
     response = HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+    response.headers["Content-Language"] = lang
+    response.headers["Vary"] = "Accept-Language, Cookie"
     if is_new:
         guard.set_cookie(response, secret)
     return response

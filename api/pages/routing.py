@@ -16,16 +16,30 @@ from fastapi.routing import APIRoute
 
 from api.pages.rendering import page_url, redirect, render
 from api.problems import TITLES, ProblemError, pledge_problem
+from pledgeflow.i18n import N_
 from pledgeflow.temporal.pledge_client import PledgeError
 
 ERROR_ADVICE = {
-    401: "Your link or key is not valid (any more). Use the newest link you were emailed.",
-    403: "You cannot do this here.",
-    404: "There is nothing at this address.",
-    409: "This cannot be done at the pledge's current stage.",
-    422: "Something in the request was not valid.",
-    503: "The service is busy or briefly unavailable. Please try again in a minute.",
+    401: N_("Your link or key is not valid (any more). Use the newest link you were emailed."),
+    403: N_("You cannot do this here."),
+    404: N_("There is nothing at this address."),
+    409: N_("This cannot be done at the pledge's current stage."),
+    422: N_("Something in the request was not valid."),
+    503: N_("The service is busy or briefly unavailable. Please try again in a minute."),
 }
+# The titles of api.problems.TITLES, for the catalogues: error pages show them translated.
+_TITLE_WORDS = (
+    N_("Bad request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not found"),
+    N_("Conflict"),
+    N_("Precondition failed"),
+    N_("Invalid input"),
+    N_("Precondition required"),
+    N_("Service unavailable"),
+    N_("Error"),
+)
 
 
 class LoginRequired(Exception):

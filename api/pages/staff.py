@@ -17,25 +17,28 @@ from api.deps import SessionDep, SettingsDep, TemporalDep, registry_reachable
 from api.pages import labels
 from api.pages import staff_session as sessions
 from api.pages.access import PostedForm, posted_form
-from api.pages.forms import FieldErrors, FormValues, field_errors, validation_errors
-from api.pages.rendering import page_url, redirect, render
+from api.pages.changes import submission_changes
+from api.pages.forms import FieldErrors, FormValues, Message, form_errors
+from api.pages.rendering import page_url, redirect, render, settings_of
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
 from api.problems import pledge_problem
 from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.core import ids
+from pledgeflow.core.models import Pledge
+from pledgeflow.i18n import N_
 from pledgeflow.registry.review_queue import pledges_in_review
 from pledgeflow.temporal.pledge_client import PledgeError
-from workflows.state import Decision, DecisionInput, PledgeState, PledgeStatus
+from workflows.state import Action, Decision, DecisionInput, EventKind, PledgeState, workflow_id
 
 router = page_router("pages: staff")
 
 QUEUE_SHOWN = 200
 _PLEDGE_ID = re.compile(ids.PATTERN)
 DECIDED = {
-    Decision.approve: "approved",
-    Decision.reject: "rejected",
-    Decision.request_changes: "sent back for changes",
+    Decision.approve: N_("“%(title)s” (%(id)s) approved."),
+    Decision.reject: N_("“%(title)s” (%(id)s) rejected."),
+    Decision.request_changes: N_("“%(title)s” (%(id)s) sent back for changes."),
 }
 
 
@@ -51,7 +54,10 @@ async def login(request: Request, form: PostedForm, settings: SettingsDep, sessi
         account = authenticate(session, key) if key else None
     if account is None:
         errors = FieldErrors()
-        errors.add("key", "This staff key is not known or no longer active." if key else "Enter your staff key.")
+        errors.add(
+            "key",
+            Message(N_("This staff key is not known or no longer active.") if key else N_("Enter your staff key.")),
+        )
         # The key is never echoed back into the page.
         return render(request, "staff_login.html", status_code=401, errors=errors, values=FormValues())
     response = redirect(page_url(request, "staff_queue_page"))
@@ -71,11 +77,13 @@ def queue(request: Request, staff: StaffSession, session: SessionDep) -> Respons
     sessions.require_vetter(staff)
     with registry_reachable():
         items = pledges_in_review(session, QUEUE_SHOWN).items
-    decided_id = request.query_params.get("decided", "")
-    decision = request.query_params.get("decision", "")
-    notice = None
-    if _PLEDGE_ID.match(decided_id) and decision in {choice.value for choice in Decision}:
-        notice = f"{decided_id} {DECIDED[Decision(decision)]}."
+        decided_id = request.query_params.get("decided", "")
+        decision = request.query_params.get("decision", "")
+        notice = None
+        if _PLEDGE_ID.match(decided_id) and decision in {choice.value for choice in Decision}:
+            decided = session.get(Pledge, decided_id)
+            title = decided.title if decided is not None else decided_id
+            notice = Message(DECIDED[Decision(decision)], {"title": title, "id": decided_id})
     return render(request, "staff_queue.html", items=items, notice=notice)
 
 
@@ -87,16 +95,28 @@ def _decision_page(
     values: FormValues | None = None,
     status_code: int = 200,
 ) -> Response:
+    previous = state.previous_submission
+    round_started = state.review_started_at
+    chased = {
+        event.kind
+        for event in state.timeline
+        if event.kind in (EventKind.review_overdue, EventKind.review_escalated)
+        and (round_started is None or event.at >= round_started)
+    }
     return render(
         request,
         "staff_pledge.html",
         status_code=status_code,
         state=state,
         submission=state.submission,
-        can_decide=staff_can_decide and state.status == PledgeStatus.in_review,
+        can_decide=staff_can_decide and Action.decide in state.allowed_actions,
         errors=errors or FieldErrors(),
         values=values or FormValues(),
         badge=labels.badge(state.status.value, state.closure_reason.value if state.closure_reason else None),
+        changes=submission_changes(previous, state.submission) if previous is not None else None,
+        review_overdue=EventKind.review_overdue in chased,
+        review_escalated=EventKind.review_escalated in chased,
+        workflow_url=settings_of(request).workflow_ui_url(workflow_id(state.pledge_id)),
     )
 
 
@@ -118,7 +138,7 @@ async def decide(
         )
         await pledges.decide(pledge_id, decision)
     except ValidationError as exc:
-        errors, status_code = field_errors(validation_errors(exc)), 422
+        errors, status_code = form_errors(exc), 422
     except PledgeError as exc:
         refused = pledge_problem(exc)
         if refused.status not in (403, 409, 422):

@@ -39,7 +39,7 @@ from workflows.state import (
     RevisionInput,
     WithdrawalInput,
 )
-from workflows.submission import ProgressReport, Submission
+from workflows.submission import ProgressReport, SubmissionInput
 
 router = APIRouter(prefix="/api/v1/pledges", tags=["pledger"], dependencies=[Depends(no_nul_in_body)])
 
@@ -84,7 +84,7 @@ def _expected_version(if_match: str | None) -> int | None:
 
 @router.post("", status_code=202, responses=responses(422, 503))
 async def submit_pledge(
-    submission: Submission,
+    submission: SubmissionInput,
     pledges: TemporalDep,
     settings: SettingsDep,
     session: SessionDep,
@@ -119,7 +119,7 @@ async def get_pledge(pledge_id: str, caller: PledgeReader, pledges: TemporalDep,
 )
 async def revise_submission(
     pledge_id: str,
-    submission: Submission,
+    submission: SubmissionInput,
     claims: PledgeToken,
     pledges: TemporalDep,
     response: Response,

@@ -134,8 +134,10 @@ def stats(session: SessionDep, filters: FiltersDep) -> RegistryStats:
     return registry_stats.cached_registry_stats(session, filters, dt.datetime.now(dt.UTC))
 
 
-def _all_public(settings: SettingsDep) -> Iterator[Pledge]:
-    rows = registry_search.iter_public(settings.database_url, RegistryFilters())
+def _all_public(settings: SettingsDep, filters: FiltersDep) -> Iterator[Pledge]:
+    """Every public pledge matching the filters (none: the whole registry), as the registry page's
+    "download these results" asks for them."""
+    rows = registry_search.iter_public(settings.database_url, filters)
     try:
         head = list(islice(rows, 1))  # reach the database now: an outage answers 503, not a cut-off download
     except OperationalError as exc:
@@ -160,7 +162,7 @@ def _download(body: StreamingResponse, filename: str) -> StreamingResponse:
     },
 )
 def export_as_csv(rows: AllPublic, settings: SettingsDep) -> StreamingResponse:
-    """Every published pledge in the registry's stable order, as CSV (streamed)."""
+    """Every published pledge in the registry's stable order, as CSV (streamed); filters as in search."""
     body = export_csv(rows, settings.public_base_url)
     return _download(StreamingResponse(body, media_type="text/csv; charset=utf-8"), "pledgeflow-registry.csv")
 
@@ -174,7 +176,7 @@ def export_as_csv(rows: AllPublic, settings: SettingsDep) -> StreamingResponse:
     },
 )
 def export_as_json(rows: AllPublic, settings: SettingsDep) -> StreamingResponse:
-    """Every published pledge in the registry's stable order, as one JSON array (streamed)."""
+    """Every published pledge in the registry's stable order, as one JSON array (streamed); filters as in search."""
     body = export_json(rows, settings.public_base_url)
     return _download(StreamingResponse(body, media_type="application/json"), "pledgeflow-registry.json")
 

@@ -13,6 +13,11 @@ def manage_page(base: str, pledge_id: str, manage_token: str) -> str:
     return f"{base.rstrip('/')}/pledges/{pledge_id}?token={manage_token}"
 
 
+def revise_page(base: str, pledge_id: str, manage_token: str) -> str:
+    """The revise page: the submission prefilled, while the vetting team asks for changes."""
+    return f"{base.rstrip('/')}/pledges/{pledge_id}/revise?token={manage_token}"
+
+
 def report_form(base: str, pledge_id: str, report_token: str) -> str:
     """The report form behind the emailed link; GET renders, only POST acts."""
     return f"{base.rstrip('/')}/pledges/{pledge_id}/report?token={report_token}"

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_api_key: str | None = None
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
+    temporal_ui_base_url: str = Field(
+        "", description="Where staff open the Temporal UI; default: the dev server's UI beside the address."
+    )
     task_queue: str = "pledges"
     email_task_queue: str = "pledge-email"
 
@@ -91,8 +94,14 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_url(self) -> str:
+        if self.temporal_ui_base_url:
+            return self.temporal_ui_base_url.rstrip("/")
         host = self.temporal_address.rsplit(":", 1)[0]
         return f"http://{host}:{self.temporal_ui_port}"
+
+    def workflow_ui_url(self, workflow_id: str) -> str:
+        """A workflow's page in the Temporal UI, for staff who need to see why a pledge is where it is."""
+        return f"{self.temporal_ui_url}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"
 
     def signing_key(self) -> bytes:
         """The secret that signs tokens and Message-IDs; in dev a random one kept under ``home``."""

@@ -1,6 +1,9 @@
-"""The vetting staff's review queue: pledges in review, longest waiting first, read from the registry.
+"""The vetting staff's review queue: pledges in review, the most urgent first, read from the registry.
 
-The JSON API (``GET /api/v1/review/queue``) and the staff's queue page both show exactly this.
+Urgent means the ladder has already chased it: escalated to the vetting lead first, then those whose
+reminder to the vetting team went out (docs/lifecycle.md §2), then the rest; longest waiting first within
+each. Both flags come from the pledge's timeline since its current review round began. The JSON API
+(``GET /api/v1/review/queue``) and the staff's queue page both show exactly this.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ import datetime as dt
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from pledgeflow.core.models import Pledge
-from workflows.state import PledgeStatus
+from pledgeflow.core.models import Pledge, TimelineEntry
+from workflows.state import EventKind, PledgeStatus
 
 
 class ReviewQueueItem(BaseModel):
@@ -27,36 +30,56 @@ class ReviewQueueItem(BaseModel):
     waiting_since: dt.datetime  # when the pledge (last) entered review: submission or revision
     next_deadline: dt.datetime | None
     next_step: str | None
+    review_overdue: bool = False  # the vetting team was reminded in this review round
+    review_escalated: bool = False  # the vetting lead was told in this review round
 
 
 class ReviewQueue(BaseModel):
     items: list[ReviewQueueItem]
 
 
-def pledges_in_review(session: Session, limit: int) -> ReviewQueue:
-    """At most ``limit`` pledges in review, the one waiting longest first (the projected review start)."""
-    pledges = session.exec(
-        select(Pledge)
-        .where(Pledge.status == PledgeStatus.in_review.value)
-        .order_by(col(Pledge.review_started_at), col(Pledge.id))
-        .limit(limit)
+def _chased(session: Session, pledges: list[Pledge]) -> dict[tuple[str, str], bool]:
+    """Which of the pledges were reminded or escalated since their current review round began."""
+    started = {pledge.id: pledge.review_started_at for pledge in pledges}
+    kinds = (EventKind.review_overdue.value, EventKind.review_escalated.value)
+    rows = session.exec(
+        select(TimelineEntry.pledge_id, TimelineEntry.kind, TimelineEntry.at).where(
+            col(TimelineEntry.pledge_id).in_(list(started)), col(TimelineEntry.kind).in_(kinds)
+        )
     ).all()
-    return ReviewQueue(
-        items=[
-            ReviewQueueItem(
-                id=pledge.id,
-                title=pledge.title,
-                organization=pledge.organization_name,
-                organization_type=pledge.organization_type,
-                country=pledge.organization_country,
-                pledge_type=pledge.pledge_type,
-                financial_usd=pledge.financial_usd,
-                submission_version=pledge.submission_version,
-                submitted_at=pledge.submitted_at,
-                waiting_since=pledge.review_started_at,
-                next_deadline=pledge.next_deadline,
-                next_step=pledge.next_step,
-            )
-            for pledge in pledges
-        ]
+    return {(pledge_id, kind): True for pledge_id, kind, at in rows if at >= started[pledge_id]}
+
+
+def pledges_in_review(session: Session, limit: int) -> ReviewQueue:
+    """At most ``limit`` pledges in review, the most urgent first: escalated, then reminded, then the rest,
+    each the one waiting longest first (the projected review start)."""
+    pledges = list(
+        session.exec(
+            select(Pledge)
+            .where(Pledge.status == PledgeStatus.in_review.value)
+            .order_by(col(Pledge.review_started_at), col(Pledge.id))
+            .limit(limit)
+        ).all()
     )
+    chased = _chased(session, pledges)
+    items = [
+        ReviewQueueItem(
+            id=pledge.id,
+            title=pledge.title,
+            organization=pledge.organization_name,
+            organization_type=pledge.organization_type,
+            country=pledge.organization_country,
+            pledge_type=pledge.pledge_type,
+            financial_usd=pledge.financial_usd,
+            submission_version=pledge.submission_version,
+            submitted_at=pledge.submitted_at,
+            waiting_since=pledge.review_started_at,
+            next_deadline=pledge.next_deadline,
+            next_step=pledge.next_step,
+            review_overdue=(pledge.id, EventKind.review_overdue.value) in chased,
+            review_escalated=(pledge.id, EventKind.review_escalated.value) in chased,
+        )
+        for pledge in pledges
+    ]
+    items.sort(key=lambda item: (not item.review_escalated, not item.review_overdue))  # stable: waiting order kept
+    return ReviewQueue(items=items)

@@ -197,3 +197,52 @@ def test_dates_read_the_way_people_write_them() -> None:
     assert format_day("2027-03-14") == "14 March 2027"
     assert format_day("2027-03-14T23:30:00-05:00") == "15 March 2027"  # deadlines are kept in UTC
     assert format_day("2027-03-04T08:00:00Z") == "4 March 2027"
+
+
+def test_a_french_pledger_gets_french_mail_and_the_vetting_team_english(renderer: EmailRenderer) -> None:
+    request = request_for(EmailKind.report_request).model_copy(update={"language": "fr"})
+    message = as_received(renderer.render(request))
+    text, html = parts(message)
+    title = "Connecting 500 rural schools in Kenya by 2027"
+    assert message["Subject"] == f"Merci de rendre compte des progrès de « {title} » d’ici le 28 avril 2027"
+    assert "Bonjour Amina Otieno," in text and "Bonjour Amina Otieno," in html
+    assert "Merci de rendre compte d’ici le 28 avril 2027." in text
+    assert '<html lang="fr" dir="ltr">' in html
+    staff = request_for(EmailKind.review_requested).model_copy(update={"language": "fr"})
+    assert as_received(renderer.render(staff))["Subject"].startswith("New pledge to review:")
+
+
+@pytest.mark.parametrize(
+    ("language", "greeting"),
+    [("ar", "السيد/السيدة Amina Otieno،"), ("zh", "尊敬的Amina Otieno："), ("ru", "Уважаемый(ая) Amina Otieno!")],
+)
+def test_report_requests_and_reminders_speak_every_un_language(
+    renderer: EmailRenderer, language: str, greeting: str
+) -> None:
+    for kind in (EmailKind.report_request, EmailKind.reminder_1, EmailKind.reminder_2):
+        message = as_received(renderer.render(request_for(kind).model_copy(update={"language": language})))
+        text, html = parts(message)
+        assert greeting in text and greeting in html, kind
+        assert "Connecting 500 rural schools in Kenya by 2027" in message["Subject"]
+        assert not any(word in message["Subject"] for word in ("Please", "Reminder")), message["Subject"]
+    arabic = parts(
+        as_received(renderer.render(request_for(EmailKind.report_request).model_copy(update={"language": "ar"})))
+    )
+    assert '<html lang="ar" dir="rtl">' in arabic[1]
+
+
+def test_a_request_recorded_before_languages_renders_in_english(renderer: EmailRenderer) -> None:
+    recorded = request_for(EmailKind.published).model_dump(mode="json")
+    recorded.pop("language")
+    message = as_received(renderer.render(EmailRequest.model_validate(recorded)))
+    assert message["Subject"] == "Your pledge “Connecting 500 rural schools in Kenya by 2027” is published"
+
+
+def test_the_changes_requested_mail_links_to_the_revise_page(renderer: EmailRenderer, settings: Settings) -> None:
+    for kind in (EmailKind.changes_requested, EmailKind.revision_reminder):
+        text, html = parts(as_received(renderer.render(request_for(kind))))
+        link = re.search(r"https://pledges\.example\.org/pledges/PF-7K3M9QX/revise\?token=(\S+)", text)
+        assert link is not None, kind
+        claims = verify(settings.signing_key(), link.group(1), Purpose.manage, 86_400)
+        assert claims.pledge_id == "PF-7K3M9QX"
+        assert "/revise?token=" in html

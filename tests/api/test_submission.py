@@ -102,6 +102,27 @@ async def test_invalid_submission_is_422_naming_each_field_and_starts_nothing(st
     assert {message["X-Pledgeflow-Pledge"] for message in stack.smtp.messages} == {valid["id"]}
 
 
+async def test_deliverables_are_due_within_the_pledges_dates_and_every_rule_across_fields_answers_at_once(
+    stack: Stack,
+) -> None:
+    bad = submission_data(
+        countries=[],
+        end_date="2027-06-30",
+        deliverables=[
+            {"title": "200 schools connected", "due_date": "2025-12-31"},
+            {"title": "500 schools connected", "due_date": "2027-12-31"},
+        ],
+    )
+    response = await stack.http.post("/api/v1/pledges", json=bad)
+    assert response.status_code == 422
+    errors = {error["field"]: error["message"] for error in response.json()["errors"]}
+    assert errors == {
+        "countries": "countries: required unless geographic_scope is global",
+        "deliverables.0.due_date": "deliverables.0.due_date: is before the pledge's start_date",
+        "deliverables.1.due_date": "deliverables.1.due_date: is after the pledge's end_date",
+    }
+
+
 async def test_same_idempotency_key_gives_one_pledge_one_workflow_one_email(stack: Stack) -> None:
     headers = {"Idempotency-Key": "import-batch-7/line-42"}
     first = await stack.http.post("/api/v1/pledges", json=submission_data(), headers=headers)

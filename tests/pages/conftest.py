@@ -23,7 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, async_playwright
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -127,6 +127,17 @@ async def api_approve(site: Site, pledge: Made) -> None:
     assert response.status_code == 201, response.text
 
 
+async def api_request_changes(site: Site, pledge: Made, note: str) -> None:
+    async with site.client() as http:
+        response = await http.post(
+            f"/api/v1/pledges/{pledge.id}/decisions",
+            json={"decision": "request_changes", "note": note},
+            headers={"Authorization": f"Bearer {site.staff[Role.admin]}"},
+        )
+    assert response.status_code == 201, response.text
+    await registry_row(site, pledge.id, status="changes_requested")
+
+
 async def api_report(site: Site, pledge: Made, **overrides: Any) -> None:
     async with site.client() as http:
         response = await http.post(
@@ -187,3 +198,61 @@ def screenshot_dir() -> Path | None:
     """Set by docs/make_page_screenshots.py: where the browser tests also save pictures of each page."""
     value = os.environ.get("PLEDGEFLOW_PAGE_SCREENSHOTS")
     return Path(value) if value else None
+
+
+async def snap(page: Page, name: str) -> None:
+    directory = screenshot_dir()
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(directory / f"pages-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+async def context(browser: Browser, site: Site) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile per test (own cookies), on the one browser of the session."""
+    browser_context = await browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
+    yield browser_context
+    await browser_context.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
+    """A tab that fails the test if any dialog (an injected ``alert``) opens."""
+    tab = await context.new_page()
+    dialogs: list[str] = []
+
+    async def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    tab.on("dialog", refuse)
+    yield tab
+    assert dialogs == [], f"a script ran in the page: {dialogs}"
+
+
+def messages_for(site: Site, pledge_id: str, kind: str) -> list[EmailMessage]:
+    return [
+        message
+        for message in site.smtp.messages
+        if message["X-Pledgeflow-Pledge"] == pledge_id and message["X-Pledgeflow-Kind"] == kind
+    ]
+
+
+async def emailed(site: Site, pledge_id: str, kind: str, timeout: float = 30) -> EmailMessage:
+    """The newest message of ``kind`` for the pledge, once it has arrived at the SMTP sink."""
+    async with asyncio.timeout(timeout):
+        while not (found := messages_for(site, pledge_id, kind)):
+            await asyncio.sleep(0.1)
+    return found[-1]
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return str(part.get_content()) if part is not None else ""
+
+
+def link_in(message: EmailMessage, path_pattern: str) -> str:
+    """The first link of the text part whose path matches ``path_pattern`` (a regular expression)."""
+    found = re.search(rf"https?://\S+{path_pattern}\S*", text_of(message))
+    assert found, f"no link like {path_pattern} in {message['Subject']}"
+    return found.group(0)

@@ -6,10 +6,8 @@ a picture of each page there.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from pledgeflow.auth.staff_keys import Role
 from tests.pages.conftest import (
@@ -20,41 +18,12 @@ from tests.pages.conftest import (
     registry_row,
     report_link,
     screenshot_dir,
+    snap,
 )
 
 pytestmark = pytest.mark.browser
 
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-async def context(browser: Browser, site: Site) -> AsyncIterator[BrowserContext]:
-    """A fresh browser profile per test (own cookies), on the one browser of the session."""
-    browser_context = await browser.new_context(base_url=site.url, viewport={"width": 1280, "height": 900})
-    yield browser_context
-    await browser_context.close()
-
-
-@pytest.fixture
-async def page(context: BrowserContext) -> AsyncIterator[Page]:
-    """A tab that fails the test if any dialog (an injected ``alert``) opens."""
-    tab = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    tab.on("dialog", refuse)
-    yield tab
-    assert dialogs == [], f"a script ran in the page: {dialogs}"
-
-
-async def snap(page: Page, name: str) -> None:
-    directory = screenshot_dir()
-    if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(directory / f"pages-{name}.png"), full_page=True)
 
 
 async def sign_in(page: Page, key: str) -> None:
@@ -74,7 +43,7 @@ async def fill_submission(page: Page, title: str) -> None:
     await page.get_by_label("Programmatic").check()
     await page.locator("#field-organization-name").fill("Sunbridge Energy Trust")
     await page.locator("#field-organization-type").select_option("ngo")
-    await page.get_by_label("Country", exact=True).fill("UGA")
+    await page.get_by_label("Country", exact=True).select_option("UGA")
     await page.locator("#field-focal_point-name").fill("Grace Nakato")
     await page.locator("#field-focal_point-email").fill("grace@sunbridge.example")
     await page.get_by_label("3. Good health and well-being").check()
@@ -189,7 +158,7 @@ async def test_vetter_signs_in_and_approves_a_pledge_from_the_queue(page: Page, 
     await page.get_by_label("Approve and publish").check()
     await snap(page, "decision")
     await page.get_by_role("button", name="Record the decision").click()
-    await expect(page.get_by_role("status")).to_have_text(f"{pledge_id} approved.")
+    await expect(page.get_by_role("status")).to_have_text(f"“{title}” ({pledge_id}) approved.")
 
     await registry_row(site, pledge_id, status="published")
     await page.goto(f"/registry/{pledge_id}")

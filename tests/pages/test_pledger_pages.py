@@ -66,7 +66,7 @@ async def test_every_input_of_the_submission_form_has_a_label(site: Site) -> Non
     for input_id in ids:
         assert f'<label for="{input_id}">' in page, input_id
     hidden = re.findall(r'<input type="hidden" name="([^"]+)"', page)
-    assert sorted(hidden) == ["csrf_token", "deliverable_rows", "idempotency_key"]
+    assert sorted(hidden) == ["csrf_token", "deliverable_rows", "idempotency_key", "partner_rows"]
 
 
 async def test_invalid_submission_is_shown_again_with_each_error_by_its_input(site: Site) -> None:
@@ -83,10 +83,10 @@ async def test_invalid_submission_is_shown_again_with_each_error_by_its_input(si
     assert response.status_code == 422
     page = response.text
     assert "at least 5 characters" in (field_error(page, "title") or "")
-    assert "valid email address" in (field_error(page, "focal_point.email") or "")
-    assert "'K3N' is not a three-letter country code" in (field_error(page, "countries") or "")
+    assert "Enter an email address like name@example.org" in (field_error(page, "focal_point.email") or "")
+    assert "“K3N” is not a three-letter country code" in (field_error(page, "countries") or "")
     # The third form row (the second deliverable) is the one without a date.
-    assert field_error(page, "deliverables.2.due_date") == "Error: Required."
+    assert field_error(page, "deliverables.2.due_date") == "Error: This is required."
     assert field_error(page, "deliverables.0.due_date") is None
     assert "https://" in (field_error(page, "website") or "")
     # What the person typed is kept.
@@ -96,7 +96,7 @@ async def test_invalid_submission_is_shown_again_with_each_error_by_its_input(si
     assert re.search(r'name="sdgs" value="9" checked', page)
     assert '<option value="foundation" selected>' in page
     # And the summary at the top links to the inputs.
-    assert '<a href="#field-deliverables-2-due_date">Deliverable 3 due date: Required.</a>' in page
+    assert '<a href="#field-deliverables-2-due_date">Deliverable 3 – Due date: This is required.</a>' in page
 
 
 async def test_cross_field_rules_land_by_the_field_they_name(site: Site) -> None:
@@ -173,7 +173,7 @@ async def test_extension_request_errors_by_the_reason_then_is_sent(site: Site) -
         after = await http.get(sent.headers["location"])
     assert short.status_code == 422
     assert "at least 10 characters" in (field_error(short.text, "reason") or "")
-    assert "Your request for an extension was sent" in after.text
+    assert "Your request for an extension of “Connecting 500 rural schools in Kenya by 2027” was sent" in after.text
     assert "Extension requested: Our data team is in the field until May." in after.text
 
 
@@ -199,7 +199,7 @@ async def test_withdrawal_asks_for_confirmation_then_closes_the_pledge(site: Sit
         again = await http.post(
             f"/pledges/{pledge.id}/withdraw", data={"csrf_token": token, "token": pledge.manage_token}
         )
-    assert "Your pledge has been withdrawn" in after.text
+    assert "Your pledge “Connecting 500 rural schools in Kenya by 2027” has been withdrawn" in after.text
     assert "Closed" in after.text
     await registry_row(site, pledge.id, status="closed", closure_reason="withdrawn")
     assert again.status_code == 409
@@ -269,9 +269,9 @@ async def test_report_link_renders_without_acting_and_the_post_files_the_report(
             },
         )
     assert invalid.status_code == 422
-    assert field_error(invalid.text, "progress") == "Error: Required."
+    assert field_error(invalid.text, "progress") == "Error: This is required."
     assert "at least 20 characters" in (field_error(invalid.text, "narrative") or "")
-    assert "less than or equal to 100" in (field_error(invalid.text, "deliverables.0.percent_complete") or "")
+    assert "Use 100 or less." in (field_error(invalid.text, "deliverables.0.percent_complete") or "")
     assert "Too short." in invalid.text  # kept for correction
     assert filed.status_code == 200, filed.text
     assert "Thank you: your report is received" in filed.text

@@ -52,7 +52,7 @@ async def test_filters_narrow_the_results_and_bad_values_are_named_by_their_inpu
     assert bad.status_code == 200
     for field, words in (
         ("sdg", "not an SDG number from 1 to 17"),
-        ("country", "three-letter country code"),
+        ("country", "Choose a country from the list."),
         ("scope", "not one of the choices"),
     ):
         error = re.search(rf'<p class="field-error" id="field-{field}-error">(.*?)</p>', bad.text, re.DOTALL)
@@ -97,7 +97,7 @@ async def test_pledge_page_shows_facts_reports_and_timeline_but_no_contact(site:
     assert "Connect Africa Foundation" in page
     assert "200 schools connected" in page  # a deliverable
     assert "We connected 230 schools &amp; trained 1,100 teachers &lt;this year&gt;." in page
-    assert "Report for year 1" in page
+    assert "Report for reporting cycle 1" in page
     assert "Pledge submitted for review." in page  # the public timeline
     assert "Ministry of ICT" in page  # a partner
     for contact in (data["focal_point"]["email"], data["backup_contact"]["email"], "Amina Otieno"):

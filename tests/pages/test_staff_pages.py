@@ -93,7 +93,7 @@ async def test_decision_page_shows_the_submission_in_full_and_a_note_is_needed_t
     assert "a note is required to reject" in (field_error(refused.text, "note") or "")
     assert no_choice.status_code == 422 and field_error(no_choice.text, "decision")
     assert sent_back.status_code == 303
-    assert f"{pledge.id} sent back for changes." in queue.text
+    assert f"“Connecting 500 rural schools in Kenya by 2027” ({pledge.id}) sent back for changes." in queue.text
     await registry_row(site, pledge.id, status="changes_requested")
 
 

@@ -25,6 +25,14 @@ def test_demo_is_the_default_ladder_in_seconds() -> None:
     assert default.overdue_after == dt.timedelta(days=45)
 
 
+def test_demo_gives_a_person_time_to_revise_on_the_page() -> None:
+    demo = PRESETS["demo"]
+    assert (demo.revision_reminder_after, demo.revision_abandoned_after) == (
+        dt.timedelta(minutes=5),
+        dt.timedelta(minutes=15),
+    )
+
+
 def test_a_toml_file_overrides_the_preset_field_by_field(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text('reminder_1_after = "10d"\nmax_extension = "90d"\n')

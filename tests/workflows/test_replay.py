@@ -22,6 +22,7 @@ from workflows.pledge import PledgeWorkflow
 RECORDED = sorted(HISTORIES.glob("*.json"))
 SCENARIOS = {
     "revision_rounds",
+    "revision_in_french",
     "overdue_reinstated",
     "delisted",
     "email_reply",

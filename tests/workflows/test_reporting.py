@@ -125,7 +125,7 @@ async def test_overdue_then_a_report_reinstates(pledges: Pledges, settings: Sett
     state = await report_and_settle(pledge)
     state = await pledge.assert_registry_matches()
     assert (state.status, state.cycle_due_at, state.missed_cycles) == (PledgeStatus.published, due + 365 * DAY, 1)
-    assert state.timeline[-1].message == "Report for cycle 1 received (on track); the pledge is reinstated."
+    assert state.timeline[-1].message == "Report for reporting cycle 1 received (on track); the pledge is reinstated."
     assert pledge.emails(EmailKind.report_received)[0].request.context["reinstated"] is True
     await record(pledge, "overdue_reinstated")
 

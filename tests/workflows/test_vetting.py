@@ -151,6 +151,29 @@ async def test_changes_requested_then_revision_then_approval(pledges: Pledges) -
     await record(pledge, "revision_rounds")
 
 
+async def test_a_revision_keeps_the_version_before_it_and_the_pledgers_language_reaches_every_email(
+    pledges: Pledges,
+) -> None:
+    first = make_submission(language="fr")
+    pledge = await pledges.submit(first)
+    await pledge.decide(Decision.request_changes, "vera", "Précisez les opérateurs locaux, s'il vous plaît.")
+    await pledge.settled()
+    revised = make_submission(language="fr", title="Connecter 500 écoles rurales au Kenya avec Safaricom")
+    await pledge.revise(revised, expected_version=1)
+    state = await pledge.settled()
+    # Staff see what the revision changed: the version before it rides along while the revision is in review.
+    assert (state.submission_version, state.previous_submission) == (2, first)
+    await pledge.approve("sam")
+    state = await pledge.wait_for(lambda s: s.cycle == 1)
+    assert state.previous_submission is None  # served its review; the cycles do not carry it
+    to_the_pledger = [e.request for e in pledge.emails() if e.request.recipient.role == "focal_point"]
+    assert [request.kind.value for request in to_the_pledger] == [
+        "submission_received", "changes_requested", "published"
+    ]  # fmt: skip
+    assert {sent.request.language for sent in pledge.emails()} == {"fr"}  # staff mail is rendered in English
+    await record(pledge, "revision_in_french")
+
+
 async def test_no_revision_for_30_days_abandons_the_pledge(pledges: Pledges) -> None:
     pledge = await pledges.submit(make_submission())
     await pledge.decide(Decision.request_changes, "vera", "Please list the partner schools.")
