@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from email import _header_value_parser as header_parser
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -18,10 +20,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from email_templates import TEMPLATE_DIR
 from pledgeflow.auth import reply_tokens
-from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue, recipient_digest
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
-from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest
+from workflows.emails import ALWAYS, CONTEXT, REMINDERS, REPORT_ASKING, THREADED, EmailKind, EmailRequest
 
 REGISTRY_NAME = "Pledgeflow Registry"
 STAFF_ROLES = frozenset({"vetting_team", "vetting_lead", "secretariat"})
@@ -50,6 +52,7 @@ SUBJECTS: dict[EmailKind, str] = {
     EmailKind.final_report_request: "Please send your final report on “{{ title }}” by {{ deadline | day }}",
     EmailKind.closed: "{{ 'Completed' if closure_reason == 'completed' else 'Closed' }}: your pledge “{{ title }}”",
     EmailKind.withdrawn: "You withdrew your pledge “{{ title }}”",
+    EmailKind.reminders_stopped: "Reminders stopped: the {{ contact_role | words }} of “{{ title }}” unsubscribed",
 }
 
 
@@ -95,6 +98,33 @@ _subjects.filters.update(FILTERS)
 _subject_templates = {kind: _subjects.from_string(subject) for kind, subject in SUBJECTS.items()}
 
 
+class _UrlList(header_parser.TokenList):
+    token_type = "url-list"  # noqa: S105 (the email parser's kind of token, not a secret)
+    as_ew_allowed = False  # RFC 2047 encoded words are not allowed in a URL, and mail clients reject them
+
+
+class _UrlListHeader(BaseHeader):
+    """RFC 2369 list headers hold ``<URL>``s that are longer than a line. The email package would fold such
+    an unbroken value into RFC 2047 encoded words, which mail clients do not take for a URL; this keeps it
+    whole on a continuation line."""
+
+    max_count = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["parse_tree"] = _UrlList([header_parser.ValueTerminal(value, "url-list")])
+        kwds["decoded"] = value
+
+
+_list_headers = HeaderRegistry()
+_list_headers.map_to_type("list-unsubscribe", _UrlListHeader)
+
+
+def list_header(name: str, value: str) -> BaseHeader:
+    header: BaseHeader = _list_headers(name, value)
+    return header
+
+
 def message_id(secret: bytes, business_key: str, domain: str) -> str:
     """Deterministic, so a resend carries the same id; unguessable without the secret."""
     digest = hmac.new(secret, business_key.encode(), hashlib.sha256).hexdigest()[:32]
@@ -126,6 +156,12 @@ class EmailRenderer:
         token = reply_tokens.issue(self.secret, request.pledge_id, request.cycle, token_version)
         return reply_tokens.reply_address(token, self.settings.inbound_domain)
 
+    def unsubscribe_link(self, request: EmailRequest, token_version: int) -> str:
+        """Stops reminders to this recipient of this pledge, and nothing else (RFC 8058 one-click)."""
+        recipient = recipient_digest(self.secret, request.recipient.email)
+        claims = TokenClaims(request.pledge_id, Purpose.unsubscribe, token_version, recipient=recipient)
+        return links.unsubscribe_link(self.settings.public_base_url, request.pledge_id, issue(self.secret, claims))
+
     def context(self, request: EmailRequest, token_version: int) -> dict[str, Any]:
         missing = missing_context(request)
         if missing:
@@ -150,6 +186,8 @@ class EmailRenderer:
             added["report_url"] = links.report_form(base, pledge, report)
             if request.kind in REPORT_ASKING:
                 added["reply_to"] = self.reply_address(request, token_version)
+        if request.kind in REMINDERS and request.recipient.role not in STAFF_ROLES:
+            added["unsubscribe_url"] = self.unsubscribe_link(request, token_version)
         context = {**request.context, **added}
         context["subject"] = one_line(_subject_templates[request.kind].render(context))
         return context
@@ -170,6 +208,11 @@ class EmailRenderer:
             message["References"] = self.message_id(parent)
         if "reply_to" in context:
             message["Reply-To"] = context["reply_to"]
+        if "unsubscribe_url" in context:
+            # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" to the URL, with no cookie; the
+            # URL alone (its token) says which recipient of which pledge. DKIM must sign both headers.
+            message["List-Unsubscribe"] = list_header("List-Unsubscribe", f"<{context['unsubscribe_url']}>")
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "All"
         message["X-Pledgeflow-Pledge"] = request.pledge_id

@@ -30,6 +30,7 @@ class EmailKind(StrEnum):
     final_report_request = "final_report_request"
     closed = "closed"
     withdrawn = "withdrawn"
+    reminders_stopped = "reminders_stopped"
 
 
 # What the workflow puts in EmailRequest.context for each kind, beyond the keys every message gets
@@ -59,6 +60,7 @@ CONTEXT: dict[EmailKind, frozenset[str]] = {
     EmailKind.final_report_request: frozenset({"cycle", "deadline", "end_date"}),
     EmailKind.closed: frozenset({"closure_reason", "note"}),
     EmailKind.withdrawn: frozenset({"reason"}),
+    EmailKind.reminders_stopped: frozenset({"contact_role", "contact_name", "contact_email"}),
 }
 # Kinds that ask for a report: they carry a signed report link and Reply-To: reply+TOKEN@.
 REPORT_ASKING: frozenset[EmailKind] = frozenset(
@@ -71,6 +73,10 @@ REPORT_ASKING: frozenset[EmailKind] = frozenset(
         EmailKind.final_report_request,
     }
 )
+# Reminders: they chase a report already asked for, so a contact may stop them (RFC 8058 one-click
+# List-Unsubscribe) and the pledge goes on. The request itself, the non-reporting notice and the final
+# report request are not reminders: they say what the pledge owes or has become, and keep coming.
+REMINDERS: frozenset[EmailKind] = frozenset({EmailKind.reminder_1, EmailKind.reminder_2, EmailKind.final_notice})
 # Reminders are threaded (In-Reply-To / References) to the request of their cycle.
 THREADED: frozenset[EmailKind] = frozenset(
     {

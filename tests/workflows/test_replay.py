@@ -29,6 +29,8 @@ SCENARIOS = {
     "final_report_missing",
     "extension",
     "ten_years",
+    "stop_reminders",
+    "stop_reminders_after_restart",
 }
 
 
