@@ -23,7 +23,7 @@ from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue, recipient_digest
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
-from workflows.emails import ALWAYS, CONTEXT, REMINDERS, REPORT_ASKING, THREADED, EmailKind, EmailRequest
+from workflows.emails import ADDED_LATER, ALWAYS, CONTEXT, REMINDERS, REPORT_ASKING, THREADED, EmailKind, EmailRequest
 
 REGISTRY_NAME = "Pledgeflow Registry"
 STAFF_ROLES = frozenset({"vetting_team", "vetting_lead", "secretariat"})
@@ -140,7 +140,8 @@ def thread_parent(request: EmailRequest) -> EmailRequest | None:
 
 
 def missing_context(request: EmailRequest) -> list[str]:
-    return sorted((ALWAYS | CONTEXT[request.kind]) - request.context.keys())
+    given = request.context.keys() | ADDED_LATER.get(request.kind, {}).keys()
+    return sorted((ALWAYS | CONTEXT[request.kind]) - given)
 
 
 class EmailRenderer:
@@ -188,7 +189,7 @@ class EmailRenderer:
                 added["reply_to"] = self.reply_address(request, token_version)
         if request.kind in REMINDERS and request.recipient.role not in STAFF_ROLES:
             added["unsubscribe_url"] = self.unsubscribe_link(request, token_version)
-        context = {**request.context, **added}
+        context = {**ADDED_LATER.get(request.kind, {}), **request.context, **added}
         context["subject"] = one_line(_subject_templates[request.kind].render(context))
         return context
 

@@ -53,7 +53,8 @@ CONTEXT: dict[EmailKind, frozenset[str]] = {
     EmailKind.reminder_2: frozenset({"cycle", "deadline"}),
     EmailKind.final_notice: frozenset({"cycle", "deadline"}),  # deadline: when it turns non_reporting
     EmailKind.non_reporting: frozenset({"cycle", "delisting_date"}),
-    EmailKind.report_received: frozenset({"cycle", "progress", "reinstated"}),
+    # reply_text: what was taken as the report when it came by email (the cleaned text), None otherwise.
+    EmailKind.report_received: frozenset({"cycle", "progress", "reinstated", "reply_text"}),
     EmailKind.extension_granted: frozenset({"days", "reason", "deadline"}),
     EmailKind.extension_refused: frozenset({"reason"}),
     EmailKind.delisted: frozenset(),
@@ -62,6 +63,9 @@ CONTEXT: dict[EmailKind, frozenset[str]] = {
     EmailKind.withdrawn: frozenset({"reason"}),
     EmailKind.reminders_stopped: frozenset({"contact_role", "contact_name", "contact_email"}),
 }
+# Keys a kind gained while workflows were already asking for it: a request asked for before carries none
+# and means this value, so a send retried across the deploy still goes out.
+ADDED_LATER: dict[EmailKind, dict[str, Any]] = {EmailKind.report_received: {"reply_text": None}}
 # Kinds that ask for a report: they carry a signed report link and Reply-To: reply+TOKEN@.
 REPORT_ASKING: frozenset[EmailKind] = frozenset(
     {

@@ -468,6 +468,8 @@ class PledgeWorkflow:
             cycle=state.cycle,
             progress=report.progress.value,
             reinstated=reinstated and effect != ReportEffect.discontinued,
+            # A reply by email is a draft the pledger may correct: the receipt shows what was taken from it.
+            reply_text=report.narrative if source == "email" else None,
         )
         if effect == ReportEffect.discontinued:
             self._record(actor, EventKind.report_received, "Report received: the pledge is discontinued.")

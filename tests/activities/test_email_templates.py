@@ -11,7 +11,7 @@ from typing import Any
 import aiosmtplib.email
 import pytest
 
-from activities.email_render import EmailRenderer, MissingContext, format_day
+from activities.email_render import EmailRenderer, MissingContext, format_day, missing_context
 from pledgeflow.auth import reply_tokens
 from pledgeflow.auth.tokens import Purpose, is_for, verify
 from pledgeflow.core.settings import Settings
@@ -46,6 +46,7 @@ FACTS: dict[str, Any] = {
     "reason": "Floods closed our field offices for six weeks.",
     "end_date": "2027-12-31",
     "closure_reason": "completed",
+    "reply_text": "We connected 230 schools this year.\nThe audit of the last 40 follows in March.",
     "contact_role": "backup_contact",
     "contact_name": "Peter Mwangi",
     "contact_email": "peter@connect-africa.example",
@@ -247,3 +248,32 @@ def test_only_reminders_to_contacts_offer_unsubscribe(renderer: EmailRenderer) -
         assert "/unsubscribe?token=" not in parts(message)[0], kind
     secretariat = renderer.render(request_for(EmailKind.final_notice, SECRETARIAT))
     assert secretariat["List-Unsubscribe"] is None
+
+
+def test_the_receipt_of_an_emailed_report_shows_what_was_taken_and_links_to_correct_it(
+    renderer: EmailRenderer,
+) -> None:
+    reply = "We connected 230 <b>schools</b> & trained 1,100 teachers.\nThe audit follows in March."
+    text, html = parts(as_received(renderer.render(request_for(EmailKind.report_received, reply_text=reply))))
+    assert "This is what we took as your report" in text
+    assert "> We connected 230 <b>schools</b> & trained 1,100 teachers.\n> The audit follows in March." in text
+    assert "We connected 230 &lt;b&gt;schools&lt;/b&gt; &amp; trained 1,100 teachers." in html
+    assert "<b>schools</b>" not in html
+    assert "Correct or add to your report" in html
+    report_link = re.search(r"https://pledges\.example\.org/pledges/PF-7K3M9QX/report\?token=\S+", text)
+    assert report_link is not None and report_link.group(0) in html.replace("&amp;", "&")
+
+
+def test_the_receipt_of_a_report_by_form_quotes_nothing(renderer: EmailRenderer) -> None:
+    text, html = parts(as_received(renderer.render(request_for(EmailKind.report_received, reply_text=None))))
+    for body in (text, html):
+        assert "took as your report" not in body and "Add detail to your report" in html
+
+
+def test_a_receipt_asked_for_before_it_quoted_replies_still_renders(renderer: EmailRenderer) -> None:
+    """A send retried across the deploy carries the context of the workflow code that asked for it."""
+    request = request_for(EmailKind.report_received)
+    del request.context["reply_text"]
+    assert missing_context(request) == []
+    text, _ = parts(as_received(renderer.render(request)))
+    assert "Thank you for reporting" in text and "took as your report" not in text
