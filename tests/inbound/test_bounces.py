@@ -10,27 +10,20 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
-import pytest
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.email import EmailActivities
 from pledgeflow.auth import reply_tokens
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import EmailBounce, EmailSuppression
+from pledgeflow.core.models import EmailBounce, EmailSuppression, InboundMessage
 from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import SmtpSink, free_port, make_settings
 from tests.factories import open_ended
-from tests.workflows.conftest import register_search_attributes, run_pledge_worker
-from tests.workflows.driver import HOUR, Mailbox
+from tests.workflows.conftest import run_pledge_worker
+from tests.workflows.driver import DAY, HOUR, Mailbox
 from workflows.state import PledgeStatus
 from workflows.submission import Submission
-
-
-@pytest.fixture
-async def env(time_env: WorkflowEnvironment) -> WorkflowEnvironment:
-    await register_search_attributes(time_env.client)
-    return time_env
 
 
 def delivery_status_notification(to: str, recipient: str, status: str, action: str = "failed") -> EmailMessage:
@@ -140,3 +133,41 @@ async def test_a_bounce_for_a_message_we_never_sent_is_refused(
             assert refusal.code == 550 and "no message of ours has this return path" in refusal.message
         else:
             raise AssertionError("the unknown return path was accepted")
+
+
+async def test_a_bounce_never_reinstates_a_non_reporting_pledge(
+    env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
+) -> None:
+    """Only a report reinstates (lifecycle.md §9): a DSN, whether it reaches the reply address of the
+    non-reporting notice or that notice's return path, is kept and counts for nothing."""
+    settings = make_settings(tmp_path, sqlite_url, smtp_sink)
+    email = EmailActivities(settings)
+    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
+        async with InboundServer(settings, env.client, host="127.0.0.1", port=free_port()) as server:
+            submission = with_own_focal_point()
+            focal = submission.focal_point.email
+            pledge = await pledges.published(submission)
+            due = (await pledge.state()).cycle_due_at
+            assert due is not None
+            await pledges.skip_to(due + 91 * DAY)
+            before = await pledge.settled()
+            assert before.status == PledgeStatus.non_reporting
+            [notice] = [e for e in smtp_sink.envelopes if b"X-Pledgeflow-Kind: non_reporting" in e.original_content]
+            message = message_from_string(notice.original_content.decode(), policy=policy.default)
+            reply_to, return_path = str(message["Reply-To"]), notice.mail_from
+            assert reply_to.startswith("reply+") and return_path.startswith("bounce+")
+
+            for to, outcome in ((reply_to, "auto_reply"), (return_path, "bounce")):
+                dsn = delivery_status_notification(to, focal, "5.1.1")
+                dsn["Message-ID"] = f"<dsn-{uuid.uuid4().hex}@mx.connect-africa.example>"
+                answer = await bounce(server, dsn, to)
+                assert answer.removeprefix("2.0.0 ").startswith(outcome), answer
+                with session_for(settings.database_url) as session:
+                    kept = session.get(InboundMessage, str(dsn["Message-ID"]))
+                    assert kept is not None and kept.outcome == outcome
+
+            after = await pledge.settled()
+            assert (after.status, after.reports, after.last_report_at) == (PledgeStatus.non_reporting, [], None)
+            assert after.timeline == before.timeline
+            row = pledge.registry_row()
+            assert row is not None and (row.status, row.last_report_at) == ("non_reporting", None)
