@@ -4,6 +4,8 @@ who is calling.
 Who may call what (docs/api.md §4; the status codes: §5):
 - a pledger holds a manage token for one pledge (from the submission response or an emailed link); it
   reads the pledge and acts on it. A report token from an emailed link only submits that cycle's report.
+  An unsubscribe link's token only stops reminders to its one recipient (``unsubscribe_claims``); as a
+  bearer credential, or on any other page, it is invalid.
 - staff hold a key with one role: vetter (review queue, decisions), operator (extensions, closure),
   admin (everything staff can do). Any staff member may read a pledge in full; the pledger's own actions
   (revise, report, ask for an extension, withdraw) stay the pledger's.
