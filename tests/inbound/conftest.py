@@ -22,13 +22,15 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.email import EmailActivities
 from api.app import create_app
 from pledgeflow.auth import reply_tokens
 from pledgeflow.core import ids
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port, make_settings
-from tests.workflows.conftest import register_search_attributes
+from tests.workflows.conftest import register_search_attributes, run_pledge_worker
+from tests.workflows.driver import Mailbox, Pledges
 from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
 
 QUERY_REPLIES = "replies"
@@ -117,3 +119,13 @@ async def serving(settings: Settings, client: Client, port: int) -> AsyncIterato
     finally:
         server.should_exit = True
         await running
+
+
+@asynccontextmanager
+async def real_mail(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[tuple[Pledges, InboundServer]]:
+    """The real pledge workflow, sending through the real send_email to the settings' SMTP server, and the
+    real inbound receiver on a port of its own."""
+    email = EmailActivities(settings)
+    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
+        async with InboundServer(settings, env.client, host="127.0.0.1", port=free_port()) as server:
+            yield pledges, server

@@ -19,14 +19,12 @@ import aiosmtplib
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from activities.email import EmailActivities
 from api.app import create_app
-from pledgeflow.inbound.receiver import InboundServer
-from tests.conftest import SmtpSink, free_port, make_settings
+from tests.conftest import SmtpSink, make_settings
 from tests.factories import open_ended, report_data
+from tests.inbound.conftest import real_mail
 from tests.inbound.replies import REQUEST_LINES, SENDER
-from tests.workflows.conftest import run_pledge_worker
-from tests.workflows.driver import HOUR, Mailbox
+from tests.workflows.driver import HOUR
 from workflows.state import PledgeStatus
 
 GMAIL_TEXT = """Dear Pledgeflow team,
@@ -79,27 +77,25 @@ async def test_an_emailed_report_is_public_without_greeting_signature_or_names_a
     env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
 ) -> None:
     settings = make_settings(tmp_path, sqlite_url, smtp_sink)
-    email = EmailActivities(settings)
-    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
-        async with InboundServer(settings, env.client, host="127.0.0.1", port=free_port()) as inbound:
-            pledge = await pledges.published(open_ended())
-            due = (await pledge.state()).cycle_due_at
-            assert due is not None
-            await pledges.skip_to(due + HOUR)
-            request = await kind_arrives(smtp_sink, "report_request")
+    async with real_mail(env, settings) as (pledges, inbound):
+        pledge = await pledges.published(open_ended())
+        due = (await pledge.state()).cycle_due_at
+        assert due is not None
+        await pledges.skip_to(due + HOUR)
+        request = await kind_arrives(smtp_sink, "report_request")
 
-            reply = gmail_reply(request)
-            _, answer = await aiosmtplib.send(
-                reply,
-                sender="amina@connect-africa.example",
-                recipients=[str(request["Reply-To"])],
-                hostname=inbound.host,
-                port=inbound.port,
-            )
-            assert "accepted: counted as the report for cycle 1" in answer
-            state = await pledge.wait_for(lambda s: s.cycle == 2)
-            assert state.status == PledgeStatus.published
-            assert [(r.source, r.report.narrative) for r in state.reports] == [("email", PUBLISHED)]
+        reply = gmail_reply(request)
+        _, answer = await aiosmtplib.send(
+            reply,
+            sender="amina@connect-africa.example",
+            recipients=[str(request["Reply-To"])],
+            hostname=inbound.host,
+            port=inbound.port,
+        )
+        assert "accepted: counted as the report for cycle 1" in answer
+        state = await pledge.wait_for(lambda s: s.cycle == 2)
+        assert state.status == PledgeStatus.published
+        assert [(r.source, r.report.narrative) for r in state.reports] == [("email", PUBLISHED)]
 
         transport = httpx.ASGITransport(app=create_app(settings, env.client))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

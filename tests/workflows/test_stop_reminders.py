@@ -14,23 +14,15 @@ from pledgeflow.core.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import make_report, open_ended
 from tests.workflows.conftest import run_pledge_worker
-from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
+from tests.workflows.driver import DAY, Mailbox, Pledge, Pledges
 from tests.workflows.histories import record
+from tests.workflows.test_reporting import report_due
 from workflows.emails import EmailKind
 from workflows.pledge import PATCH_STOP_REMINDERS
 from workflows.state import ActionResult, PledgeState, PledgeStatus, StopRemindersInput
 
 FOCAL = "amina@connect-africa.example"
 BACKUP = "peter@connect-africa.example"
-
-
-async def report_due(pledges: Pledges) -> tuple[Pledge, dt.datetime]:
-    pledge = await pledges.published(open_ended())
-    due = (await pledge.state()).cycle_due_at
-    assert due is not None
-    await pledges.skip_to(due + HOUR)
-    await pledge.status_is(PledgeStatus.report_due)
-    return pledge, due
 
 
 async def stop_reminders(pledge: Pledge, address: str) -> ActionResult:
