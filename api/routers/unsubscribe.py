@@ -81,7 +81,7 @@ UnsubscribeLinkDep = Annotated[UnsubscribeLink, Depends(_unsubscribe_link)]
 @router.get("/pledges/{pledge_id}/unsubscribe", response_class=HTMLResponse, name="unsubscribe_page")
 def confirm_unsubscribe(request: Request, link: UnsubscribeLinkDep) -> Response:
     """What a person (or a mail scanner) sees on opening the link: a question and a button, nothing done."""
-    return render(request, "unsubscribe.html", link=link, done=None)
+    return render(request, "unsubscribe.html", link=link, done=None, closed=False)
 
 
 @router.post("/pledges/{pledge_id}/unsubscribe", response_class=HTMLResponse)
@@ -91,7 +91,8 @@ async def unsubscribe(pledge_id: str, request: Request, link: UnsubscribeLinkDep
         raise ProblemError(422, "a one-click unsubscribe posts List-Unsubscribe=One-Click")
     try:
         result = await pledges.stop_reminders(pledge_id, StopRemindersInput(recipient=link.address))
-        done = result.message
     except PledgeClosed:
-        done = "This pledge is closed: no more reminders are sent for it."
-    return render(request, "unsubscribe.html", link=link, done=done)
+        done, closed = "This pledge is closed: no more reminders are sent for it.", True
+    else:
+        done, closed = result.message, False
+    return render(request, "unsubscribe.html", link=link, done=done, closed=closed)

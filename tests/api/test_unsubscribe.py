@@ -156,3 +156,4 @@ async def test_the_link_of_a_closed_pledge_says_nothing_more_is_sent(
     )
     assert response.status_code == 200
     assert "This pledge is closed: no more reminders are sent for it." in response.text
+    assert "The secretariat" not in response.text and "<h1>No more reminders</h1>" in response.text
