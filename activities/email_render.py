@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from email import _header_value_parser as header_parser
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -20,11 +22,11 @@ from jinja2.runtime import Context
 from email_templates import TEMPLATE_DIR
 from pledgeflow import i18n
 from pledgeflow.auth import reply_tokens
-from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue, recipient_digest
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
 from pledgeflow.i18n import N_, templates
-from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest
+from workflows.emails import ADDED_LATER, ALWAYS, CONTEXT, REMINDERS, REPORT_ASKING, THREADED, EmailKind, EmailRequest
 
 REGISTRY_NAME = "Pledgeflow Registry"
 STAFF_ROLES = frozenset({"vetting_team", "vetting_lead", "secretariat"})
@@ -58,6 +60,7 @@ SUBJECTS: dict[EmailKind, str] = {
     EmailKind.final_report_request: N_("Please send your final report on “%(title)s” by %(deadline)s"),
     EmailKind.closed: N_("Closed: your pledge “%(title)s”"),
     EmailKind.withdrawn: N_("You withdrew your pledge “%(title)s”"),
+    EmailKind.reminders_stopped: N_("Reminders stopped: the %(contact_role)s of “%(title)s” unsubscribed"),
 }
 COMPLETED_SUBJECT = N_("Completed: your pledge “%(title)s”")
 
@@ -112,6 +115,8 @@ def subject(request: EmailRequest, language: str) -> str:
     facts = dict(request.context)
     if "deadline" in facts:
         facts["deadline"] = format_day(facts["deadline"], language)
+    if "contact_role" in facts:  # only staff read it, in the registry's language
+        facts["contact_role"] = str(facts["contact_role"]).replace("_", " ")
     completed = request.kind == EmailKind.closed and facts.get("closure_reason") == "completed"
     message = COMPLETED_SUBJECT if completed else SUBJECTS[request.kind]
     return one_line(i18n.gettext(language, message) % facts)
@@ -122,6 +127,33 @@ def language_of(request: EmailRequest) -> str:
     if request.recipient.role in STAFF_ROLES:
         return i18n.DEFAULT
     return i18n.supported(request.language) or i18n.DEFAULT
+
+
+class _UrlList(header_parser.TokenList):
+    token_type = "url-list"  # noqa: S105 (the email parser's kind of token, not a secret)
+    as_ew_allowed = False  # RFC 2047 encoded words are not allowed in a URL, and mail clients reject them
+
+
+class _UrlListHeader(BaseHeader):
+    """RFC 2369 list headers hold ``<URL>``s that are longer than a line. The email package would fold such
+    an unbroken value into RFC 2047 encoded words, which mail clients do not take for a URL; this keeps it
+    whole on a continuation line."""
+
+    max_count = 1
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        kwds["parse_tree"] = _UrlList([header_parser.ValueTerminal(value, "url-list")])
+        kwds["decoded"] = value
+
+
+_list_headers = HeaderRegistry()
+_list_headers.map_to_type("list-unsubscribe", _UrlListHeader)
+
+
+def list_header(name: str, value: str) -> BaseHeader:
+    header: BaseHeader = _list_headers(name, value)
+    return header
 
 
 def message_id(secret: bytes, business_key: str, domain: str) -> str:
@@ -139,7 +171,8 @@ def thread_parent(request: EmailRequest) -> EmailRequest | None:
 
 
 def missing_context(request: EmailRequest) -> list[str]:
-    return sorted((ALWAYS | CONTEXT[request.kind]) - request.context.keys())
+    given = request.context.keys() | ADDED_LATER.get(request.kind, {}).keys()
+    return sorted((ALWAYS | CONTEXT[request.kind]) - given)
 
 
 class EmailRenderer:
@@ -154,6 +187,12 @@ class EmailRenderer:
     def reply_address(self, request: EmailRequest, token_version: int) -> str:
         token = reply_tokens.issue(self.secret, request.pledge_id, request.cycle, token_version)
         return reply_tokens.reply_address(token, self.settings.inbound_domain)
+
+    def unsubscribe_link(self, request: EmailRequest, token_version: int) -> str:
+        """Stops reminders to this recipient of this pledge, and nothing else (RFC 8058 one-click)."""
+        recipient = recipient_digest(self.secret, request.recipient.email)
+        claims = TokenClaims(request.pledge_id, Purpose.unsubscribe, token_version, recipient=recipient)
+        return links.unsubscribe_link(self.settings.public_base_url, request.pledge_id, issue(self.secret, claims))
 
     def context(self, request: EmailRequest, token_version: int) -> dict[str, Any]:
         missing = missing_context(request)
@@ -184,7 +223,9 @@ class EmailRenderer:
             added["report_url"] = links.report_form(base, pledge, report)
             if request.kind in REPORT_ASKING:
                 added["reply_to"] = self.reply_address(request, token_version)
-        context = {**request.context, **added}
+        if request.kind in REMINDERS and request.recipient.role not in STAFF_ROLES:
+            added["unsubscribe_url"] = self.unsubscribe_link(request, token_version)
+        context = {**ADDED_LATER.get(request.kind, {}), **request.context, **added}
         context["subject"] = subject(request, language)
         return context
 
@@ -204,6 +245,11 @@ class EmailRenderer:
             message["References"] = self.message_id(parent)
         if "reply_to" in context:
             message["Reply-To"] = context["reply_to"]
+        if "unsubscribe_url" in context:
+            # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" to the URL, with no cookie; the
+            # URL alone (its token) says which recipient of which pledge. DKIM must sign both headers.
+            message["List-Unsubscribe"] = list_header("List-Unsubscribe", f"<{context['unsubscribe_url']}>")
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "All"
         message["X-Pledgeflow-Pledge"] = request.pledge_id

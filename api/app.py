@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import pages, problems
-from api.routers import dev, health, inbound, metrics, pledger, registry, staff
+from api.routers import dev, health, inbound, metrics, pledger, registry, staff, unsubscribe
 from pledgeflow.core.settings import Settings, get_settings
 from pledgeflow.temporal.pledge_client import PledgeClient
 
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     app.include_router(staff.router)
     pages.install(app)
     app.include_router(inbound.router)
+    app.include_router(unsubscribe.router)
     if settings.dev_mode:
         app.include_router(dev.router)
     return app

@@ -4,6 +4,8 @@ who is calling.
 Who may call what (docs/api.md §4; the status codes: §5):
 - a pledger holds a manage token for one pledge (from the submission response or an emailed link); it
   reads the pledge and acts on it. A report token from an emailed link only submits that cycle's report.
+  An unsubscribe link's token only stops reminders to its one recipient (``unsubscribe_claims``); as a
+  bearer credential, or on any other page, it is invalid.
 - staff hold a key with one role: vetter (review queue, decisions), operator (extensions, closure),
   admin (everything staff can do). Any staff member may read a pledge in full; the pledger's own actions
   (revise, report, ask for an extension, withdraw) stay the pledger's.
@@ -118,10 +120,17 @@ def _token_max_age(settings: Settings, purpose: Purpose) -> int:
     return days * 86_400
 
 
-def _pledge_claims(settings: Settings, session: Session, token: str) -> TokenClaims:
-    """The claims of a valid, unrevoked pledge token of any purpose; 401 otherwise."""
+# The purposes a bearer credential (or a page's token) may have. An unsubscribe link's token is none of
+# them: it does one thing, at its own address (unsubscribe_claims), and is "token invalid" anywhere else.
+BEARER_PURPOSES = (Purpose.manage, Purpose.report)
+
+
+def _pledge_claims(
+    settings: Settings, session: Session, token: str, purposes: tuple[Purpose, ...] = BEARER_PURPOSES
+) -> TokenClaims:
+    """The claims of a valid, unrevoked pledge token of one of ``purposes``; 401 otherwise."""
     reason = "token invalid"
-    for purpose in (Purpose.manage, Purpose.report, Purpose.unsubscribe):
+    for purpose in purposes:
         try:
             claims = verify(settings.signing_key(), token, purpose, _token_max_age(settings, purpose))
         except TokenError as exc:
@@ -169,6 +178,16 @@ def _pledger(
         raise ProblemError(403, "this token belongs to another pledge")
     if claims.purpose not in purposes:
         raise ProblemError(403, f"this {claims.purpose.value} token cannot be used for {action}")
+    return claims
+
+
+def unsubscribe_claims(pledge_id: str, settings: Settings, session: Session, token: str | None) -> TokenClaims:
+    """The token of a List-Unsubscribe link of this pledge, naming its recipient: 401 for any other token."""
+    claims = _pledge_claims(settings, session, _required(token), (Purpose.unsubscribe,))
+    if claims.recipient is None:
+        raise _unauthorized("token invalid")
+    if claims.pledge_id != pledge_id:
+        raise ProblemError(403, "this link belongs to another pledge")
     return claims
 
 

@@ -30,6 +30,7 @@ class EmailKind(StrEnum):
     final_report_request = "final_report_request"
     closed = "closed"
     withdrawn = "withdrawn"
+    reminders_stopped = "reminders_stopped"
 
 
 # What the workflow puts in EmailRequest.context for each kind, beyond the keys every message gets
@@ -52,14 +53,19 @@ CONTEXT: dict[EmailKind, frozenset[str]] = {
     EmailKind.reminder_2: frozenset({"cycle", "deadline"}),
     EmailKind.final_notice: frozenset({"cycle", "deadline"}),  # deadline: when it turns non_reporting
     EmailKind.non_reporting: frozenset({"cycle", "delisting_date"}),
-    EmailKind.report_received: frozenset({"cycle", "progress", "reinstated"}),
+    # reply_text: what was taken as the report when it came by email (the cleaned text), None otherwise.
+    EmailKind.report_received: frozenset({"cycle", "progress", "reinstated", "reply_text"}),
     EmailKind.extension_granted: frozenset({"days", "reason", "deadline"}),
     EmailKind.extension_refused: frozenset({"reason"}),
     EmailKind.delisted: frozenset(),
     EmailKind.final_report_request: frozenset({"cycle", "deadline", "end_date"}),
     EmailKind.closed: frozenset({"closure_reason", "note"}),
     EmailKind.withdrawn: frozenset({"reason"}),
+    EmailKind.reminders_stopped: frozenset({"contact_role", "contact_name", "contact_email"}),
 }
+# Keys a kind gained while workflows were already asking for it: a request asked for before carries none
+# and means this value, so a send retried across the deploy still goes out.
+ADDED_LATER: dict[EmailKind, dict[str, Any]] = {EmailKind.report_received: {"reply_text": None}}
 # Kinds that ask for a report: they carry a signed report link and Reply-To: reply+TOKEN@.
 REPORT_ASKING: frozenset[EmailKind] = frozenset(
     {
@@ -71,6 +77,10 @@ REPORT_ASKING: frozenset[EmailKind] = frozenset(
         EmailKind.final_report_request,
     }
 )
+# Reminders: they chase a report already asked for, so a contact may stop them (RFC 8058 one-click
+# List-Unsubscribe) and the pledge goes on. The request itself, the non-reporting notice and the final
+# report request are not reminders: they say what the pledge owes or has become, and keep coming.
+REMINDERS: frozenset[EmailKind] = frozenset({EmailKind.reminder_1, EmailKind.reminder_2, EmailKind.final_notice})
 # Reminders are threaded (In-Reply-To / References) to the request of their cycle.
 THREADED: frozenset[EmailKind] = frozenset(
     {

@@ -21,7 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import placement, rules
-    from workflows.emails import Delivery, EmailKind, EmailOutcome, RecipientRole
+    from workflows.emails import Delivery, EmailKind, EmailOutcome, Recipient, RecipientRole
     from workflows.ladder import Step, effective_due, format_utc, report_deadline, step_at, upcoming
     from workflows.operator_view import OperatorView
     from workflows.outbox import Outbox
@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_REQUEST_EXTENSION,
         UPDATE_RESEND_EMAIL,
         UPDATE_REVISE,
+        UPDATE_STOP_REMINDERS,
         UPDATE_WITHDRAW,
         WORKFLOW_TYPE,
         Action,
@@ -64,6 +65,7 @@ with workflow.unsafe.imports_passed_through():
         RevisionInput,
         StartInput,
         StepName,
+        StopRemindersInput,
         TimelineEvent,
         WithdrawalInput,
     )
@@ -71,6 +73,8 @@ with workflow.unsafe.imports_passed_through():
 
 POLICY_TIMEOUT = dt.timedelta(seconds=30)
 KEPT_REPLY_IDS = 200  # enough to recognise a redelivered reply; the inbound receiver dedups too
+# Issue 9: reminders are no longer asked for contacts who unsubscribed from them (one-click).
+PATCH_STOP_REMINDERS = "9-stop-reminders"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -353,11 +357,13 @@ class PledgeWorkflow:
 
     def _remind(self, number: int) -> None:
         state = self.state
-        recipients = [rules.focal_point(state)] if number == 1 else rules.contacts(state)
         kind = EmailKind.reminder_1 if number == 1 else EmailKind.reminder_2
+        everyone = [rules.focal_point(state)] if number == 1 else rules.contacts(state)
+        recipients = self._still_reminded(kind, everyone)
+        if not recipients:
+            return
         deadline = report_deadline(state)
-        who = " and ".join(r.role.value.replace("_", " ") for r in recipients)
-        self._record(Actor.system, EventKind.reminder_sent, f"Reminder {number} sent to the {who}.")
+        self._record(Actor.system, EventKind.reminder_sent, f"Reminder {number} sent to the {_roles(recipients)}.")
         self._outbox.send(kind, recipients, thread=rules.request_kind(state), cycle=state.cycle, deadline=deadline)
 
     def _mark_overdue(self) -> None:
@@ -366,11 +372,56 @@ class PledgeWorkflow:
         state.missed_cycles += 1
         deadline = report_deadline(state)
         what = "final report" if state.final_cycle else "report"
-        self._record(Actor.system, EventKind.report_overdue, f"No {what}: overdue. Final notice sent to every contact.")
+        everyone = rules.contacts(state)
+        contacts = self._still_reminded(EmailKind.final_notice, everyone)
+        told = "every contact" if contacts == everyone else f"the {_roles(contacts)}"
+        notice = f" Final notice sent to {told}." if contacts else ""
+        self._record(Actor.system, EventKind.report_overdue, f"No {what}: overdue.{notice}")
         thread, cycle = rules.request_kind(state), state.cycle
-        self._outbox.send(EmailKind.final_notice, rules.contacts(state), thread=thread, cycle=cycle, deadline=deadline)
+        if contacts:
+            self._outbox.send(EmailKind.final_notice, contacts, thread=thread, cycle=cycle, deadline=deadline)
         secretariat = rules.staff(state, RecipientRole.secretariat)
         self._outbox.send(EmailKind.final_notice, [secretariat], cycle=cycle, deadline=deadline)
+
+    def _still_reminded(self, kind: EmailKind, recipients: list[Recipient]) -> list[Recipient]:
+        """Contacts who stopped reminders (one-click unsubscribe) are not asked for; the staff timeline says so."""
+        stopped = rules.unsubscribed(self.state, recipients)
+        if not stopped or not workflow.patched(PATCH_STOP_REMINDERS):
+            return recipients
+        what = kind.value.replace("_", " ")
+        for contact in stopped:
+            role = contact.role.value.replace("_", " ")
+            not_sent = f"Email {what} to {role} not sent: {contact.email.lower()} unsubscribed from reminders."
+            self._record(Actor.system, EventKind.email_skipped, not_sent, public=False)
+        return [recipient for recipient in recipients if recipient not in stopped]
+
+    @workflow.update(name=UPDATE_STOP_REMINDERS)
+    async def stop_reminders(self, stop: StopRemindersInput) -> ActionResult:
+        """A contact's one-click unsubscribe: no more reminders to them for this pledge; the pledge goes on,
+        with its report requests and notices, and its other contacts' reminders. A repeat changes nothing."""
+        await self._submission_settled()
+        contact = rules.contact_at(self.state, stop.recipient)
+        assert contact is not None, "the validator refuses an address that is not a contact"
+        role, address = contact.role.value.replace("_", " "), contact.email.lower()
+        if address in self.state.reminders_stopped:
+            return self._result(f"Reminders to the {role} of this pledge were already stopped.")
+        self.state.reminders_stopped = [*self.state.reminders_stopped, address]
+        # A contact's address is never public: this line is the staff timeline's only.
+        stopped = f"The {role} ({address}) unsubscribed from reminders."
+        self._record(Actor.pledger, EventKind.reminders_stopped, stopped, public=False)
+        self._outbox.send(
+            EmailKind.reminders_stopped,
+            [rules.staff(self.state, RecipientRole.secretariat)],
+            contact_role=contact.role.value,
+            contact_name=contact.name,
+            contact_email=contact.email,
+        )
+        await self._update_views()
+        return self._result(f"Reminders to the {role} of this pledge are stopped; the pledge itself goes on.")
+
+    @stop_reminders.validator
+    def _check_stop_reminders(self, stop: StopRemindersInput) -> None:
+        self._refuse_if(rules.stop_reminders_refusal(self.state, stop))
 
     def _mark_non_reporting(self) -> None:
         state = self.state
@@ -459,6 +510,8 @@ class PledgeWorkflow:
             cycle=state.cycle,
             progress=report.progress.value,
             reinstated=reinstated and effect != ReportEffect.discontinued,
+            # A reply by email is a draft the pledger may correct: the receipt shows what was taken from it.
+            reply_text=report.narrative if source == "email" else None,
         )
         if effect == ReportEffect.discontinued:
             self._record(actor, EventKind.report_received, "Report received: the pledge is discontinued.")
@@ -751,3 +804,8 @@ class PledgeWorkflow:
 
     def _status_is(self, *statuses: PledgeStatus) -> bool:
         return self.state.status in statuses
+
+
+def _roles(recipients: list[Recipient]) -> str:
+    """The recipients' roles in words: "focal point and backup contact"."""
+    return " and ".join(recipient.role.value.replace("_", " ") for recipient in recipients)

@@ -16,6 +16,7 @@ from workflows.emails import EmailKind, Recipient, RecipientRole
 from workflows.ladder import effective_due, report_deadline, step_at
 from workflows.state import (
     ACCEPTED_IN,
+    CYCLE_STATUSES,
     OPEN_STATUSES,
     REFUSED_FORBIDDEN,
     REFUSED_INVALID,
@@ -32,6 +33,7 @@ from workflows.state import (
     ReportInput,
     RevisionInput,
     StepName,
+    StopRemindersInput,
 )
 from workflows.submission import Progress, ProgressReport
 
@@ -155,6 +157,15 @@ def resend_refusal(state: PledgeState, kind: EmailKind | None, cycle: int) -> Re
     return None
 
 
+def stop_reminders_refusal(state: PledgeState, stop: StopRemindersInput) -> Refusal | None:
+    """Reminders are sent in a reporting cycle, to the pledge's contacts: only they can stop them, only then."""
+    if state.status not in CYCLE_STATUSES:
+        return Refusal(REFUSED_NOT_ALLOWED, f"cannot stop reminders on a pledge that is {state.status.value}")
+    if contact_at(state, stop.recipient) is None:
+        return Refusal(REFUSED_INVALID, "this address is not a contact of the pledge")
+    return None
+
+
 def approvals_needed(state: PledgeState) -> int:
     """Pledges above the policy's amount need two approvals by two different staff members."""
     assert state.policy is not None
@@ -224,6 +235,18 @@ def contacts(state: PledgeState) -> list[Recipient]:
     backup = state.submission.backup_contact
     extra = [Recipient(email=backup.email, name=backup.name, role=RecipientRole.backup_contact)] if backup else []
     return [focal_point(state), *extra]
+
+
+def contact_at(state: PledgeState, address: str) -> Recipient | None:
+    """The contact whose address this is (case does not matter in addresses)."""
+    wanted = address.strip().lower()
+    return next((contact for contact in contacts(state) if contact.email.lower() == wanted), None)
+
+
+def unsubscribed(state: PledgeState, recipients: list[Recipient]) -> list[Recipient]:
+    """Those of ``recipients`` who stopped reminders by one-click unsubscribe."""
+    stopped = set(state.reminders_stopped)
+    return [recipient for recipient in recipients if recipient.email.lower() in stopped]
 
 
 def staff(state: PledgeState, role: RecipientRole) -> Recipient:

@@ -27,6 +27,7 @@ UPDATE_REFUSE_EXTENSION = "refuse_extension"
 UPDATE_WITHDRAW = "withdraw"
 UPDATE_CLOSE = "close"
 UPDATE_RESEND_EMAIL = "resend_email"
+UPDATE_STOP_REMINDERS = "stop_reminders"
 SIGNAL_EMAIL_REPLY = "email_reply"
 
 # ApplicationError types an update validator raises; the API maps each to one status code.
@@ -147,6 +148,7 @@ class EventKind(StrEnum):
     extension_requested = "extension_requested"
     extension_granted = "extension_granted"
     extension_refused = "extension_refused"
+    reminders_stopped = "reminders_stopped"
     email_skipped = "email_skipped"
     email_failed = "email_failed"
     email_resent = "email_resent"
@@ -255,6 +257,9 @@ class PledgeState(BaseModel):
     email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
     emails_asked: dict[str, int] = {}  # "cycle/kind/recipient" → messages asked for, for EmailRequest.occurrence
     cycle_emails: list[CycleEmail] = []  # this cycle's emails, the last of each kind and recipient, oldest first
+    # Contacts' addresses (lowercase) that unsubscribed from reminders by one-click: no reminder is asked for
+    # them, in this cycle or any later one. Runs recorded before there was such a field carry none.
+    reminders_stopped: list[str] = []
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -380,6 +385,12 @@ class ResendInput(BaseModel):
 
     kind: EmailKind | None = None
     staff: str
+
+
+class StopRemindersInput(BaseModel):
+    """A contact's one-click unsubscribe (RFC 8058) from a reminder: the address the link was sent to."""
+
+    recipient: Annotated[str, Field(min_length=3, max_length=320)]
 
 
 class EmailReply(BaseModel):

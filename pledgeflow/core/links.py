@@ -23,6 +23,11 @@ def report_form(base: str, pledge_id: str, report_token: str) -> str:
     return f"{base.rstrip('/')}/pledges/{pledge_id}/report?token={report_token}"
 
 
+def unsubscribe_link(base: str, pledge_id: str, unsubscribe_token: str) -> str:
+    """The one-click List-Unsubscribe URL of reminder mail (RFC 8058); GET renders, only POST acts."""
+    return f"{base.rstrip('/')}/pledges/{pledge_id}/unsubscribe?token={unsubscribe_token}"
+
+
 def review_page(base: str, pledge_id: str) -> str:
     """The staff decision page (behind the staff login), where review emails send the vetting team."""
     return f"{base.rstrip('/')}/staff/pledges/{pledge_id}"

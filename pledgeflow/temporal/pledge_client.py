@@ -62,6 +62,7 @@ from workflows.state import (
     ResendInput,
     RevisionInput,
     StartInput,
+    StopRemindersInput,
     WithdrawalInput,
     workflow_id,
 )
@@ -277,6 +278,10 @@ class PledgeClient:
 
     async def resend_email(self, pledge_id: str, resend: ResendInput) -> ActionResult:
         return await self._update(pledge_id, PledgeWorkflow.resend_email, resend)
+
+    async def stop_reminders(self, pledge_id: str, stop: StopRemindersInput) -> ActionResult:
+        """A contact's one-click unsubscribe: no more reminders to that address; the pledge goes on."""
+        return await self._update(pledge_id, PledgeWorkflow.stop_reminders, stop)
 
     async def reply(self, pledge_id: str, reply: EmailReply) -> None:
         """A pledger's reply by email: a signal, so nothing waits for a worker (the workflow judges it)."""

@@ -8,13 +8,23 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib.email
 import pytest
 
-from activities.email_render import EmailRenderer, MissingContext, format_day
+from activities.email_render import EmailRenderer, MissingContext, format_day, missing_context
 from pledgeflow.auth import reply_tokens
-from pledgeflow.auth.tokens import Purpose, verify
+from pledgeflow.auth.tokens import Purpose, is_for, verify
 from pledgeflow.core.settings import Settings
-from workflows.emails import ALWAYS, CONTEXT, REPORT_ASKING, THREADED, EmailKind, EmailRequest, Recipient
+from workflows.emails import (
+    ALWAYS,
+    CONTEXT,
+    REMINDERS,
+    REPORT_ASKING,
+    THREADED,
+    EmailKind,
+    EmailRequest,
+    Recipient,
+)
 
 # What a Partner2Connect-style pledge's workflow would put in the context, one value per key.
 FACTS: dict[str, Any] = {
@@ -36,10 +46,16 @@ FACTS: dict[str, Any] = {
     "reason": "Floods closed our field offices for six weeks.",
     "end_date": "2027-12-31",
     "closure_reason": "completed",
+    "reply_text": "We connected 230 schools this year.\nThe audit of the last 40 follows in March.",
+    "contact_role": "backup_contact",
+    "contact_name": "Peter Mwangi",
+    "contact_email": "peter@connect-africa.example",
 }
 STAFF_KINDS = {EmailKind.review_requested, EmailKind.review_overdue, EmailKind.review_escalated}
 FOCAL = Recipient(email="amina@connect-africa.example", name="Amina Otieno", role="focal_point")
+BACKUP = Recipient(email="peter@connect-africa.example", name="Peter Mwangi", role="backup_contact")
 VETTERS = Recipient(email="vetting@pledgeflow.localhost", name="Vetting team", role="vetting_team")
+SECRETARIAT = Recipient(email="secretariat@pledgeflow.localhost", name="Secretariat", role="secretariat")
 
 
 def request_for(kind: EmailKind, recipient: Recipient | None = None, **context: Any) -> EmailRequest:
@@ -48,7 +64,8 @@ def request_for(kind: EmailKind, recipient: Recipient | None = None, **context: 
         pledge_id="PF-7K3M9QX",
         cycle=1,
         kind=kind,
-        recipient=recipient or (VETTERS if kind in STAFF_KINDS else FOCAL),
+        recipient=recipient
+        or (VETTERS if kind in STAFF_KINDS else SECRETARIAT if kind == EmailKind.reminders_stopped else FOCAL),
         context={**facts, **context},
     )
 
@@ -168,7 +185,7 @@ def test_a_line_break_in_the_title_cannot_add_a_header(renderer: EmailRenderer) 
 
 
 def test_staff_get_the_review_page_and_never_a_pledger_token(renderer: EmailRenderer) -> None:
-    for kind in STAFF_KINDS:
+    for kind in STAFF_KINDS | {EmailKind.reminders_stopped}:
         text, html = parts(renderer.render(request_for(kind)))
         assert "https://pledges.example.org/staff/pledges/PF-7K3M9QX" in text
         assert "token=" not in text and "token=" not in html
@@ -246,3 +263,66 @@ def test_the_changes_requested_mail_links_to_the_revise_page(renderer: EmailRend
         claims = verify(settings.signing_key(), link.group(1), Purpose.manage, 86_400)
         assert claims.pledge_id == "PF-7K3M9QX"
         assert "/revise?token=" in html
+
+
+@pytest.mark.parametrize("kind", sorted(REMINDERS))
+@pytest.mark.parametrize("recipient", [FOCAL, BACKUP], ids=["focal_point", "backup_contact"])
+def test_reminders_offer_one_click_unsubscribe_for_their_recipient_alone(
+    renderer: EmailRenderer, settings: Settings, kind: EmailKind, recipient: Recipient
+) -> None:
+    """RFC 8058 §3.1: one HTTPS URI in List-Unsubscribe, and List-Unsubscribe-Post with the one key/value pair."""
+    wire = aiosmtplib.email.flatten_message(renderer.render(request_for(kind, recipient), token_version=3))
+    # The URL travels whole (folded onto its own line at most), never as RFC 2047 encoded words.
+    assert b"=?" not in wire.split(b"List-Unsubscribe:", 1)[1].split(b"List-Unsubscribe-Post:", 1)[0]
+    message = message_from_bytes(wire, policy=policy.default)
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    header = str(message["List-Unsubscribe"]).strip()
+    found = re.fullmatch(r"<(https://pledges\.example\.org/pledges/PF-7K3M9QX/unsubscribe\?token=([\w.-]+))>", header)
+    assert found is not None, header
+    url, token = found.groups()
+    claims = verify(settings.signing_key(), token, Purpose.unsubscribe, 86_400)
+    assert (claims.pledge_id, claims.version) == ("PF-7K3M9QX", 3)
+    other = BACKUP if recipient == FOCAL else FOCAL
+    assert is_for(settings.signing_key(), claims, recipient.email.upper())
+    assert not is_for(settings.signing_key(), claims, other.email)
+    assert recipient.email not in url  # the address stays out of URLs and the logs that keep them
+    text, html = parts(message)
+    assert url in text and f'href="{url}"' in html
+
+
+def test_only_reminders_to_contacts_offer_unsubscribe(renderer: EmailRenderer) -> None:
+    for kind in set(EmailKind) - REMINDERS:
+        message = renderer.render(request_for(kind))
+        assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None, kind
+        assert "/unsubscribe?token=" not in parts(message)[0], kind
+    secretariat = renderer.render(request_for(EmailKind.final_notice, SECRETARIAT))
+    assert secretariat["List-Unsubscribe"] is None
+
+
+def test_the_receipt_of_an_emailed_report_shows_what_was_taken_and_links_to_correct_it(
+    renderer: EmailRenderer,
+) -> None:
+    reply = "We connected 230 <b>schools</b> & trained 1,100 teachers.\nThe audit follows in March."
+    text, html = parts(as_received(renderer.render(request_for(EmailKind.report_received, reply_text=reply))))
+    assert "This is what we took as your report" in text
+    assert "> We connected 230 <b>schools</b> & trained 1,100 teachers.\n> The audit follows in March." in text
+    assert "We connected 230 &lt;b&gt;schools&lt;/b&gt; &amp; trained 1,100 teachers." in html
+    assert "<b>schools</b>" not in html
+    assert "Correct or add to your report" in html
+    report_link = re.search(r"https://pledges\.example\.org/pledges/PF-7K3M9QX/report\?token=\S+", text)
+    assert report_link is not None and report_link.group(0) in html.replace("&amp;", "&")
+
+
+def test_the_receipt_of_a_report_by_form_quotes_nothing(renderer: EmailRenderer) -> None:
+    text, html = parts(as_received(renderer.render(request_for(EmailKind.report_received, reply_text=None))))
+    for body in (text, html):
+        assert "took as your report" not in body and "Add detail to your report" in html
+
+
+def test_a_receipt_asked_for_before_it_quoted_replies_still_renders(renderer: EmailRenderer) -> None:
+    """A send retried across the deploy carries the context of the workflow code that asked for it."""
+    request = request_for(EmailKind.report_received)
+    del request.context["reply_text"]
+    assert missing_context(request) == []
+    text, _ = parts(as_received(renderer.render(request)))
+    assert "Thank you for reporting" in text and "took as your report" not in text

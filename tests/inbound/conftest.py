@@ -1,4 +1,5 @@
-"""Fixtures for reply by email: a pledge workflow stand-in that records replies, and the real receiver.
+"""Fixtures for mail that comes back: a pledge workflow stand-in that records replies, the real receiver,
+the app served over a socket, and a time-skipping server for the real workflow.
 
 ``ReplyRecorder`` takes the real signal name, so what it records is exactly what the pledge workflow
 would be sent.
@@ -6,23 +7,30 @@ would be sent.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from temporalio import workflow
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.email import EmailActivities
+from api.app import create_app
 from pledgeflow.auth import reply_tokens
 from pledgeflow.core import ids
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound.receiver import InboundServer
 from tests.conftest import free_port, make_settings
+from tests.workflows.conftest import register_search_attributes, run_pledge_worker
+from tests.workflows.driver import Mailbox, Pledges
 from workflows.state import SIGNAL_EMAIL_REPLY, EmailReply, workflow_id
 
 QUERY_REPLIES = "replies"
@@ -87,3 +95,37 @@ async def pledge(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncItera
 async def inbound(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[InboundServer]:
     async with InboundServer(settings, dev_env.client, host="127.0.0.1", port=free_port()) as server:
         yield server
+
+
+@pytest.fixture
+async def env(time_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """A time-skipping server of the test's own, for the real pledge workflow."""
+    await register_search_attributes(time_env.client)
+    return time_env
+
+
+@asynccontextmanager
+async def serving(settings: Settings, client: Client, port: int) -> AsyncIterator[str]:
+    """The app served by uvicorn on ``port``, as a mail provider or a browser reaches it: its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, client), host="127.0.0.1", port=port, log_level="warning")
+    )
+    running = asyncio.create_task(server.serve())
+    async with asyncio.timeout(20):
+        while not server.started:
+            await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await running
+
+
+@asynccontextmanager
+async def real_mail(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[tuple[Pledges, InboundServer]]:
+    """The real pledge workflow, sending through the real send_email to the settings' SMTP server, and the
+    real inbound receiver on a port of its own."""
+    email = EmailActivities(settings)
+    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
+        async with InboundServer(settings, env.client, host="127.0.0.1", port=free_port()) as server:
+            yield pledges, server

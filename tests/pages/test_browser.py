@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from pledgeflow.auth.staff_keys import Role
+from pledgeflow.auth.tokens import Purpose, TokenClaims, issue, recipient_digest
 from tests.pages.conftest import (
     Site,
     api_approve,
@@ -214,3 +215,25 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(browser: Browser,
         await tampering.close()
     row = await registry_row(site, pledge.id)
     assert row.status == "in_review"
+
+
+async def test_the_unsubscribe_link_asks_and_its_button_stops_reminders_to_that_contact(page: Page, site: Site) -> None:
+    """The footer link of a reminder, opened in a browser: a question first; the button's POST acts, with no
+    CSRF token (RFC 8058's one-click POST carries none) and without a redirect."""
+    pledge = await published(site)
+    secret = site.settings.signing_key()
+    recipient = recipient_digest(secret, "peter@connect-africa.example")
+    token = issue(secret, TokenClaims(pledge.id, Purpose.unsubscribe, 1, recipient=recipient))
+    await page.goto(f"/pledges/{pledge.id}/unsubscribe?token={token}")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Stop reminders about")
+    await expect(page.get_by_text("p•••@connect-africa.example")).to_be_visible()
+    await snap(page, "unsubscribe-confirm")
+    await page.get_by_role("button", name="Stop reminders to this address").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Reminders stopped")
+    await expect(page.get_by_text("Reminders to the backup contact of this pledge are stopped")).to_be_visible()
+    await snap(page, "unsubscribe-done")
+    async with site.client() as http:
+        state = (
+            await http.get(f"/api/v1/pledges/{pledge.id}", headers={"Authorization": f"Bearer {pledge.manage_token}"})
+        ).json()
+    assert state["reminders_stopped"] == ["peter@connect-africa.example"]

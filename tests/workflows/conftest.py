@@ -73,10 +73,12 @@ async def run_pledge_worker(
     *,
     load_policy: Callable[..., Any] | None = None,
     send_email: Callable[..., Any] | None = None,
+    **worker_options: Any,
 ) -> AsyncIterator[Pledges]:
     """One worker serving both queues, as far as the workflow can tell: pledges and pledge-email.
 
-    ``load_policy`` and ``send_email`` replace the real policy activity and the recording mailbox."""
+    ``load_policy`` and ``send_email`` replace the real policy activity and the recording mailbox;
+    ``worker_options`` go to the pledges worker."""
     registry = RegistryActivities(settings.database_url)
     load_policy = load_policy or PolicyActivities(settings).load_policy
     send_email = send_email or mailbox.send_email
@@ -90,6 +92,7 @@ async def run_pledge_worker(
                 activities=[registry.project_pledge, load_policy],
                 activity_executor=executor,
                 workflow_runner=workflow_runner(),
+                **worker_options,
             ),
             Worker(**common, task_queue=settings.email_task_queue, activities=[send_email]),
         ):

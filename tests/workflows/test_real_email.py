@@ -16,7 +16,7 @@ from tests.factories import make_report, make_submission, open_ended
 from tests.workflows.conftest import run_pledge_worker
 from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
 from workflows.emails import EmailKind
-from workflows.state import Decision
+from workflows.state import Decision, StopRemindersInput
 
 
 async def test_every_email_kind_renders_and_reaches_the_smtp_server(
@@ -67,6 +67,9 @@ async def walk_every_path(pledges: Pledges) -> list[Pledge]:
     rejected = await pledges.submit(open_ended())
     await rejected.decide(Decision.reject, note="Not a commitment with dated deliverables.")
     removed = await pledges.published(open_ended())
+    backup = (await removed.state()).submission.backup_contact
+    assert backup is not None
+    await removed.pledge_client.stop_reminders(removed.id, StopRemindersInput(recipient=backup.email))
     await removed.close("Duplicate of another pledge.")
 
     await pledges.skip_to(state.cycle_due_at + 460 * DAY)  # the long-lived pledge goes silent: delisted

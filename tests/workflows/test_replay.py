@@ -35,6 +35,8 @@ SCENARIOS = {
     "resend",
     "resend_after_continue_as_new",
     "resend_after_restart",
+    "stop_reminders",
+    "stop_reminders_after_restart",
 }
 
 

@@ -61,6 +61,7 @@ async def test_report_on_time_answers_the_request(pledges: Pledges) -> None:
     assert receipt.request.thread_kind == EmailKind.report_request
     assert receipt.request.context | {"title": None, "organization": None} == {
         "title": None, "organization": None, "cycle": 1, "progress": "on_track", "reinstated": False,
+        "reply_text": None,
     }  # fmt: skip
     assert [(r.cycle, r.source, r.report.progress.value) for r in state.reports] == [(1, "form", "on_track")]
     assert (state.next_step, state.next_deadline) == ("report request for cycle 2", due + 365 * DAY)
@@ -220,6 +221,8 @@ async def test_an_email_reply_counts_as_a_report_once(pledges: Pledges) -> None:
     ]
     assert not state.timeline[-1].public
     assert [s.kind for s in pledge.emails() if s.at >= due] == [EmailKind.report_request, EmailKind.report_received]
+    [receipt] = pledge.emails(EmailKind.report_received)
+    assert receipt.request.context["reply_text"] == reply.text  # what was taken as the report, to correct
     await record(pledge, "email_reply")
 
 
