@@ -50,6 +50,7 @@ SUBJECTS: dict[EmailKind, str] = {
     EmailKind.final_report_request: "Please send your final report on “{{ title }}” by {{ deadline | day }}",
     EmailKind.closed: "{{ 'Completed' if closure_reason == 'completed' else 'Closed' }}: your pledge “{{ title }}”",
     EmailKind.withdrawn: "You withdrew your pledge “{{ title }}”",
+    EmailKind.links_renewed: "New link for your pledge “{{ title }}”",
 }
 
 

@@ -30,6 +30,7 @@ class EmailKind(StrEnum):
     final_report_request = "final_report_request"
     closed = "closed"
     withdrawn = "withdrawn"
+    links_renewed = "links_renewed"
 
 
 # What the workflow puts in EmailRequest.context for each kind, beyond the keys every message gets
@@ -59,6 +60,7 @@ CONTEXT: dict[EmailKind, frozenset[str]] = {
     EmailKind.final_report_request: frozenset({"cycle", "deadline", "end_date"}),
     EmailKind.closed: frozenset({"closure_reason", "note"}),
     EmailKind.withdrawn: frozenset({"reason"}),
+    EmailKind.links_renewed: frozenset(),
 }
 # Kinds that ask for a report: they carry a signed report link and Reply-To: reply+TOKEN@.
 REPORT_ASKING: frozenset[EmailKind] = frozenset(

@@ -45,6 +45,7 @@ _VERBS = {
     Action.refuse_extension: "refuse an extension on",
     Action.withdraw: "withdraw",
     Action.close: "close",
+    Action.renew_links: "renew the links of",
 }
 
 
@@ -120,6 +121,18 @@ def closure_refusal(state: PledgeState, closure: ClosureInput) -> Refusal | None
         return refusal
     if not closure.reason.strip():
         return Refusal(REFUSED_INVALID, "a reason is required to close a pledge")
+    return None
+
+
+def key_reuse_refusal(state: PledgeState, update_id: str) -> Refusal | None:
+    """An update id is ``<key>.<body fingerprint>`` when a client sent an Idempotency-Key
+    (pledgeflow.auth.idempotency): the same key with another body is a mistake, never a retry."""
+    key, dot, _ = update_id.partition(".")
+    if not dot:
+        return None
+    for applied in state.applied_updates:
+        if applied.id.partition(".")[0] == key and applied.id != update_id:
+            return Refusal(REFUSED_INVALID, "this Idempotency-Key was used before with another body")
     return None
 
 

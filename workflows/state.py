@@ -10,10 +10,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 
 from workflows.policy import Policy, StaffContacts
-from workflows.submission import ProgressReport, Submission
+from workflows.submission import ProgressReport, Submission, unstorable
 
 WORKFLOW_TYPE = "PledgeWorkflow"
 QUERY_STATE = "state"
@@ -25,6 +25,7 @@ UPDATE_GRANT_EXTENSION = "grant_extension"
 UPDATE_REFUSE_EXTENSION = "refuse_extension"
 UPDATE_WITHDRAW = "withdraw"
 UPDATE_CLOSE = "close"
+UPDATE_RENEW_LINKS = "renew_links"
 SIGNAL_EMAIL_REPLY = "email_reply"
 
 # ApplicationError types an update validator raises; the API maps each to one status code.
@@ -77,6 +78,7 @@ class Action(StrEnum):
     refuse_extension = "refuse_extension"
     withdraw = "withdraw"
     close = "close"
+    renew_links = "renew_links"
 
 
 # Which statuses accept which action: the workflow's validators refuse the rest with 409, and the state
@@ -90,6 +92,7 @@ ACCEPTED_IN: dict[Action, frozenset[PledgeStatus]] = {
     Action.refuse_extension: CYCLE_STATUSES,
     Action.withdraw: OPEN_STATUSES,
     Action.close: OPEN_STATUSES,
+    Action.renew_links: OPEN_STATUSES,
 }
 
 
@@ -147,6 +150,7 @@ class EventKind(StrEnum):
     extension_refused = "extension_refused"
     email_skipped = "email_skipped"
     email_failed = "email_failed"
+    links_renewed = "links_renewed"
     rejected = ClosureReason.rejected.value
     abandoned = ClosureReason.abandoned.value
     withdrawn = ClosureReason.withdrawn.value
@@ -193,6 +197,24 @@ class ReportRecord(BaseModel):
     report: ProgressReport
 
 
+class ActionResult(BaseModel):
+    status: PledgeStatus
+    message: str
+    submission_version: int
+    next_deadline: dt.datetime | None = None
+
+
+class AppliedUpdate(BaseModel):
+    """An action the workflow applied, by its update id: a retry carrying the same id gets this answer again,
+    in this run (the server's own deduplication) or in a later one (continue-as-new forgets the ids)."""
+
+    id: str
+    result: ActionResult
+
+
+KEPT_UPDATE_IDS = 50  # enough for any client's retries; continue-as-new carries them
+
+
 class PledgeState(BaseModel):
     pledge_id: str
     submission: Submission
@@ -228,6 +250,7 @@ class PledgeState(BaseModel):
     idempotency_key: str | None = None
     email_task_queue: str = "pledge-email"  # from settings at submission; tests isolate by queue
     emails_asked: dict[str, int] = {}  # "cycle/kind/recipient" → messages asked for, for EmailRequest.occurrence
+    applied_updates: list[AppliedUpdate] = []  # the newest KEPT_UPDATE_IDS actions, newest last
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -249,13 +272,25 @@ class StartInput(BaseModel):
     state: PledgeState | None = None
 
 
+class _ActionInput(BaseModel):
+    """Every action's text reaches the timeline and the registry: none may hold what a database cannot store,
+    whichever door (API, page form, CLI) it came through."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        if isinstance(value, str) and (problem := unstorable(value)):
+            raise ValueError(problem)
+        return value
+
+
 class Decision(StrEnum):
     approve = "approve"
     reject = "reject"
     request_changes = "request_changes"
 
 
-class DecisionInput(BaseModel):
+class DecisionInput(_ActionInput):
     decision: Decision
     note: Annotated[str, Field(max_length=5000)] | None = None
     staff: str
@@ -272,27 +307,31 @@ class ReportInput(BaseModel):
     cycle: int | None = None  # report links are scoped to one cycle
 
 
-class ExtensionRequestInput(BaseModel):
+class ExtensionRequestInput(_ActionInput):
     reason: Annotated[str, Field(min_length=10, max_length=2000)]
 
 
-class ExtensionGrantInput(BaseModel):
+class ExtensionGrantInput(_ActionInput):
     days: Annotated[int, Field(ge=1)]
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
     staff: str
 
 
-class ExtensionRefusalInput(BaseModel):
+class ExtensionRefusalInput(_ActionInput):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
     staff: str
 
 
-class WithdrawalInput(BaseModel):
+class WithdrawalInput(_ActionInput):
     reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class ClosureInput(BaseModel):
+class ClosureInput(_ActionInput):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
+    staff: str
+
+
+class LinksRenewalInput(_ActionInput):
     staff: str
 
 
@@ -304,10 +343,3 @@ class EmailReply(BaseModel):
     text: str
     cycle: int
     received_at: dt.datetime
-
-
-class ActionResult(BaseModel):
-    status: PledgeStatus
-    message: str
-    submission_version: int
-    next_deadline: dt.datetime | None = None
