@@ -29,6 +29,16 @@ SCENARIOS = {
     "final_report_missing",
     "extension",
     "ten_years",
+    # issue 13: exclusive actions raced on the dev server, each recorded after a worker restart (the raced
+    # updates resume a workflow the worker never cached); the published pairs race in the second run.
+    "race_approve_reject",
+    "race_approve_twice",
+    "race_approve_withdraw",
+    "race_two_reports",
+    "race_report_withdraw",
+    "race_extension_closure",
+    "retried_report",
+    "links_renewed",
 }
 
 
