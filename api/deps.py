@@ -18,12 +18,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
+from pledgeflow.auth.idempotency import LinksRevoked, action_update_id, check_not_revoked
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.staff_keys import KEY_PREFIX, Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
@@ -86,6 +88,17 @@ async def no_nul_in_body(request: Request) -> None:
         raise ProblemError(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
 
 
+def keyed_retry_version(session: Session, pledge_id: str, idempotency_key: str | None) -> int:
+    """The token version a submission's answer may carry: never one of a pledge whose tokens were revoked."""
+    with registry_reachable():
+        version = current_token_version(session, pledge_id) if idempotency_key else 1
+    try:
+        check_not_revoked(version, bool(idempotency_key))
+    except LinksRevoked as exc:
+        raise ProblemError(409, "this pledge's links were revoked; its focal point was emailed a new one") from exc
+    return version
+
+
 def get_pledge_client(request: Request) -> PledgeClient:
     """The app's one client of the pledges' workflows. It connects on first use, so credentials and input
     are checked (401, 422) before Temporal is needed."""
@@ -94,6 +107,23 @@ def get_pledge_client(request: Request) -> PledgeClient:
 
 
 TemporalDep = Annotated[PledgeClient, Depends(get_pledge_client)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Send the same key again to retry: the request is applied once, and answered as the first was.",
+    ),
+]
+
+
+def update_id(
+    settings: Settings, key: str | None, pledge_id: str, caller: str, action: str, body: BaseModel
+) -> str | None:
+    """The workflow update id of an action sent with an Idempotency-Key (pledgeflow.auth.idempotency)."""
+    return action_update_id(settings.signing_key(), key, pledge_id, caller, action, body)
+
 
 _bearer = HTTPBearer(auto_error=False, description="A pledge's manage or report token, or a staff key.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -11,8 +11,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledgeflow.temporal.pledge_client import (
+    ActionPending,
     ActionRefused,
+    IdempotencyKeyReused,
     NoPledgeIdLeft,
+    PayloadTooLarge,
     PledgeClosed,
     PledgeError,
     PledgeNotFound,
@@ -23,14 +26,17 @@ from workflows.state import PledgeStatus
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {
+    202: "Accepted",
     400: "Bad request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Content too large",
     422: "Invalid input",
     428: "Precondition required",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 
@@ -88,7 +94,15 @@ def pledge_problem(error: PledgeError) -> ProblemError:
         return unavailable("Temporal")
     if isinstance(error, NoPledgeIdLeft):
         return ProblemError(503, str(error), headers={"Retry-After": "1"})
-    # The workers did not answer in time, or could not read the state: both pass soon.
+    if isinstance(error, ActionPending):
+        # Accepted: it will be applied once; the same request again (same Idempotency-Key) gets its answer.
+        return ProblemError(202, str(error), headers={"Retry-After": "5"})
+    if isinstance(error, PayloadTooLarge):
+        return ProblemError(413, str(error))
+    if isinstance(error, IdempotencyKeyReused):
+        return ProblemError(422, str(error), errors=[FieldError(field="Idempotency-Key", message=str(error))])
+    # The workers did not take the call in time (nothing was applied), the workflow task is failing and being
+    # retried, or the state could not be read: each passes soon.
     return ProblemError(503, str(error), headers={"Retry-After": "5"})
 
 
@@ -130,6 +144,7 @@ def install(app: FastAPI) -> None:
 _PROBLEM_HEADERS = {
     "401": {"WWW-Authenticate": {"description": "How to authenticate: Bearer.", "schema": {"type": "string"}}},
     "503": {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}},
+    "429": {"Retry-After": {"description": "Seconds until the limit allows again.", "schema": {"type": "integer"}}},
 }
 
 

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalDep, keyed_retry_version
 from api.pages import labels
 from api.pages.access import ManageForm, ManageLink, PostedForm, ReportForm, ReportLink
 from api.pages.form_models import (
@@ -30,7 +30,6 @@ from api.pages.forms import FieldErrors, FormValues, field_errors, validation_er
 from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.problems import pledge_problem
-from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.temporal.pledge_client import PledgeError
@@ -87,8 +86,8 @@ async def submit(
         return _submission_page(request, values, parsed.errors, status_code=422)
     key = values.get("idempotency_key")[:200] or None
     pledge_id = await pledges.start(parsed.model, key)
-    # A retried form may arrive after the pledge's tokens were revoked: hand out a current one.
-    version = current_token_version(session, pledge_id)
+    # A retried form never hands out a token for a pledge whose tokens were revoked.
+    version = keyed_retry_version(session, pledge_id, key)
     token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, version))
     return render(
         request,

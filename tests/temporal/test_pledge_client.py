@@ -17,6 +17,7 @@ from pledgeflow.core.settings import Settings
 from pledgeflow.temporal import pledge_client
 from pledgeflow.temporal.pledge_client import (
     ActionRefused,
+    PayloadTooLarge,
     PledgeClient,
     PledgeClosed,
     PledgeNotFound,
@@ -28,6 +29,7 @@ from tests.conftest import free_port, make_settings
 from tests.factories import make_submission
 from tests.temporal.older_pledge import older_pledge
 from workflows.state import EmailReply, PledgeStatus, WithdrawalInput, workflow_id
+from workflows.submission import Submission
 
 
 @pytest.fixture
@@ -103,3 +105,23 @@ async def test_an_unreachable_server_is_temporal_unavailable(tmp_path: Path, sql
         await client.start(make_submission())
     with pytest.raises(TemporalUnavailable):
         await client.state(ids.new_pledge_id())
+
+
+def _oversized(size: int) -> Submission:
+    """A submission of about ``size`` bytes, built past the model's list bounds as no door would let in."""
+    submission = make_submission()
+    return submission.model_copy(update={"regions": ["R" * 190] * (size // 192)})
+
+
+@pytest.mark.parametrize("size", [2_700_000, 6_300_000])
+async def test_a_submission_too_large_for_a_history_is_payload_too_large_never_unreachable(
+    dev_env: WorkflowEnvironment, settings: Settings, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = PledgeClient(settings, dev_env.client)
+    with pytest.raises(PayloadTooLarge):
+        await client.start(_oversized(size))
+    # Where the server's limits are the lower ones (2 MB per payload, 4 MB per message), its refusal
+    # (INVALID_ARGUMENT, RESOURCE_EXHAUSTED) means the same.
+    monkeypatch.setattr(client, "max_payload_bytes", 100_000_000)
+    with pytest.raises(PayloadTooLarge):
+        await client.start(_oversized(size))
