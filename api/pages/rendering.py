@@ -105,9 +105,11 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """The page, with the browser's CSRF token in the context (and its cookie set if it had none)."""
     guard = guard_of(request)
     secret, is_new = guard.browser_secret(request)
+    # A staff page's forms are bound to the staff session, every other form to the browser.
+    staff_session = getattr(request.state, "staff_session", None)
     body = ENVIRONMENT.get_template(template).render(
         request=request,
-        csrf_token=guard.token_for(secret),
+        csrf_token=guard.token_for(staff_session.row.csrf_secret if staff_session else secret),
         staff=getattr(request.state, "staff", None),
         **context,
     )
