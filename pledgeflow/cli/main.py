@@ -8,17 +8,18 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from pledgeflow.auth.staff_keys import Role, StaffExists, add_staff
 from pledgeflow.cli.ops import ops_app
+from pledgeflow.cli.staff import staff_app
 from pledgeflow.cli.startup import settings_or_exit
+from pledgeflow.cli.token_revocation import revoke_tokens_command
 from pledgeflow.core import db
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
 db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
-staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
+ops_app.command("revoke-tokens")(revoke_tokens_command)
 
 
 @db_app.command("upgrade")
@@ -27,23 +28,6 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
     db.upgrade(settings.database_url)
     typer.echo(f"database at newest schema: {settings.database_url}")
-
-
-@staff_app.command("add")
-def staff_add(
-    name: Annotated[str, typer.Argument(help="The staff member's name, unique.", metavar="NAME")],
-    role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.vetter,
-) -> None:
-    """Create a staff account and print its key once; only a hash of it is stored."""
-    settings = settings_or_exit()
-    db.upgrade(settings.database_url)
-    with db.session_for(settings.database_url) as session:
-        try:
-            key = add_staff(session, name, role)
-        except StaffExists as exc:
-            typer.secho(str(exc), fg="red", err=True)
-            raise typer.Exit(1) from None
-    typer.echo(key)
 
 
 @app.command()
