@@ -8,6 +8,8 @@ from temporalio.client import Client
 
 from api import pages, problems
 from api.routers import dev, health, inbound, metrics, pledger, registry, staff
+from api.staff_key_guard import StaffKeyGuard
+from pledgeflow.auth.rate_limits import RateLimits
 from pledgeflow.core.settings import Settings, get_settings
 from pledgeflow.temporal.pledge_client import PledgeClient
 
@@ -21,6 +23,8 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     )
     app.state.settings = settings
     app.state.pledges = PledgeClient(settings, temporal_client)
+    app.state.rate_limits = RateLimits(settings)
+    app.add_middleware(StaffKeyGuard, limits=app.state.rate_limits)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(pledger.router)

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
 from pledgeflow.auth.idempotency import LinksRevoked, action_update_id, check_not_revoked
+from pledgeflow.auth.rate_limits import RateLimited, RateLimits
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.staff_keys import KEY_PREFIX, Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
@@ -33,6 +34,7 @@ from pledgeflow.core.db import engine_for
 from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal.pledge_client import PledgeClient
+from workflows.submission import Submission
 
 
 def get_settings(request: Request) -> Settings:
@@ -58,6 +60,31 @@ def registry_reachable() -> Iterator[None]:
         yield
     except OperationalError as exc:
         raise unavailable("the database") from exc
+
+
+def client_address(request: Request) -> str:
+    """Who is calling, as far as limits go: the client's address (uvicorn puts a trusted proxy's
+    X-Forwarded-For here, see FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many(error: RateLimited) -> ProblemError:
+    return ProblemError(429, error.what, headers={"Retry-After": str(error.retry_after)})
+
+
+def count_against(request: Request, limit: str, client: str) -> None:
+    """One more request of ``client`` against the named limit (pledgeflow.auth.rate_limits); 429 when over."""
+    limits: RateLimits = request.app.state.rate_limits
+    with registry_reachable():
+        try:
+            limits.hit(limit, client)
+        except RateLimited as exc:
+            raise too_many(exc) from exc
+
+
+def count_submission(request: Request, submission: Submission) -> None:
+    count_against(request, "submissions per address", client_address(request))
+    count_against(request, "submissions per email", submission.focal_point.email)
 
 
 def _nul_at(value: Any, path: tuple[str, ...] = ()) -> str | None:

@@ -203,6 +203,12 @@ def make_settings(tmp_path: Path, database_url: str, smtp: SmtpSink | None = Non
         "task_queue": f"pledges-{uuid.uuid4().hex[:8]}",
         "email_task_queue": f"pledge-email-{uuid.uuid4().hex[:8]}",
         "dev_mode": True,
+        # Tests submit and sign in far more often than anyone should; tests of the limits set their own.
+        "rate_limit_submissions_per_address": "100000/minute",
+        "rate_limit_submissions_per_email": "100000/minute",
+        "rate_limit_staff_login": "100000/minute",
+        "rate_limit_bad_staff_keys": "100000/minute",
+        "rate_limit_inbound_webhook": "100000/minute",
     }
     if smtp is not None:
         values.update(smtp_host=smtp.host, smtp_port=smtp.port)

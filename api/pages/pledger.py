@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, keyed_retry_version
+from api.deps import SessionDep, SettingsDep, TemporalDep, count_submission, keyed_retry_version
 from api.pages import labels
 from api.pages.access import ManageForm, ManageLink, PostedForm, ReportForm, ReportLink
 from api.pages.form_models import (
@@ -84,6 +84,7 @@ async def submit(
     parsed = read_submission(values)
     if parsed.model is None:
         return _submission_page(request, values, parsed.errors, status_code=422)
+    count_submission(request, parsed.model)
     key = values.get("idempotency_key")[:200] or None
     pledge_id = await pledges.start(parsed.model, key)
     # A retried form never hands out a token for a pledge whose tokens were revoked.

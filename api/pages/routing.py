@@ -23,7 +23,9 @@ ERROR_ADVICE = {
     403: "You cannot do this here.",
     404: "There is nothing at this address.",
     409: "This cannot be done at the pledge's current stage.",
+    413: "What was sent is too large.",
     422: "Something in the request was not valid.",
+    429: "Too many attempts from here. Please wait a while before trying again.",
     503: "The service is busy or briefly unavailable. Please try again in a minute.",
 }
 

@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, registry_reachable
+from api.deps import SessionDep, SettingsDep, TemporalDep, client_address, count_against, registry_reachable
 from api.pages import labels
 from api.pages import staff_session as sessions
 from api.pages.access import PostedForm
@@ -46,6 +46,7 @@ def login_form(request: Request) -> Response:
 
 @router.post("/staff/login", response_class=HTMLResponse)
 async def login(request: Request, form: PostedForm, settings: SettingsDep, session: SessionDep) -> Response:
+    count_against(request, "staff sign-ins per address", client_address(request))
     key = FormValues.of(form).get("key").strip()
     with registry_reachable():
         account = authenticate(session, key) if key else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from pydantic import BaseModel
 
 from api.deps import (
@@ -24,6 +24,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
+    count_submission,
     keyed_retry_version,
     no_nul_in_body,
     update_id,
@@ -88,6 +89,7 @@ def _expected_version(if_match: str | None) -> int | None:
 
 @router.post("", status_code=202, responses=responses(409, 413, 422, 429, 503))
 async def submit_pledge(
+    request: Request,
     submission: Submission,
     pledges: TemporalDep,
     settings: SettingsDep,
@@ -95,7 +97,9 @@ async def submit_pledge(
     idempotency_key: IdempotencyKey = None,
 ) -> SubmissionAccepted:
     """Start the pledge's workflow. The same ``Idempotency-Key`` with the same body answers with the same
-    pledge; with another body it is refused (422)."""
+    pledge; with another body it is refused (422). Submissions are limited per client address and per
+    focal point's email (429 with Retry-After), since each one emails that address."""
+    count_submission(request, submission)
     pledge_id = await pledges.start(submission, idempotency_key)
     return _accepted(settings, pledge_id, keyed_retry_version(session, pledge_id, idempotency_key))
 
