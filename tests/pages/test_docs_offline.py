@@ -1,6 +1,6 @@
 """The API documentation works offline (issue 13): Swagger UI and ReDoc render in Chromium with every request
 to anywhere but this app refused, since their scripts and styles come from the installed fastapi-offline
-package instead of a CDN."""
+package instead of a CDN; their Content-Security-Policy keeps the browser from even trying elsewhere."""
 
 from __future__ import annotations
 
