@@ -63,10 +63,17 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (PLEDGEFLOW_API_PORT).")] = None,
 ) -> None:
     """Serve the HTTP API and pages with uvicorn."""
+    from api.access_log import uvicorn_log_config
     from api.app import create_app
 
     settings = settings_or_exit()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+        log_config=uvicorn_log_config(),
+    )
 
 
 @app.command()
