@@ -195,6 +195,9 @@ def smtp_sink() -> Iterator[SmtpSink]:
 # --- The stack ------------------------------------------------------------------------------------
 
 
+METRICS_TOKEN = "test-metrics-token"
+
+
 def make_settings(tmp_path: Path, database_url: str, smtp: SmtpSink | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "home": tmp_path / "home",
@@ -209,6 +212,7 @@ def make_settings(tmp_path: Path, database_url: str, smtp: SmtpSink | None = Non
         "rate_limit_staff_login": "100000/minute",
         "rate_limit_bad_staff_keys": "100000/minute",
         "rate_limit_inbound_webhook": "100000/minute",
+        "metrics_token": METRICS_TOKEN,
     }
     if smtp is not None:
         values.update(smtp_host=smtp.host, smtp_port=smtp.port)

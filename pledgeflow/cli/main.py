@@ -65,10 +65,14 @@ def api(
     """Serve the HTTP API and pages with uvicorn."""
     from api.access_log import uvicorn_log_config
     from api.app import create_app
+    from api.routers.metrics import serve_on_own_address
 
     settings = settings_or_exit()
+    app = create_app(settings)
+    if serve_on_own_address(app, settings):
+        typer.echo(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level="info",
