@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -78,6 +79,13 @@ def in_words(value: object) -> str:
 def one_line(value: str) -> str:
     """Header values come from user input: folding all whitespace makes CR/LF injection impossible."""
     return " ".join(value.split())
+
+
+def recipient_address(name: str, email: str) -> Address:
+    """The To: of one recipient, built from its parts: whatever the name holds (commas, brackets, quotes, an
+    address), the header policy quotes or encodes it as one display name, never as a second address."""
+    local, _, domain = one_line(email).rpartition("@")
+    return Address(display_name=one_line(name), username=local, domain=domain)
 
 
 FILTERS = {"day": format_day, "usd": format_usd, "words": in_words}
@@ -161,7 +169,7 @@ class EmailRenderer:
         html = _templates.get_template(f"{request.kind.value}.html").render(context)
         message = EmailMessage()
         message["From"] = self.settings.mail_from
-        message["To"] = formataddr((one_line(request.recipient.name), one_line(request.recipient.email)))
+        message["To"] = recipient_address(request.recipient.name, request.recipient.email)
         message["Subject"] = context["subject"]
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         message["Message-ID"] = self.message_id(request)
