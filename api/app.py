@@ -12,6 +12,7 @@ from api.body_limit import BodyLimit
 from api.response_headers import ResponseHeaders
 from api.routers import dev, health, inbound, metrics, pledger, registry, staff
 from api.staff_key_guard import StaffKeyGuard
+from api.unstorable import RefuseNul
 from pledgeflow.auth.rate_limits import RateLimits
 from pledgeflow.core.settings import Settings, get_settings
 from pledgeflow.inbound.receiver import MAX_MESSAGE_BYTES
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     app.add_middleware(
         BodyLimit, default=settings.max_request_bytes, by_path={"/api/v1/inbound/email": MAX_MESSAGE_BYTES}
     )
+    app.add_middleware(RefuseNul)
     app.add_middleware(ResponseHeaders, https=settings.https)
     problems.install(app)
     app.include_router(health.router)

@@ -34,7 +34,7 @@ from pledgeflow.core.db import engine_for
 from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal.pledge_client import PledgeClient
-from workflows.submission import Submission
+from workflows.submission import Submission, unstorable
 
 
 def get_settings(request: Request) -> Settings:
@@ -87,22 +87,23 @@ def count_submission(request: Request, submission: Submission) -> None:
     count_against(request, "submissions per email", submission.focal_point.email)
 
 
-def _nul_at(value: Any, path: tuple[str, ...] = ()) -> str | None:
-    """Where in a parsed JSON value a string holds the NUL character, as the field name a 422 gives."""
+def _unstorable_at(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """Where in a parsed JSON value a string holds what no database stores, and why: the field a 422 names."""
     if isinstance(value, str):
-        return ".".join(path) or "body" if "\x00" in value else None
+        problem = unstorable(value)
+        return (".".join(path) or "body", problem) if problem else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        if (found := _nul_at(item, (*path, str(key)))) is not None:
+        if (found := _unstorable_at(item, (*path, str(key)))) is not None:
             return found
     return None
 
 
 async def no_nul_in_body(request: Request) -> None:
-    """A JSON body with the NUL character in any string is 422.
+    """A JSON body with the NUL character (or a lone surrogate, ``\\ud800``) in any string is 422.
 
-    No field means it, and PostgreSQL cannot store it in text: accepted, it would fail later where the
-    workflow writes the registry (a 503 for the caller, a projection retrying for ever).
+    No field means it, and the registry cannot store it: accepted, it would fail later where the workflow
+    writes the registry (a 503 for the caller, a projection retrying for ever).
     """
     if "json" not in request.headers.get("content-type", "") or not await request.body():
         return
@@ -110,8 +111,8 @@ async def no_nul_in_body(request: Request) -> None:
         body = await request.json()
     except ValueError:
         return  # not JSON after all: the body's own validation answers
-    if (field := _nul_at(body)) is not None:
-        error = FieldError(field=field, message="must not contain the NUL character (\\u0000)")
+    if (found := _unstorable_at(body)) is not None:
+        error = FieldError(field=found[0], message=found[1])
         raise ProblemError(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
 
 

@@ -1,0 +1,35 @@
+"""A NUL character anywhere in a request's path or query string is refused before any route sees it: 404 for
+a path (no resource has such a name), 422 for a query parameter. No value means it, and PostgreSQL cannot
+hold it in text, so a route that passed it on to a query would fail with a 500; this answers for every
+route, pages included. NUL in a body is each model's business (workflows.submission.unstorable)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote_to_bytes
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.problems import PROBLEM_JSON, TITLES
+
+
+class RefuseNul:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if "\x00" in scope["path"]:
+                await _refuse(send, 404, "there is nothing at this address")
+                return
+            if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+                await _refuse(send, 422, "query parameters must not contain the NUL character (%00)")
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
