@@ -54,30 +54,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ratelimitcounter_expires_at"), ["expires_at"], unique=False)
 
     approved = timeline.c.kind == "approved"
-    op.execute(
-        timeline.update()
-        .where(approved, timeline.c.message.like("Approved by % and %"))
-        .values(message="Approved by the vetting team (2 approvals).")
-    )
-    op.execute(
-        timeline.update()
-        .where(
-            approved,
-            timeline.c.message.like("Approved by %"),
-            timeline.c.message != "Approved by the vetting team (2 approvals).",
-        )
-        .values(message="Approved by the vetting team.")
-    )
+    named = timeline.c.message.like("Approved by %") & timeline.c.message.not_like("Approved by the vetting team%")
+    two = "Approved by the vetting team (2 approvals)."
+    op.execute(timeline.update().where(approved, named, timeline.c.message.like("% and %")).values(message=two))
+    op.execute(timeline.update().where(approved, named).values(message="Approved by the vetting team."))
+    # "<Verb> by <name>: <note>" keeps its note; the staff member stays in the staff-only actor column.
     for kind, words in (("rejected", "Rejected in vetting: "), ("changes_requested", "Changes requested in vetting: ")):
-        # "<Verb> by <name>: <note>" keeps the note; the staff member stays in the actor column.
-        rows = op.get_bind().execute(sa.select(timeline.c.message).where(timeline.c.kind == kind)).all()
-        for (message,) in rows:
-            if " by " in message and ": " in message:
-                note = message.split(": ", 1)[1]
-                op.execute(
+        connection = op.get_bind()
+        for (message,) in connection.execute(sa.select(timeline.c.message).where(timeline.c.kind == kind)).all():
+            if message.startswith(words.split(" in ")[0] + " by ") and ": " in message:
+                rewritten = words + message.split(": ", 1)[1]
+                connection.execute(
                     timeline.update()
                     .where(timeline.c.kind == kind, timeline.c.message == message)
-                    .values(message=words + note)
+                    .values(message=rewritten)
                 )
 
 
