@@ -8,12 +8,11 @@ refused as soon as it passes the limit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON, TITLES
+from api.problems import send_problem
 
 
 class BodyLimit:
@@ -71,8 +70,4 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    detail = f"the request body is larger than the {limit:,} bytes this endpoint accepts"
-    body = json.dumps({"type": "about:blank", "title": TITLES[413], "status": 413, "detail": detail}).encode()
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, 413, f"the request body is larger than the {limit:,} bytes this endpoint accepts")

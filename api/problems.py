@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from pledgeflow.temporal.pledge_client import (
     ActionPending,
@@ -71,6 +73,17 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, headers=headers, media_type=PROBLEM_JSON
     )
+
+
+async def send_problem(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """Answer with a problem from ASGI middleware, before (or instead of) any route."""
+    body = json.dumps(
+        Problem(title=TITLES.get(status, "Error"), status=status, detail=detail).model_dump(exclude_none=True)
+    )
+    raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body.encode())).encode())]
+    raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 def unavailable(what: str) -> ProblemError:

@@ -5,13 +5,12 @@ before the key is even checked. Keys that work never count."""
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import suppress
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON, TITLES
+from api.problems import send_problem
 from pledgeflow.auth.rate_limits import RateLimited, RateLimits
 from pledgeflow.auth.staff_keys import KEY_PREFIX
 
@@ -31,7 +30,7 @@ class StaffKeyGuard:
         try:
             await asyncio.to_thread(self.limits.check, LIMIT, client)
         except RateLimited as exc:
-            await _too_many(send, exc)
+            await send_problem(send, 429, exc.what, {"Retry-After": str(exc.retry_after)})
             return
         except SQLAlchemyError:
             pass  # the route's own database access answers 503
@@ -56,14 +55,3 @@ def _carries_staff_key(scope: Scope) -> bool:
             credentials: str = value.decode("latin-1").partition(" ")[2]
             return credentials.strip().startswith(KEY_PREFIX)
     return False
-
-
-async def _too_many(send: Send, error: RateLimited) -> None:
-    body = json.dumps({"type": "about:blank", "title": TITLES[429], "status": 429, "detail": error.what}).encode()
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"retry-after", str(error.retry_after).encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

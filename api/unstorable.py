@@ -5,12 +5,11 @@ route, pages included. NUL in a body is each model's business (workflows.submiss
 
 from __future__ import annotations
 
-import json
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.problems import PROBLEM_JSON, TITLES
+from api.problems import send_problem
 
 
 class RefuseNul:
@@ -20,16 +19,9 @@ class RefuseNul:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if "\x00" in scope["path"]:
-                await _refuse(send, 404, "there is nothing at this address")
+                await send_problem(send, 404, "there is nothing at this address")
                 return
             if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
-                await _refuse(send, 422, "query parameters must not contain the NUL character (%00)")
+                await send_problem(send, 422, "query parameters must not contain the NUL character (%00)")
                 return
         await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"type": "about:blank", "title": TITLES[status], "status": status, "detail": detail}).encode()
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

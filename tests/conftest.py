@@ -183,13 +183,26 @@ class SmtpSink:
         return self.messages
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
+@contextmanager
+def running_smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink(host="127.0.0.1", port=free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     yield sink
     controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    with running_smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def module_smtp() -> Iterator[SmtpSink]:
+    """One SMTP sink for a whole test module (for module-scoped stacks)."""
+    with running_smtp_sink() as sink:
+        yield sink
 
 
 # --- The stack ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -35,7 +34,7 @@ from pledgeflow.auth.staff_keys import Role
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal.worker import workflow_runner
 from tests.api.conftest import Submitted, bearer, make_staff, submit
-from tests.conftest import SmtpSink, free_port, make_settings, run_workers
+from tests.conftest import SmtpSink, make_settings, run_workers
 from tests.factories import report_data
 from tests.workflows.histories import HISTORIES, recording
 from workflows.pledge import PledgeWorkflow
@@ -180,19 +179,10 @@ class Racetrack:
 
 
 @pytest.fixture(scope="module")
-def race_smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink(host="127.0.0.1", port=free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    yield sink
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
 async def racetrack(
-    dev_env: WorkflowEnvironment, postgres_url: str, race_smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+    dev_env: WorkflowEnvironment, postgres_url: str, module_smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Racetrack]:
-    settings = make_settings(tmp_path_factory.mktemp("race"), postgres_url, race_smtp)
+    settings = make_settings(tmp_path_factory.mktemp("race"), postgres_url, module_smtp)
     transport = httpx.ASGITransport(app=create_app(settings, dev_env.client))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as http:
         track = Racetrack(dev_env.client, settings, http, make_staff(postgres_url), [])
