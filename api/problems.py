@@ -75,15 +75,21 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     )
 
 
-async def send_problem(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+async def send_problem(
+    send: Send,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> None:
     """Answer with a problem from ASGI middleware, before (or instead of) any route."""
-    body = json.dumps(
-        Problem(title=TITLES.get(status, "Error"), status=status, detail=detail).model_dump(exclude_none=True)
-    )
-    raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body.encode())).encode())]
+    fields = [FieldError.model_validate(error) for error in errors] if errors else None
+    problem = Problem(title=TITLES.get(status, "Error"), status=status, detail=detail, errors=fields)
+    body = json.dumps(problem.model_dump(exclude_none=True)).encode()
+    raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
     raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body.encode()})
+    await send({"type": "http.response.body", "body": body})
 
 
 def unavailable(what: str) -> ProblemError:

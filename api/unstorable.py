@@ -5,7 +5,7 @@ route, pages included. NUL in a body is each model's business (workflows.submiss
 
 from __future__ import annotations
 
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,7 +21,13 @@ class RefuseNul:
             if "\x00" in scope["path"]:
                 await send_problem(send, 404, "there is nothing at this address")
                 return
-            if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
-                await send_problem(send, 422, "query parameters must not contain the NUL character (%00)")
+            query = scope.get("query_string", b"").decode("latin-1")
+            if "\x00" in unquote(query):
+                names = sorted(
+                    {name for name, value in parse_qsl(query, keep_blank_values=True) if "\x00" in name + value}
+                )
+                message = "must not contain the NUL character (%00)"
+                errors = [{"field": name.replace("\x00", "") or "query", "message": message} for name in names]
+                await send_problem(send, 422, "; ".join(f"{e['field']}: {message}" for e in errors), errors=errors)
                 return
         await self.app(scope, receive, send)

@@ -47,7 +47,7 @@ from workflows.submission import ProgressReport, Submission
 router = APIRouter(prefix="/api/v1/pledges", tags=["pledger"], dependencies=[Depends(no_nul_in_body)])
 
 # Every call on an existing pledge can meet these: credentials, the pledge, Temporal or the database down.
-_ON_PLEDGE = (401, 403, 404, 503)
+_ON_PLEDGE = (401, 403, 404, 429, 503)  # 429: a client guessing staff keys waits
 # An action may also be too large (413), or accepted with its answer still pending (202, retry for it).
 _ACTION = (*_ON_PLEDGE, 202, 409, 413, 422)
 _ETAG = {"ETag": {"description": "The submission version, for If-Match on a revision.", "schema": {"type": "string"}}}

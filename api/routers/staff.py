@@ -58,7 +58,7 @@ class ExtensionRefusal(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
 
-@router.get("/review/queue", responses=responses(401, 403, 422, 503))
+@router.get("/review/queue", responses=responses(401, 403, 422, 429, 503))
 def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ReviewQueue:
     """Pledges in review, longest waiting first."""
     with registry_reachable():

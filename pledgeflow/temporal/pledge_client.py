@@ -142,7 +142,7 @@ class TemporalUnavailable(PledgeError):
 
 class WorkersNotAnswering(PledgeError):
     def __init__(self) -> None:
-        super().__init__("the pledge workers did not answer in time; try again shortly")
+        super().__init__("the pledge workers did not answer in time, so nothing was applied; try again shortly")
 
 
 class StateUnreadable(PledgeError):

@@ -7,7 +7,7 @@ from tests.factories import open_ended
 from tests.workflows.driver import Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
-from workflows.state import EventKind, LinksRenewalInput, PledgeStatus
+from workflows.state import EventKind, PledgeStatus
 
 
 async def test_renewing_links_raises_the_token_version_and_emails_a_new_link(pledges: Pledges) -> None:
@@ -15,7 +15,7 @@ async def test_renewing_links_raises_the_token_version_and_emails_a_new_link(ple
     row = pledge.registry_row()
     assert row is not None and row.token_version == 1
 
-    result = await pledge.pledge_client.renew_links(pledge.id, LinksRenewalInput(staff="omar"))
+    result = await pledge.renew_links()
 
     assert result.status == PledgeStatus.published
     state = await pledge.assert_registry_matches()

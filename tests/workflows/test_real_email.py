@@ -67,6 +67,7 @@ async def walk_every_path(pledges: Pledges) -> list[Pledge]:
     rejected = await pledges.submit(open_ended())
     await rejected.decide(Decision.reject, note="Not a commitment with dated deliverables.")
     removed = await pledges.published(open_ended())
+    await removed.renew_links()
     await removed.close("Duplicate of another pledge.")
 
     await pledges.skip_to(state.cycle_due_at + 460 * DAY)  # the long-lived pledge goes silent: delisted
