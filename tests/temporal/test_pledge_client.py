@@ -25,10 +25,10 @@ from pledgeflow.temporal.pledge_client import (
     TemporalUnavailable,
     WorkersNotAnswering,
 )
-from tests.conftest import free_port, make_settings
-from tests.factories import make_submission
+from tests.conftest import SmtpSink, free_port, make_settings, run_workers
+from tests.factories import make_report, make_submission
 from tests.temporal.older_pledge import older_pledge
-from workflows.state import EmailReply, PledgeStatus, WithdrawalInput, workflow_id
+from workflows.state import EmailReply, PledgeStatus, ReportInput, WithdrawalInput, workflow_id
 from workflows.submission import Submission
 
 
@@ -125,3 +125,19 @@ async def test_a_submission_too_large_for_a_history_is_payload_too_large_never_u
     monkeypatch.setattr(client, "max_payload_bytes", 100_000_000)
     with pytest.raises(PayloadTooLarge):
         await client.start(_oversized(size))
+
+
+async def test_an_action_too_large_for_a_history_is_refused_before_it_can_jam_the_pledge(
+    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
+) -> None:
+    """The server would admit such an update, and the worker could then not complete its workflow task
+    (PayloadsTooLarge, retried for ever): the pledge stuck. The client refuses it first."""
+    settings = make_settings(tmp_path, sqlite_url, smtp_sink)
+    client = PledgeClient(settings, dev_env.client)
+    async for _ in run_workers(dev_env.client, settings):
+        pledge_id = await client.start(make_submission())
+        huge = make_report().model_copy(update={"links": ["https://example.org/" + "x" * 200] * 14_000})
+        with pytest.raises(PayloadTooLarge):
+            await client.report(pledge_id, ReportInput(report=huge, source="api"))
+        withdrawn = await client.withdraw(pledge_id, WithdrawalInput(reason="still answers"))
+        assert withdrawn.status == PledgeStatus.closed
