@@ -73,7 +73,7 @@ class Pledge(SQLModel, table=True):
     cycle: int = 0
     missed_cycles: int = 0
     last_report_at: dt.datetime | None = _utc(nullable=True)
-    # Bumping it revokes every token issued for the pledge; `pledgeflow ops revoke-tokens` will (issue #13).
+    # Bumping it revokes every token issued for the pledge: `pledgeflow ops revoke-tokens` does.
     token_version: int = 1
     updated_at: dt.datetime = _utc(nullable=False)
 
