@@ -40,7 +40,7 @@ from tests.workflows.histories import HISTORIES, recording
 from workflows.pledge import PledgeWorkflow
 from workflows.state import ClosureReason, PledgeState, workflow_id
 
-LIVE_ROUNDS = 6
+LIVE_ROUNDS = 12
 CLOSURES = {reason.value for reason in ClosureReason}
 # What may not happen once the pledge is closed (or, in vetting, once it was decided).
 ACTING = {"approved", "approval_recorded", "published", "report_received", "extension_granted", *CLOSURES}
