@@ -29,12 +29,13 @@ class RegistryActivities:
 
     @activity.defn
     def revoke_tokens(self, pledge_id: str) -> int:
-        """Raise the pledge's token version; a retry raises it again, which revokes no less."""
+        """Raise the pledge's token version; a retry raises it again, which revokes no less. A pledge whose
+        first projection is still on its way is not in the registry yet: retried until it is."""
         with session_for(self.database_url) as session:
             try:
                 return revoke_tokens(session, pledge_id)
             except NotInRegistry as exc:
-                raise ApplicationError(f"pledge {pledge_id} is not in the registry", non_retryable=True) from exc
+                raise ApplicationError(f"pledge {pledge_id} is not in the registry yet") from exc
 
 
 def _row_values(projection: PledgeProjection) -> dict[str, Any]:
