@@ -3,6 +3,8 @@
 - A pledge whose workflow task is failing (a bug, a crash being retried) is 503 with Retry-After, not 500.
 - An action not accepted in time is 503, and nothing is applied yet: the same request again (same
   Idempotency-Key) attaches to the same update, so once a worker takes it, it is applied exactly once.
+- An action accepted whose answer does not come in time is 202: it will be applied; the same request again
+  gets its answer, and it is applied once.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pledgeflow.auth.staff_keys import Role
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import TimelineEntry
 from pledgeflow.temporal import pledge_client
+from pledgeflow.temporal.worker import workflow_runner
 from tests.api.conftest import bearer, make_staff, wait_for_row
 from tests.conftest import SmtpSink, make_settings, run_workers
 from tests.factories import submission_data
+from workflows.pledge import PledgeWorkflow
 from workflows.state import WORKFLOW_TYPE, StartInput
 
 
@@ -98,6 +102,47 @@ async def test_an_action_answered_503_is_applied_once_when_retried(
             assert again.json() == retried.json()
             handle = dev_env.client.get_workflow_handle(f"pledge-{pledge_id}")
             await handle.terminate(reason="test finished")
+
+    with session_for(sqlite_url) as session:
+        kinds = session.exec(select(TimelineEntry.kind).where(TimelineEntry.pledge_id == pledge_id)).all()
+    assert kinds.count("approved") == 1, kinds
+
+
+async def test_an_action_accepted_but_not_yet_answered_is_202_and_its_retry_gets_the_answer(
+    dev_env: WorkflowEnvironment, sqlite_url: str, smtp_sink: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pledge_client, "RESULT_TIMEOUT", 2.0)
+    settings = make_settings(tmp_path, sqlite_url, smtp_sink)
+    vetter = make_staff(sqlite_url)[Role.vetter]
+    app = create_app(settings, dev_env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        async for _ in run_workers(dev_env.client, settings):
+            pledge_id = (await http.post("/api/v1/pledges", json=submission_data())).json()["id"]
+            await wait_for_row(sqlite_url, pledge_id, status="in_review")
+        decision = {
+            "url": f"/api/v1/pledges/{pledge_id}/decisions",
+            "json": {"decision": "approve"},
+            "headers": {**bearer(vetter), "Idempotency-Key": "approve-while-the-registry-lags"},
+        }
+        # Only the workflow runs: it accepts the approval, then waits for the registry activity to record it.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+            async with Worker(
+                dev_env.client,
+                task_queue=settings.task_queue,
+                workflows=[PledgeWorkflow],
+                workflow_runner=workflow_runner(),
+                activity_executor=executor,
+            ):
+                pending = await http.post(**decision)
+        assert pending.status_code == 202, pending.text
+        assert pending.headers["Retry-After"] and "accepted" in pending.json()["detail"]
+
+        async for _ in run_workers(dev_env.client, settings):
+            answered = await http.post(**decision)
+            assert answered.status_code == 201, answered.text
+            assert answered.json()["status"] == "published"
+            await wait_for_row(sqlite_url, pledge_id, status="published")
+            await dev_env.client.get_workflow_handle(f"pledge-{pledge_id}").terminate(reason="test finished")
 
     with session_for(sqlite_url) as session:
         kinds = session.exec(select(TimelineEntry.kind).where(TimelineEntry.pledge_id == pledge_id)).all()
