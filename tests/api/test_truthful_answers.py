@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +41,21 @@ class FailingPledgeWorkflow:
     @workflow.run
     async def run(self, start: StartInput) -> None:
         raise RuntimeError(f"bug while running {start.pledge_id}")
+
+
+def _approval(pledge_id: str, vetter_key: str, idempotency_key: str) -> dict[str, Any]:
+    """An approval request (httpx keyword arguments), the same each time it is sent."""
+    return {
+        "url": f"/api/v1/pledges/{pledge_id}/decisions",
+        "json": {"decision": "approve"},
+        "headers": {**bearer(vetter_key), "Idempotency-Key": idempotency_key},
+    }
+
+
+def _approvals_recorded(database_url: str, pledge_id: str) -> int:
+    with session_for(database_url) as session:
+        kinds = session.exec(select(TimelineEntry.kind).where(TimelineEntry.pledge_id == pledge_id)).all()
+    return list(kinds).count("approved")
 
 
 async def test_a_pledge_whose_workflow_task_is_failing_answers_503_with_retry_after(
@@ -84,11 +100,7 @@ async def test_an_action_answered_503_is_applied_once_when_retried(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
         submitted = await http.post("/api/v1/pledges", json=submission_data())
         pledge_id = submitted.json()["id"]
-        decision = {
-            "url": f"/api/v1/pledges/{pledge_id}/decisions",
-            "json": {"decision": "approve"},
-            "headers": {**bearer(vetter), "Idempotency-Key": "approve-during-outage"},
-        }
+        decision = _approval(pledge_id, vetter, "approve-during-outage")
         # No worker runs the pledges yet: the approval is not accepted in time.
         refused = await http.post(**decision)
         assert refused.status_code == 503, refused.text
@@ -103,9 +115,7 @@ async def test_an_action_answered_503_is_applied_once_when_retried(
             handle = dev_env.client.get_workflow_handle(f"pledge-{pledge_id}")
             await handle.terminate(reason="test finished")
 
-    with session_for(sqlite_url) as session:
-        kinds = session.exec(select(TimelineEntry.kind).where(TimelineEntry.pledge_id == pledge_id)).all()
-    assert kinds.count("approved") == 1, kinds
+    assert _approvals_recorded(sqlite_url, pledge_id) == 1
 
 
 async def test_an_action_accepted_but_not_yet_answered_is_202_and_its_retry_gets_the_answer(
@@ -119,11 +129,7 @@ async def test_an_action_accepted_but_not_yet_answered_is_202_and_its_retry_gets
         async for _ in run_workers(dev_env.client, settings):
             pledge_id = (await http.post("/api/v1/pledges", json=submission_data())).json()["id"]
             await wait_for_row(sqlite_url, pledge_id, status="in_review")
-        decision = {
-            "url": f"/api/v1/pledges/{pledge_id}/decisions",
-            "json": {"decision": "approve"},
-            "headers": {**bearer(vetter), "Idempotency-Key": "approve-while-the-registry-lags"},
-        }
+        decision = _approval(pledge_id, vetter, "approve-while-the-registry-lags")
         # Only the workflow runs: it accepts the approval, then waits for the registry activity to record it.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
             async with Worker(
@@ -144,6 +150,4 @@ async def test_an_action_accepted_but_not_yet_answered_is_202_and_its_retry_gets
             await wait_for_row(sqlite_url, pledge_id, status="published")
             await dev_env.client.get_workflow_handle(f"pledge-{pledge_id}").terminate(reason="test finished")
 
-    with session_for(sqlite_url) as session:
-        kinds = session.exec(select(TimelineEntry.kind).where(TimelineEntry.pledge_id == pledge_id)).all()
-    assert kinds.count("approved") == 1, kinds
+    assert _approvals_recorded(sqlite_url, pledge_id) == 1
