@@ -11,9 +11,9 @@ import datetime as dt
 import hashlib
 import hmac
 from email import _header_value_parser as header_parser
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -61,6 +61,7 @@ SUBJECTS: dict[EmailKind, str] = {
     EmailKind.closed: N_("Closed: your pledge “%(title)s”"),
     EmailKind.withdrawn: N_("You withdrew your pledge “%(title)s”"),
     EmailKind.reminders_stopped: N_("Reminders stopped: the %(contact_role)s of “%(title)s” unsubscribed"),
+    EmailKind.links_renewed: N_("New link for your pledge “%(title)s”"),
 }
 COMPLETED_SUBJECT = N_("Completed: your pledge “%(title)s”")
 
@@ -96,6 +97,13 @@ def _words(context: Context, value: object) -> str:
 def one_line(value: str) -> str:
     """Header values come from user input: folding all whitespace makes CR/LF injection impossible."""
     return " ".join(value.split())
+
+
+def recipient_address(name: str, email: str) -> Address:
+    """The To: of one recipient, built from its parts: whatever the name holds (commas, brackets, quotes, an
+    address), the header policy quotes or encodes it as one display name, never as a second address."""
+    local, _, domain = one_line(email).rpartition("@")
+    return Address(display_name=one_line(name), username=local, domain=domain)
 
 
 _templates = Environment(
@@ -235,7 +243,7 @@ class EmailRenderer:
         html = _templates.get_template(f"{request.kind.value}.html").render(context)
         message = EmailMessage()
         message["From"] = self.settings.mail_from
-        message["To"] = formataddr((one_line(request.recipient.name), one_line(request.recipient.email)))
+        message["To"] = recipient_address(request.recipient.name, request.recipient.email)
         message["Subject"] = context["subject"]
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
         message["Message-ID"] = self.message_id(request)

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from pledgeflow.auth.revocation import NotInRegistry, revoke_tokens
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry, utcnow
 from workflows.projection import PledgeProjection
@@ -24,6 +26,16 @@ class RegistryActivities:
             _add_events(session, projection)
             _add_reports(session, projection)
             session.commit()
+
+    @activity.defn
+    def revoke_tokens(self, pledge_id: str) -> int:
+        """Raise the pledge's token version; a retry raises it again, which revokes no less. A pledge whose
+        first projection is still on its way is not in the registry yet: retried until it is."""
+        with session_for(self.database_url) as session:
+            try:
+                return revoke_tokens(session, pledge_id)
+            except NotInRegistry as exc:
+                raise ApplicationError(f"pledge {pledge_id} is not in the registry yet") from exc
 
 
 def _row_values(projection: PledgeProjection) -> dict[str, Any]:

@@ -20,12 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.problems import FieldError, ProblemError, unavailable
+from pledgeflow.auth.idempotency import LinksRevoked, action_update_id, check_not_revoked
+from pledgeflow.auth.rate_limits import RateLimited, RateLimits
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.staff_keys import KEY_PREFIX, Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
@@ -33,6 +36,7 @@ from pledgeflow.core.db import engine_for
 from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal.pledge_client import PledgeClient
+from workflows.submission import Submission, unstorable
 
 
 def get_settings(request: Request) -> Settings:
@@ -60,22 +64,48 @@ def registry_reachable() -> Iterator[None]:
         raise unavailable("the database") from exc
 
 
-def _nul_at(value: Any, path: tuple[str, ...] = ()) -> str | None:
-    """Where in a parsed JSON value a string holds the NUL character, as the field name a 422 gives."""
+def client_address(request: Request) -> str:
+    """Who is calling, as far as limits go: the client's address (uvicorn puts a trusted proxy's
+    X-Forwarded-For here, see FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many(error: RateLimited) -> ProblemError:
+    return ProblemError(429, error.what, headers={"Retry-After": str(error.retry_after)})
+
+
+def count_against(request: Request, limit: str, client: str) -> None:
+    """One more request of ``client`` against the named limit (pledgeflow.auth.rate_limits); 429 when over."""
+    limits: RateLimits = request.app.state.rate_limits
+    with registry_reachable():
+        try:
+            limits.hit(limit, client)
+        except RateLimited as exc:
+            raise too_many(exc) from exc
+
+
+def count_submission(request: Request, submission: Submission) -> None:
+    count_against(request, "submissions per address", client_address(request))
+    count_against(request, "submissions per email", submission.focal_point.email)
+
+
+def _unstorable_at(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """Where in a parsed JSON value a string holds what no database stores, and why: the field a 422 names."""
     if isinstance(value, str):
-        return ".".join(path) or "body" if "\x00" in value else None
+        problem = unstorable(value)
+        return (".".join(path) or "body", problem) if problem else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        if (found := _nul_at(item, (*path, str(key)))) is not None:
+        if (found := _unstorable_at(item, (*path, str(key)))) is not None:
             return found
     return None
 
 
 async def no_nul_in_body(request: Request) -> None:
-    """A JSON body with the NUL character in any string is 422.
+    """A JSON body with the NUL character (or a lone surrogate, ``\\ud800``) in any string is 422.
 
-    No field means it, and PostgreSQL cannot store it in text: accepted, it would fail later where the
-    workflow writes the registry (a 503 for the caller, a projection retrying for ever).
+    No field means it, and the registry cannot store it: accepted, it would fail later where the workflow
+    writes the registry (a 503 for the caller, a projection retrying for ever).
     """
     if "json" not in request.headers.get("content-type", "") or not await request.body():
         return
@@ -83,9 +113,20 @@ async def no_nul_in_body(request: Request) -> None:
         body = await request.json()
     except ValueError:
         return  # not JSON after all: the body's own validation answers
-    if (field := _nul_at(body)) is not None:
-        error = FieldError(field=field, message="must not contain the NUL character (\\u0000)")
+    if (found := _unstorable_at(body)) is not None:
+        error = FieldError(field=found[0], message=found[1])
         raise ProblemError(422, f"{error.field}: {error.message}", errors=[error.model_dump()])
+
+
+def keyed_retry_version(session: Session, pledge_id: str, idempotency_key: str | None) -> int:
+    """The token version a submission's answer may carry: never one of a pledge whose tokens were revoked."""
+    with registry_reachable():
+        version = current_token_version(session, pledge_id) if idempotency_key else 1
+    try:
+        check_not_revoked(version, bool(idempotency_key))
+    except LinksRevoked as exc:
+        raise ProblemError(409, "this pledge's links were revoked; its focal point was emailed a new one") from exc
+    return version
 
 
 def get_pledge_client(request: Request) -> PledgeClient:
@@ -96,6 +137,23 @@ def get_pledge_client(request: Request) -> PledgeClient:
 
 
 TemporalDep = Annotated[PledgeClient, Depends(get_pledge_client)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Send the same key again to retry: the request is applied once, and answered as the first was.",
+    ),
+]
+
+
+def update_id(
+    settings: Settings, key: str | None, pledge_id: str, caller: str, action: str, body: BaseModel
+) -> str | None:
+    """The workflow update id of an action sent with an Idempotency-Key (pledgeflow.auth.idempotency)."""
+    return action_update_id(settings.signing_key(), key, pledge_id, caller, action, body)
+
 
 _bearer = HTTPBearer(auto_error=False, description="A pledge's manage or report token, or a staff key.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

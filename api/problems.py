@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,10 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from pledgeflow.temporal.pledge_client import (
+    ActionPending,
     ActionRefused,
+    IdempotencyKeyReused,
     NoPledgeIdLeft,
+    PayloadTooLarge,
     PledgeClosed,
     PledgeError,
     PledgeNotFound,
@@ -23,14 +28,17 @@ from workflows.state import PledgeStatus
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {
+    202: "Accepted",
     400: "Bad request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
     412: "Precondition failed",
+    413: "Content too large",
     422: "Invalid input",
     428: "Precondition required",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 
@@ -67,6 +75,23 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     )
 
 
+async def send_problem(
+    send: Send,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> None:
+    """Answer with a problem from ASGI middleware, before (or instead of) any route."""
+    fields = [FieldError.model_validate(error) for error in errors] if errors else None
+    problem = Problem(title=TITLES.get(status, "Error"), status=status, detail=detail, errors=fields)
+    body = json.dumps(problem.model_dump(exclude_none=True)).encode()
+    raw = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
 def unavailable(what: str) -> ProblemError:
     return ProblemError(503, f"{what} is unreachable; try again shortly", headers={"Retry-After": "5"})
 
@@ -88,7 +113,15 @@ def pledge_problem(error: PledgeError) -> ProblemError:
         return unavailable("Temporal")
     if isinstance(error, NoPledgeIdLeft):
         return ProblemError(503, str(error), headers={"Retry-After": "1"})
-    # The workers did not answer in time, or could not read the state: both pass soon.
+    if isinstance(error, ActionPending):
+        # Accepted: it will be applied once; the same request again (same Idempotency-Key) gets its answer.
+        return ProblemError(202, str(error), headers={"Retry-After": "5"})
+    if isinstance(error, PayloadTooLarge):
+        return ProblemError(413, str(error))
+    if isinstance(error, IdempotencyKeyReused):
+        return ProblemError(422, str(error), errors=[FieldError(field="Idempotency-Key", message=str(error))])
+    # The workers did not take the call in time (nothing was applied), the workflow task is failing and being
+    # retried, or the state could not be read: each passes soon.
     return ProblemError(503, str(error), headers={"Retry-After": "5"})
 
 
@@ -130,6 +163,7 @@ def install(app: FastAPI) -> None:
 _PROBLEM_HEADERS = {
     "401": {"WWW-Authenticate": {"description": "How to authenticate: Bearer.", "schema": {"type": "string"}}},
     "503": {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}},
+    "429": {"Retry-After": {"description": "Seconds until the limit allows again.", "schema": {"type": "integer"}}},
 }
 
 

@@ -183,8 +183,8 @@ class SmtpSink:
         return self.messages
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
+@contextmanager
+def running_smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink(host="127.0.0.1", port=free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
@@ -192,7 +192,23 @@ def smtp_sink() -> Iterator[SmtpSink]:
     controller.stop()
 
 
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    with running_smtp_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def module_smtp() -> Iterator[SmtpSink]:
+    """One SMTP sink for a whole test module (for module-scoped stacks)."""
+    with running_smtp_sink() as sink:
+        yield sink
+
+
 # --- The stack ------------------------------------------------------------------------------------
+
+
+METRICS_TOKEN = "test-metrics-token"
 
 
 def make_settings(tmp_path: Path, database_url: str, smtp: SmtpSink | None = None, **overrides: Any) -> Settings:
@@ -203,6 +219,13 @@ def make_settings(tmp_path: Path, database_url: str, smtp: SmtpSink | None = Non
         "task_queue": f"pledges-{uuid.uuid4().hex[:8]}",
         "email_task_queue": f"pledge-email-{uuid.uuid4().hex[:8]}",
         "dev_mode": True,
+        # Tests submit and sign in far more often than anyone should; tests of the limits set their own.
+        "rate_limit_submissions_per_address": "100000/minute",
+        "rate_limit_submissions_per_email": "100000/minute",
+        "rate_limit_staff_login": "100000/minute",
+        "rate_limit_bad_staff_keys": "100000/minute",
+        "rate_limit_inbound_webhook": "100000/minute",
+        "metrics_token": METRICS_TOKEN,
     }
     if smtp is not None:
         values.update(smtp_host=smtp.host, smtp_port=smtp.port)

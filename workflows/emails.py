@@ -31,6 +31,7 @@ class EmailKind(StrEnum):
     closed = "closed"
     withdrawn = "withdrawn"
     reminders_stopped = "reminders_stopped"
+    links_renewed = "links_renewed"
 
 
 # What the workflow puts in EmailRequest.context for each kind, beyond the keys every message gets
@@ -62,6 +63,7 @@ CONTEXT: dict[EmailKind, frozenset[str]] = {
     EmailKind.closed: frozenset({"closure_reason", "note"}),
     EmailKind.withdrawn: frozenset({"reason"}),
     EmailKind.reminders_stopped: frozenset({"contact_role", "contact_name", "contact_email"}),
+    EmailKind.links_renewed: frozenset(),
 }
 # Keys a kind gained while workflows were already asking for it: a request asked for before carries none
 # and means this value, so a send retried across the deploy still goes out.

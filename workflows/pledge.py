@@ -30,12 +30,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules import ReportEffect
     from workflows.state import (
         CYCLE_STATUSES,
+        KEPT_UPDATE_IDS,
         QUERY_STATE,
         SIGNAL_EMAIL_REPLY,
         UPDATE_CLOSE,
         UPDATE_DECIDE,
         UPDATE_GRANT_EXTENSION,
         UPDATE_REFUSE_EXTENSION,
+        UPDATE_RENEW_LINKS,
         UPDATE_REPORT,
         UPDATE_REQUEST_EXTENSION,
         UPDATE_RESEND_EMAIL,
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         Action,
         ActionResult,
         Actor,
+        AppliedUpdate,
         ClosureInput,
         ClosureReason,
         Decision,
@@ -56,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         ExtensionRefusalInput,
         ExtensionRequestInput,
         ImportedPledge,
+        LinksRenewalInput,
         PledgeState,
         PledgeStatus,
         ReportInput,
@@ -72,9 +76,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.submission import NARRATIVE_MAX_CHARS, NARRATIVE_MIN_CHARS, Progress, ProgressReport
 
 POLICY_TIMEOUT = dt.timedelta(seconds=30)
+REVOCATION_TIMEOUT = dt.timedelta(seconds=30)
 KEPT_REPLY_IDS = 200  # enough to recognise a redelivered reply; the inbound receiver dedups too
 # Issue 9: reminders are no longer asked for contacts who unsubscribed from them (one-click).
 PATCH_STOP_REMINDERS = "9-stop-reminders"
+
+# An action checks again, after waiting for the submission stage, what its validator checked: two exclusive
+# actions validated in one activation (approve and reject) no longer both apply. Guarded: a pledge that
+# already ran into such a race replays as it ran.
+PATCH_EXCLUSIVE = "13-exclusive-actions"
+# A retry of an action (the same update id) that reaches a later run answers with the first run's result
+# instead of applying again; the server deduplicates update ids within one run only.
+PATCH_UPDATE_IDS = "13-update-ids"
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -207,33 +220,35 @@ class PledgeWorkflow:
 
     @workflow.update(name=UPDATE_DECIDE)
     async def decide(self, decision: DecisionInput) -> ActionResult:
-        await self._submission_settled()
-        note = (decision.note or "").strip()
-        if decision.decision == Decision.reject:
-            message = self._reject(decision.staff, note)
-        elif decision.decision == Decision.request_changes:
-            message = self._request_changes(decision.staff, note)
-        else:
-            message = self._approve(decision.staff)
-        await self._update_views()
-        return self._result(message)
+        return await self._act(lambda: rules.decision_refusal(self.state, decision), lambda: self._decision(decision))
 
     @decide.validator
     def _check_decision(self, decision: DecisionInput) -> None:
-        self._refuse_if(rules.decision_refusal(self.state, decision))
+        self._check(rules.decision_refusal(self.state, decision))
+
+    def _decision(self, decision: DecisionInput) -> str:
+        note = (decision.note or "").strip()
+        if decision.decision == Decision.reject:
+            return self._reject(decision.staff, note)
+        if decision.decision == Decision.request_changes:
+            return self._request_changes(decision.staff, note)
+        return self._approve(decision.staff)
 
     def _approve(self, staff: str) -> str:
         self.state.approvals.append(staff)
         needed = rules.approvals_needed(self.state)
         if len(self.state.approvals) < needed:
-            self._record(Actor.staff, EventKind.approval_recorded, f"Approved by {staff} (1 of {needed}).", staff=staff)
+            recorded = f"Approval 1 of {needed} recorded by the vetting team."
+            self._record(Actor.staff, EventKind.approval_recorded, recorded, staff=staff)
             return "Approval recorded; another staff member must approve too."
         self.state.status, self.state.published_at = PledgeStatus.published, workflow.now()
-        self._record(Actor.staff, EventKind.approved, f"Approved by {' and '.join(self.state.approvals)}.", staff=staff)
+        # Public from now on: the timeline names the role, the staff member stays in the staff-only actor.
+        approved = "Approved by the vetting team" + (f" ({needed} approvals)." if needed > 1 else ".")
+        self._record(Actor.staff, EventKind.approved, approved, staff=staff)
         return "Approved: the pledge is being published."
 
     def _reject(self, staff: str, note: str) -> str:
-        self._mark_closed(ClosureReason.rejected, Actor.staff, f"Rejected by {staff}: {note}", note, staff=staff)
+        self._mark_closed(ClosureReason.rejected, Actor.staff, f"Rejected in vetting: {note}", note, staff=staff)
         self._outbox.to_focal_point(EmailKind.rejected, note=note)
         return "Rejected: the pledge is closed."
 
@@ -243,7 +258,7 @@ class PledgeWorkflow:
             PledgeStatus.changes_requested, workflow.now(), note
         )  # fmt: skip
         state.approvals, state.steps_done = [], []
-        self._record(Actor.staff, EventKind.changes_requested, f"Changes requested by {staff}: {note}", staff=staff)
+        self._record(Actor.staff, EventKind.changes_requested, f"Changes requested in vetting: {note}", staff=staff)
         deadline = step_at(state, StepName.abandon)
         self._outbox.to_focal_point(EmailKind.changes_requested, note=note, deadline=deadline)
         return f"Changes requested: the pledger has until {deadline:%Y-%m-%d} to revise."
@@ -271,7 +286,13 @@ class PledgeWorkflow:
 
     @workflow.update(name=UPDATE_REVISE)
     async def revise(self, revision: RevisionInput) -> ActionResult:
-        await self._submission_settled()
+        return await self._act(lambda: rules.revision_refusal(self.state, revision), lambda: self._revise(revision))
+
+    @revise.validator
+    def _check_revision(self, revision: RevisionInput) -> None:
+        self._check(rules.revision_refusal(self.state, revision))
+
+    def _revise(self, revision: RevisionInput) -> str:
         state = self.state
         state.previous_submission = state.submission
         state.submission, state.submission_version = revision.submission, state.submission_version + 1
@@ -283,12 +304,7 @@ class PledgeWorkflow:
             f"Revised submission (version {state.submission_version}) sent for review.",
         )
         self._request_review()
-        await self._update_views()
-        return self._result(f"Version {state.submission_version} is in review.")
-
-    @revise.validator
-    def _check_revision(self, revision: RevisionInput) -> None:
-        self._refuse_if(rules.revision_refusal(self.state, revision))
+        return f"Version {state.submission_version} is in review."
 
     # --- 4. publication ------------------------------------------------------------------------
 
@@ -399,12 +415,20 @@ class PledgeWorkflow:
     async def stop_reminders(self, stop: StopRemindersInput) -> ActionResult:
         """A contact's one-click unsubscribe: no more reminders to them for this pledge; the pledge goes on,
         with its report requests and notices, and its other contacts' reminders. A repeat changes nothing."""
-        await self._submission_settled()
+        return await self._act(
+            lambda: rules.stop_reminders_refusal(self.state, stop), lambda: self._stop_reminders(stop)
+        )
+
+    @stop_reminders.validator
+    def _check_stop_reminders(self, stop: StopRemindersInput) -> None:
+        self._check(rules.stop_reminders_refusal(self.state, stop))
+
+    def _stop_reminders(self, stop: StopRemindersInput) -> str:
         contact = rules.contact_at(self.state, stop.recipient)
         assert contact is not None, "the validator refuses an address that is not a contact"
         role, address = contact.role.value.replace("_", " "), contact.email.lower()
         if address in self.state.reminders_stopped:
-            return self._result(f"Reminders to the {role} of this pledge were already stopped.")
+            return f"Reminders to the {role} of this pledge were already stopped."
         self.state.reminders_stopped = [*self.state.reminders_stopped, address]
         # A contact's address is never public: this line is the staff timeline's only.
         stopped = f"The {role} ({address}) unsubscribed from reminders."
@@ -416,12 +440,7 @@ class PledgeWorkflow:
             contact_name=contact.name,
             contact_email=contact.email,
         )
-        await self._update_views()
-        return self._result(f"Reminders to the {role} of this pledge are stopped; the pledge itself goes on.")
-
-    @stop_reminders.validator
-    def _check_stop_reminders(self, stop: StopRemindersInput) -> None:
-        self._refuse_if(rules.stop_reminders_refusal(self.state, stop))
+        return f"Reminders to the {role} of this pledge are stopped; the pledge itself goes on."
 
     def _mark_non_reporting(self) -> None:
         state = self.state
@@ -448,15 +467,14 @@ class PledgeWorkflow:
 
     @workflow.update(name=UPDATE_REPORT)
     async def submit_report(self, report: ReportInput) -> ActionResult:
-        await self._submission_settled()
-        cycle = report.cycle or self.state.cycle
-        message = self._accept_report(report.report, report.source, cycle, Actor.pledger)
-        await self._update_views()
-        return self._result(message)
+        return await self._act(
+            lambda: rules.report_refusal(self.state, report),
+            lambda: self._accept_report(report.report, report.source, report.cycle or self.state.cycle, Actor.pledger),
+        )
 
     @submit_report.validator
     def _check_report(self, report: ReportInput) -> None:
-        self._refuse_if(rules.report_refusal(self.state, report))
+        self._check(rules.report_refusal(self.state, report))
 
     @workflow.signal(name=SIGNAL_EMAIL_REPLY)
     async def email_reply(self, reply: EmailReply) -> None:
@@ -547,21 +565,32 @@ class PledgeWorkflow:
 
     @workflow.update(name=UPDATE_REQUEST_EXTENSION)
     async def request_extension(self, request: ExtensionRequestInput) -> ActionResult:
-        await self._submission_settled()
+        return await self._act(
+            lambda: rules.not_accepted(self.state, Action.request_extension), lambda: self._ask_extension(request)
+        )
+
+    @request_extension.validator
+    def _check_extension_request(self, request: ExtensionRequestInput) -> None:
+        self._check(rules.not_accepted(self.state, Action.request_extension))
+
+    def _ask_extension(self, request: ExtensionRequestInput) -> str:
         self.state.pending_extension_reason = request.reason
         self._record(
             Actor.pledger, EventKind.extension_requested, f"Extension requested: {request.reason}", public=False
         )
-        await self._update_views()
-        return self._result("Extension request sent to staff.")
-
-    @request_extension.validator
-    def _check_extension_request(self, request: ExtensionRequestInput) -> None:
-        self._refuse_if(rules.not_accepted(self.state, Action.request_extension))
+        return "Extension request sent to staff."
 
     @workflow.update(name=UPDATE_GRANT_EXTENSION)
     async def grant_extension(self, grant: ExtensionGrantInput) -> ActionResult:
-        await self._submission_settled()
+        return await self._act(
+            lambda: rules.extension_grant_refusal(self.state, grant), lambda: self._grant_extension(grant)
+        )
+
+    @grant_extension.validator
+    def _check_extension_grant(self, grant: ExtensionGrantInput) -> None:
+        self._check(rules.extension_grant_refusal(self.state, grant))
+
+    def _grant_extension(self, grant: ExtensionGrantInput) -> str:
         self.state.extension_days += grant.days
         self.state.pending_extension_reason = None
         deadline = report_deadline(self.state)
@@ -575,26 +604,24 @@ class PledgeWorkflow:
         self._outbox.to_focal_point(
             EmailKind.extension_granted, days=grant.days, reason=grant.reason, deadline=deadline
         )
-        await self._update_views()
-        return self._result(f"Extension of {grant.days} days granted.")
-
-    @grant_extension.validator
-    def _check_extension_grant(self, grant: ExtensionGrantInput) -> None:
-        self._refuse_if(rules.extension_grant_refusal(self.state, grant))
+        return f"Extension of {grant.days} days granted."
 
     @workflow.update(name=UPDATE_REFUSE_EXTENSION)
     async def refuse_extension(self, refusal: ExtensionRefusalInput) -> ActionResult:
-        await self._submission_settled()
+        return await self._act(
+            lambda: rules.extension_refusal_refusal(self.state), lambda: self._refuse_extension(refusal)
+        )
+
+    @refuse_extension.validator
+    def _check_extension_refusal(self, refusal: ExtensionRefusalInput) -> None:
+        self._check(rules.extension_refusal_refusal(self.state))
+
+    def _refuse_extension(self, refusal: ExtensionRefusalInput) -> str:
         self.state.pending_extension_reason = None
         message = f"Extension refused: {refusal.reason}"
         self._record(Actor.staff, EventKind.extension_refused, message, public=False, staff=refusal.staff)
         self._outbox.to_focal_point(EmailKind.extension_refused, reason=refusal.reason)
-        await self._update_views()
-        return self._result("Extension refused.")
-
-    @refuse_extension.validator
-    def _check_extension_refusal(self, refusal: ExtensionRefusalInput) -> None:
-        self._refuse_if(rules.extension_refusal_refusal(self.state))
+        return "Extension refused."
 
     # --- operators: an email sent again ------------------------------------------------------------
 
@@ -602,7 +629,16 @@ class PledgeWorkflow:
     async def resend_email(self, resend: ResendInput) -> ActionResult:
         """The current cycle's last email (or its last of ``kind``) again, to the same recipients with the same
         facts: a new message of its own in the send ledger, and a line on the staff timeline."""
-        await self._submission_settled()
+        return await self._act(lambda: self._resend_refusal(resend), lambda: self._resend(resend))
+
+    @resend_email.validator
+    def _check_resend(self, resend: ResendInput) -> None:
+        self._check(self._resend_refusal(resend))
+
+    def _resend_refusal(self, resend: ResendInput) -> rules.Refusal | None:
+        return rules.resend_refusal(self.state, resend.kind, self._outbox.current_cycle())
+
+    def _resend(self, resend: ResendInput) -> str:
         emails = rules.emails_to_resend(self.state, resend.kind, self._outbox.current_cycle())
         what = emails[0].kind.value.replace("_", " ")
         who = " and ".join(email.recipient.role.value.replace("_", " ") for email in emails)
@@ -611,42 +647,69 @@ class PledgeWorkflow:
         for email in emails:
             context = rules.resend_context(self.state, email)
             self._outbox.send(email.kind, [email.recipient], thread=email.thread, **context)
-        await self._update_views()
-        return self._result(message)
-
-    @resend_email.validator
-    def _check_resend(self, resend: ResendInput) -> None:
-        self._refuse_if(rules.resend_refusal(self.state, resend.kind, self._outbox.current_cycle()))
+        return message
 
     # --- 12. withdrawal, operator closure, and the end of the run ------------------------------
 
     @workflow.update(name=UPDATE_WITHDRAW)
     async def withdraw(self, withdrawal: WithdrawalInput) -> ActionResult:
-        await self._submission_settled()
+        return await self._act(
+            lambda: rules.not_accepted(self.state, Action.withdraw), lambda: self._withdraw(withdrawal)
+        )
+
+    @withdraw.validator
+    def _check_withdrawal(self, withdrawal: WithdrawalInput) -> None:
+        self._check(rules.not_accepted(self.state, Action.withdraw))
+
+    def _withdraw(self, withdrawal: WithdrawalInput) -> str:
         reason = (withdrawal.reason or "").strip()
         message = f"Withdrawn by the pledger{': ' + reason if reason else '.'}"
         self._mark_closed(ClosureReason.withdrawn, Actor.pledger, message, reason or None)
         self._outbox.to_focal_point(EmailKind.withdrawn, reason=reason)
-        await self._update_views()
-        return self._result("The pledge is withdrawn.")
-
-    @withdraw.validator
-    def _check_withdrawal(self, withdrawal: WithdrawalInput) -> None:
-        self._refuse_if(rules.not_accepted(self.state, Action.withdraw))
+        return "The pledge is withdrawn."
 
     @workflow.update(name=UPDATE_CLOSE)
     async def close(self, closure: ClosureInput) -> ActionResult:
-        await self._submission_settled()
+        return await self._act(lambda: rules.closure_refusal(self.state, closure), lambda: self._remove(closure))
+
+    @close.validator
+    def _check_closure(self, closure: ClosureInput) -> None:
+        self._check(rules.closure_refusal(self.state, closure))
+
+    def _remove(self, closure: ClosureInput) -> str:
         reason = closure.reason.strip()
         message = f"Closed by an operator: {reason}"
         self._mark_closed(ClosureReason.removed, Actor.staff, message, reason, staff=closure.staff)
         self._outbox.to_focal_point(EmailKind.closed, closure_reason=ClosureReason.removed.value, note=reason)
-        await self._update_views()
-        return self._result("The pledge is closed (removed).")
+        return "The pledge is closed (removed)."
 
-    @close.validator
-    def _check_closure(self, closure: ClosureInput) -> None:
-        self._refuse_if(rules.closure_refusal(self.state, closure))
+    @workflow.update(name=UPDATE_RENEW_LINKS)
+    async def renew_links(self, renewal: LinksRenewalInput) -> ActionResult:
+        """An operator revokes every link and reply address of the pledge (the registry's token version goes
+        up), and the pledger is emailed a fresh manage link, rendered with the new version."""
+        update_id = self._update_id()
+        earlier = self._applied(update_id)
+        if earlier is not None:
+            return earlier
+        await self._submission_settled()
+        self._refuse_if(rules.not_accepted(self.state, Action.renew_links))
+        await workflow.execute_activity(
+            "revoke_tokens",
+            self.state.pledge_id,
+            start_to_close_timeout=REVOCATION_TIMEOUT,
+            summary="revoke every earlier link of the pledge",
+        )
+        message = "Links renewed by an operator: earlier links and reply addresses no longer work."
+        self._record(Actor.staff, EventKind.links_renewed, message, public=False, staff=renewal.staff)
+        self._outbox.to_focal_point(EmailKind.links_renewed)
+        await self._update_views()
+        result = self._result("Every earlier link is revoked; a new link was emailed to the focal point.")
+        self._remember(update_id, result)
+        return result
+
+    @renew_links.validator
+    def _check_links_renewal(self, renewal: LinksRenewalInput) -> None:
+        self._check(rules.not_accepted(self.state, Action.renew_links))
 
     def _mark_closed(
         self, reason: ClosureReason, actor: Actor, message: str, note: str | None = None, staff: str | None = None
@@ -788,6 +851,45 @@ class PledgeWorkflow:
         )
 
     # --- answers to people ---------------------------------------------------------------------
+
+    async def _act(self, refusal: Callable[[], rules.Refusal | None], act: Callable[[], str]) -> ActionResult:
+        """One person's action, applied once. It waits for the submission stage, then checks again what its
+        validator checked: another action (or a timed step) may have moved the pledge meanwhile, and both
+        validators of two exclusive actions can pass in one activation. ``act`` changes the state without
+        awaiting, so nothing slips in between the check and the change."""
+        update_id = self._update_id()
+        earlier = self._applied(update_id)
+        if earlier is not None and workflow.patched(PATCH_UPDATE_IDS):
+            return earlier
+        await self._submission_settled()
+        again = refusal()
+        if again is not None and workflow.patched(PATCH_EXCLUSIVE):
+            self._refuse_if(again)
+        message = act()
+        await self._update_views()
+        result = self._result(message)
+        self._remember(update_id, result)
+        return result
+
+    def _check(self, refusal: rules.Refusal | None) -> None:
+        """An update's validator: a retry of an action already applied passes (its handler answers as the
+        first time did); an Idempotency-Key reused with another body, or what the rules refuse, is refused."""
+        update_id = self._update_id()
+        if self._applied(update_id) is None:
+            self._refuse_if(rules.key_reuse_refusal(self.state, update_id) or refusal)
+
+    @staticmethod
+    def _update_id() -> str:
+        info = workflow.current_update_info()
+        assert info is not None, "called from an update's validator or handler"
+        return info.id
+
+    def _applied(self, update_id: str) -> ActionResult | None:
+        return next((applied.result for applied in self.state.applied_updates if applied.id == update_id), None)
+
+    def _remember(self, update_id: str, result: ActionResult) -> None:
+        kept = [*self.state.applied_updates, AppliedUpdate(id=update_id, result=result)]
+        self.state.applied_updates = kept[-KEPT_UPDATE_IDS:]
 
     def _result(self, message: str) -> ActionResult:
         return ActionResult(

@@ -50,6 +50,7 @@ _VERBS = {
     Action.refuse_extension: "refuse an extension on",
     Action.withdraw: "withdraw",
     Action.close: "close",
+    Action.renew_links: "renew the links of",
 }
 
 
@@ -163,6 +164,18 @@ def stop_reminders_refusal(state: PledgeState, stop: StopRemindersInput) -> Refu
         return Refusal(REFUSED_NOT_ALLOWED, f"cannot stop reminders on a pledge that is {state.status.value}")
     if contact_at(state, stop.recipient) is None:
         return Refusal(REFUSED_INVALID, "this address is not a contact of the pledge")
+    return None
+
+
+def key_reuse_refusal(state: PledgeState, update_id: str) -> Refusal | None:
+    """An update id is ``<key>.<body fingerprint>`` when a client sent an Idempotency-Key
+    (pledgeflow.auth.idempotency): the same key with another body is a mistake, never a retry."""
+    key, dot, _ = update_id.partition(".")
+    if not dot:
+        return None
+    for applied in state.applied_updates:
+        if applied.id.partition(".")[0] == key and applied.id != update_id:
+            return Refusal(REFUSED_INVALID, "this Idempotency-Key was used before with another body")
     return None
 
 

@@ -10,11 +10,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from workflows.emails import EmailKind, Recipient
 from workflows.policy import Policy, StaffContacts
-from workflows.submission import ProgressReport, Submission
+from workflows.submission import ProgressReport, Submission, unstorable
 
 WORKFLOW_TYPE = "PledgeWorkflow"
 QUERY_STATE = "state"
@@ -28,6 +28,7 @@ UPDATE_WITHDRAW = "withdraw"
 UPDATE_CLOSE = "close"
 UPDATE_RESEND_EMAIL = "resend_email"
 UPDATE_STOP_REMINDERS = "stop_reminders"
+UPDATE_RENEW_LINKS = "renew_links"
 SIGNAL_EMAIL_REPLY = "email_reply"
 
 # ApplicationError types an update validator raises; the API maps each to one status code.
@@ -80,6 +81,7 @@ class Action(StrEnum):
     refuse_extension = "refuse_extension"
     withdraw = "withdraw"
     close = "close"
+    renew_links = "renew_links"
 
 
 # Which statuses accept which action: the workflow's validators refuse the rest with 409, and the state
@@ -93,6 +95,7 @@ ACCEPTED_IN: dict[Action, frozenset[PledgeStatus]] = {
     Action.refuse_extension: CYCLE_STATUSES,
     Action.withdraw: OPEN_STATUSES,
     Action.close: OPEN_STATUSES,
+    Action.renew_links: OPEN_STATUSES,
 }
 
 
@@ -153,6 +156,7 @@ class EventKind(StrEnum):
     email_failed = "email_failed"
     email_resent = "email_resent"
     imported = "imported"
+    links_renewed = "links_renewed"
     rejected = ClosureReason.rejected.value
     abandoned = ClosureReason.abandoned.value
     withdrawn = ClosureReason.withdrawn.value
@@ -219,6 +223,24 @@ class CycleEmail(BaseModel):
     context: dict[str, Any] = {}
 
 
+class ActionResult(BaseModel):
+    status: PledgeStatus
+    message: str
+    submission_version: int
+    next_deadline: dt.datetime | None = None
+
+
+class AppliedUpdate(BaseModel):
+    """An action the workflow applied, by its update id: a retry carrying the same id gets this answer again,
+    in this run (the server's own deduplication) or in a later one (continue-as-new forgets the ids)."""
+
+    id: str
+    result: ActionResult
+
+
+KEPT_UPDATE_IDS = 50  # enough for any client's retries; continue-as-new carries them
+
+
 class PledgeState(BaseModel):
     pledge_id: str
     submission: Submission
@@ -260,6 +282,7 @@ class PledgeState(BaseModel):
     # Contacts' addresses (lowercase) that unsubscribed from reminders by one-click: no reminder is asked for
     # them, in this cycle or any later one. Runs recorded before there was such a field carry none.
     reminders_stopped: list[str] = []
+    applied_updates: list[AppliedUpdate] = []  # the newest KEPT_UPDATE_IDS actions, newest last
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -333,13 +356,25 @@ class StartInput(BaseModel):
     imported: ImportedPledge | None = None
 
 
+class _ActionInput(BaseModel):
+    """Every action's text reaches the timeline and the registry: none may hold what a database cannot store,
+    whichever door (API, page form, CLI) it came through."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        if isinstance(value, str) and (problem := unstorable(value)):
+            raise ValueError(problem)
+        return value
+
+
 class Decision(StrEnum):
     approve = "approve"
     reject = "reject"
     request_changes = "request_changes"
 
 
-class DecisionInput(BaseModel):
+class DecisionInput(_ActionInput):
     decision: Decision
     note: Annotated[str, Field(max_length=5000)] | None = None
     staff: str
@@ -356,41 +391,45 @@ class ReportInput(BaseModel):
     cycle: int | None = None  # report links are scoped to one cycle
 
 
-class ExtensionRequestInput(BaseModel):
+class ExtensionRequestInput(_ActionInput):
     reason: Annotated[str, Field(min_length=10, max_length=2000)]
 
 
-class ExtensionGrantInput(BaseModel):
+class ExtensionGrantInput(_ActionInput):
     days: Annotated[int, Field(ge=1)]
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
     staff: str
 
 
-class ExtensionRefusalInput(BaseModel):
+class ExtensionRefusalInput(_ActionInput):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
     staff: str
 
 
-class WithdrawalInput(BaseModel):
+class WithdrawalInput(_ActionInput):
     reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class ClosureInput(BaseModel):
+class ClosureInput(_ActionInput):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
     staff: str
 
 
-class ResendInput(BaseModel):
+class ResendInput(_ActionInput):
     """Send an email of the current cycle again: the last one asked for, or the last of ``kind``."""
 
     kind: EmailKind | None = None
     staff: str
 
 
-class StopRemindersInput(BaseModel):
+class StopRemindersInput(_ActionInput):
     """A contact's one-click unsubscribe (RFC 8058) from a reminder: the address the link was sent to."""
 
     recipient: Annotated[str, Field(min_length=3, max_length=320)]
+
+
+class LinksRenewalInput(_ActionInput):
+    staff: str
 
 
 class EmailReply(BaseModel):
@@ -401,10 +440,3 @@ class EmailReply(BaseModel):
     text: str
     cycle: int
     received_at: dt.datetime
-
-
-class ActionResult(BaseModel):
-    status: PledgeStatus
-    message: str
-    submission_version: int
-    next_deadline: dt.datetime | None = None

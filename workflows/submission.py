@@ -91,6 +91,26 @@ class Progress(StrEnum):
 NARRATIVE_MIN_CHARS = 20
 NARRATIVE_MAX_CHARS = 10_000
 
+# Lists are bounded so a submission stays a few kilobytes in the workflow's history (Temporal refuses a
+# payload over 2 MB): enough for any real pledge, far from what a script could send.
+MAX_PARTNERS = 100
+MAX_COUNTRIES = 250  # every ISO 3166-1 country once
+MAX_REGIONS = 50
+MAX_SDG_TARGETS = 169  # every SDG target once
+MAX_DELIVERABLES = 50
+MAX_LINKS = 20
+
+
+def unstorable(text: str) -> str | None:
+    """Why a database cannot keep this text, or None: PostgreSQL refuses NUL in text, and a lone surrogate
+    (JSON may carry one as ``\\ud800``) cannot be encoded as UTF-8 for either database."""
+    if "\x00" in text:
+        return "must not contain the NUL character (\\u0000)"
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return "must not contain an unpaired surrogate (not a character)"
+    return None
+
+
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3, e.g. KEN")]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -100,12 +120,13 @@ class _Strict(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # No field means it, and PostgreSQL cannot store it in text: refused here, whichever door it came
+    def _storable(cls, value: object) -> object:
+        # No field means it, and the registry cannot store it: refused here, whichever door it came
         # through (API, form, import), rather than failing later where the registry is written.
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("must not contain the NUL character (\\u0000)")
+        for text in texts:
+            if isinstance(text, str) and (problem := unstorable(text)):
+                raise ValueError(problem)
         return value
 
 
@@ -133,8 +154,8 @@ class Deliverable(_Strict):
 
 class Resources(_Strict):
     financial_usd: Annotated[float, Field(ge=0, le=1e13)] = 0
-    funding_sources: list[FundingSource] = []
-    in_kind: list[InKind] = []
+    funding_sources: Annotated[list[FundingSource], Field(max_length=len(FundingSource))] = []
+    in_kind: Annotated[list[InKind], Field(max_length=len(InKind))] = []
 
 
 _SDG_TARGET = re.compile(r"^(\d{1,2})\.([0-9]{1,2}|[a-z])$")
@@ -224,18 +245,18 @@ class Submission(_Strict):
     organization: Organization
     focal_point: Contact
     backup_contact: Contact | None = None
-    partners: list[Partner] = []
+    partners: Annotated[list[Partner], Field(max_length=MAX_PARTNERS)] = []
     sdgs: Annotated[list[Annotated[int, Field(ge=1, le=17)]], Field(min_length=1, max_length=17)]
-    sdg_targets: list[str] = []
+    sdg_targets: Annotated[list[str], Field(max_length=MAX_SDG_TARGETS)] = []
     geographic_scope: GeographicScope
-    countries: list[CountryCode] = []
-    regions: list[ShortText] = []
+    countries: Annotated[list[CountryCode], Field(max_length=MAX_COUNTRIES)] = []
+    regions: Annotated[list[ShortText], Field(max_length=MAX_REGIONS)] = []
     start_date: dt.date
     end_date: dt.date | None = None
     open_ended: bool = False
-    deliverables: Annotated[list[Deliverable], Field(min_length=1, max_length=50)]
+    deliverables: Annotated[list[Deliverable], Field(min_length=1, max_length=MAX_DELIVERABLES)]
     resources: Resources = Resources()
-    implementation: list[Implementation] = []
+    implementation: Annotated[list[Implementation], Field(max_length=len(Implementation))] = []
     website: HttpUrl | None = None
     # The pledger's language, chosen on submission: their emails and pages speak it. Absent in pledges
     # submitted before it existed, which read in English.
@@ -307,8 +328,8 @@ class ProgressReport(_Strict):
 
     progress: Progress
     narrative: Annotated[str, Field(min_length=NARRATIVE_MIN_CHARS, max_length=NARRATIVE_MAX_CHARS)]
-    deliverables: list[DeliverableProgress] = []
+    deliverables: Annotated[list[DeliverableProgress], Field(max_length=MAX_DELIVERABLES)] = []
     resources_mobilized_usd: Annotated[float, Field(ge=0)] | None = None
     beneficiaries_reached: Annotated[int, Field(ge=0)] | None = None
-    partners_added: list[Partner] = []
-    links: list[HttpUrl] = []
+    partners_added: Annotated[list[Partner], Field(max_length=MAX_PARTNERS)] = []
+    links: Annotated[list[HttpUrl], Field(max_length=MAX_LINKS)] = []

@@ -22,9 +22,12 @@ from pledgeflow.core.settings import Settings
 
 
 async def posted_form(request: Request) -> FormData:
-    """The form, once its CSRF token has been checked: nothing acts on a form another site could forge."""
+    """The form, once its CSRF token has been checked: nothing acts on a form another site could forge.
+
+    A staff route resolves its session first (its ``StaffSession`` parameter comes before the form), and
+    its forms must then carry that session's token."""
     form = await request.form()
-    guard_of(request).check(request, form)
+    guard_of(request).check(request, form, getattr(request.state, "staff_session", None))
     return form
 
 

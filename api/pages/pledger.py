@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalDep, count_submission, keyed_retry_version
 from api.pages import labels
 from api.pages.access import ManageForm, ManageLink, PostedForm, ReportForm, ReportLink
 from api.pages.changes import submission_changes
@@ -34,7 +34,6 @@ from api.pages.languages import language_of, speak_pledge_language
 from api.pages.rendering import page_url, redirect, render
 from api.pages.routing import page_router
 from api.problems import pledge_problem
-from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.i18n import N_
@@ -123,10 +122,11 @@ async def submit(
     parsed = read_submission(values)
     if parsed.model is None:
         return _submission_page(request, values, parsed.errors, status_code=422)
+    count_submission(request, parsed.model)
     key = values.get("idempotency_key")[:200] or None
     pledge_id = await pledges.start(parsed.model, key)
-    # A retried form may arrive after the pledge's tokens were revoked: hand out a current one.
-    version = current_token_version(session, pledge_id)
+    # A retried form never hands out a token for a pledge whose tokens were revoked.
+    version = keyed_retry_version(session, pledge_id, key)
     token = issue(settings.signing_key(), TokenClaims(pledge_id, Purpose.manage, version))
     return render(
         request,

@@ -226,8 +226,13 @@ def pledge_page(pledge_id: str, request: Request, session: SessionDep, settings:
         request,
         "registry_pledge.html",
         pledge=public_pledge(row, settings.public_base_url),
-        reports=[public_report(report) for report in registry_search.reports_of(session, row.id)],
-        timeline=[public_timeline_entry(entry) for entry in registry_search.public_timeline_of(session, row.id)],
+        reports=[
+            public_report(report, row.organization_country) for report in registry_search.reports_of(session, row.id)
+        ],
+        timeline=[
+            public_timeline_entry(entry, row.organization_country)
+            for entry in registry_search.public_timeline_of(session, row.id)
+        ],
         related=[
             (public_pledge(match.pledge, settings.public_base_url), match.reason)
             for match in registry_related.related_pledges(session, row, RELATED_SHOWN)

@@ -175,9 +175,11 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     guard = guard_of(request)
     secret, is_new = guard.browser_secret(request)
     lang = language_of(request)
+    # A staff page's forms are bound to the staff session, every other form to the browser.
+    staff_session = getattr(request.state, "staff_session", None)
     body = ENVIRONMENT.get_template(template).render(
         request=request,
-        csrf_token=guard.token_for(secret),
+        csrf_token=guard.token_for(staff_session.row.csrf_secret if staff_session else secret),
         staff=getattr(request.state, "staff", None),
         lang=lang,
         dir=i18n.direction(lang),

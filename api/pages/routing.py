@@ -24,7 +24,9 @@ ERROR_ADVICE = {
     403: N_("You cannot do this here."),
     404: N_("There is nothing at this address."),
     409: N_("This cannot be done at the pledge's current stage."),
+    413: N_("What was sent is too large."),
     422: N_("Something in the request was not valid."),
+    429: N_("Too many attempts from here. Please wait a while before trying again."),
     503: N_("The service is busy or briefly unavailable. Please try again in a minute."),
 }
 # The titles of api.problems.TITLES, for the catalogues: error pages show them translated.

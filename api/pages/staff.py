@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import re
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from api.deps import SessionDep, SettingsDep, TemporalDep, registry_reachable
+from api.deps import SessionDep, SettingsDep, TemporalDep, client_address, count_against, registry_reachable
 from api.pages import labels
 from api.pages import staff_session as sessions
-from api.pages.access import PostedForm, posted_form
+from api.pages.access import PostedForm
 from api.pages.changes import submission_changes
 from api.pages.forms import FieldErrors, FormValues, Message, form_errors
-from api.pages.rendering import page_url, redirect, render, settings_of
+from api.pages.rendering import guard_of, page_url, redirect, render, settings_of
 from api.pages.routing import page_router
 from api.pages.staff_session import StaffSession
 from api.problems import pledge_problem
@@ -49,6 +49,7 @@ def login_form(request: Request) -> Response:
 
 @router.post("/staff/login", response_class=HTMLResponse)
 async def login(request: Request, form: PostedForm, settings: SettingsDep, session: SessionDep) -> Response:
+    count_against(request, "staff sign-ins per address", client_address(request))
     key = FormValues.of(form).get("key").strip()
     with registry_reachable():
         account = authenticate(session, key) if key else None
@@ -61,14 +62,17 @@ async def login(request: Request, form: PostedForm, settings: SettingsDep, sessi
         # The key is never echoed back into the page.
         return render(request, "staff_login.html", status_code=401, errors=errors, values=FormValues())
     response = redirect(page_url(request, "staff_queue_page"))
-    sessions.start(response, settings, account)
+    sessions.start(request, response, session, account)
     return response
 
 
-@router.post("/staff/logout", response_class=HTMLResponse, dependencies=[Depends(posted_form)])
-async def logout(request: Request, settings: SettingsDep) -> Response:
+@router.post("/staff/logout", response_class=HTMLResponse)
+async def logout(request: Request, session: SessionDep) -> Response:
+    """Ends the session on the server: the cookie, kept or copied, opens nothing afterwards."""
+    live = sessions.live_session(request, session)
+    guard_of(request).check(request, await request.form(), live)
     response = redirect(page_url(request, "staff_login_page", {"logged_out": "1"}))
-    sessions.end(response, settings)
+    sessions.end(request, response, session)
     return response
 
 

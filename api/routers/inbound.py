@@ -5,6 +5,8 @@ Status codes, chosen so a provider's usual retry rule (retry on 5xx, give up on 
 - 200: processed; the body says the outcome (accepted, duplicate, auto_reply, too_short, pledge_closed).
 - 401: no or wrong secret.
 - 413: larger than the receiver accepts; 422: empty, or no ``reply+TOKEN@`` recipient with a valid token.
+- 429: more calls from this address than ``PLEDGEFLOW_RATE_LIMIT_INBOUND_WEBHOOK`` allows (with ``Retry-After``;
+  the provider retries later, so nothing is lost).
 - 503: no secret configured yet (the provider keeps the mail and retries, so nothing is lost while an
   operator sets it), or Temporal / the database unreachable (with ``Retry-After``).
 """
@@ -19,7 +21,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
-from api.deps import SettingsDep, TemporalDep, registry_reachable
+from api.deps import SettingsDep, TemporalDep, client_address, count_against, registry_reachable
 from api.problems import ProblemError, responses, unavailable
 from pledgeflow.inbound.receiver import MAX_MESSAGE_BYTES, ReplyProcessor, ReplyRefused, TryLater, header_recipients
 
@@ -39,7 +41,7 @@ _RAW_MIME = {"requestBody": {"required": True, "content": {"message/rfc822": {"s
 @router.post(
     "/email",
     responses={
-        **responses(401, 422, 503),
+        **responses(401, 422, 429, 503),
         413: {"description": "Message too large", "content": {"application/problem+json": {}}},
     },
     openapi_extra=_RAW_MIME,
@@ -51,6 +53,7 @@ async def receive_email(
     secret: Annotated[str | None, Header(alias="X-Pledgeflow-Secret", max_length=500)] = None,
 ) -> InboundReceipt:
     """A reply to a report request, as raw MIME: kept, deduplicated, and counted as a report when it is one."""
+    count_against(request, "inbound webhook calls per address", client_address(request))
     expected = settings.inbound_webhook_secret
     if not expected:
         raise ProblemError(503, "the inbound webhook is not configured: set PLEDGEFLOW_INBOUND_WEBHOOK_SECRET")

@@ -1,17 +1,26 @@
 """``GET /metrics`` for Prometheus: pledges by status and e-mails by outcome, read from the database at
 scrape time, and the API's request latency by route.
 
+The numbers include what the registry does not publish (pledges in review, rejections), so they are not
+public: on the API's own port ``/metrics`` needs ``Authorization: Bearer <PLEDGEFLOW_METRICS_TOKEN>`` (and
+is 404 while no token is set); with ``PLEDGEFLOW_METRICS_PORT`` they are also served, without a token, on
+an address of their own (``PLEDGEFLOW_METRICS_HOST``, default 127.0.0.1) that only the scraper can reach.
+
 Each app gets its own collector registry, so several apps in one process (tests) never collide.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Iterator
-from typing import Any
+from threading import Thread
+from typing import Annotated, Any
+from wsgiref.simple_server import WSGIServer
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func
@@ -19,8 +28,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.problems import ProblemError, responses
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, SentEmail
+from pledgeflow.core.settings import Settings
 from workflows.state import PledgeStatus
 
 router = APIRouter(tags=["metrics"])
@@ -105,12 +116,37 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
 
+_scraper = HTTPBearer(auto_error=False, description="PLEDGEFLOW_METRICS_TOKEN")
+
+
+def scraper(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_scraper)]) -> None:
+    """Only Prometheus, with the metrics token, may read the numbers here."""
+    expected: str | None = request.app.state.settings.metrics_token
+    if not expected:
+        raise ProblemError(404, "metrics are not served here: set PLEDGEFLOW_METRICS_TOKEN or PLEDGEFLOW_METRICS_PORT")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ProblemError(401, "the metrics token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"}},
+    dependencies=[Depends(scraper)],
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"},
+        **responses(401, 404),
+    },
 )
 def metrics(request: Request) -> Response:
-    """Prometheus text exposition format."""
+    """Prometheus text exposition format (Bearer PLEDGEFLOW_METRICS_TOKEN)."""
     registry: Any = request.app.state.metrics
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_on_own_address(app: FastAPI, settings: Settings) -> tuple[WSGIServer, Thread] | None:
+    """With ``PLEDGEFLOW_METRICS_PORT`` set: the same numbers, without a token, on their own address."""
+    if settings.metrics_port is None:
+        return None
+    server, thread = start_http_server(settings.metrics_port, settings.metrics_host, registry=app.state.metrics)
+    return server, thread

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from pydantic import BaseModel
 
 from api.deps import (
+    IdempotencyKey,
     PledgeReader,
     PledgeToken,
     ReportToken,
     SessionDep,
     SettingsDep,
     TemporalDep,
+    count_submission,
+    keyed_retry_version,
     no_nul_in_body,
+    update_id,
 )
 from api.problems import ProblemError, responses
-from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
@@ -44,7 +47,9 @@ from workflows.submission import ProgressReport, SubmissionInput
 router = APIRouter(prefix="/api/v1/pledges", tags=["pledger"], dependencies=[Depends(no_nul_in_body)])
 
 # Every call on an existing pledge can meet these: credentials, the pledge, Temporal or the database down.
-_ON_PLEDGE = (401, 403, 404, 503)
+_ON_PLEDGE = (401, 403, 404, 429, 503)  # 429: a client guessing staff keys waits
+# An action may also be too large (413), or accepted with its answer still pending (202, retry for it).
+_ACTION = (*_ON_PLEDGE, 202, 409, 413, 422)
 _ETAG = {"ETag": {"description": "The submission version, for If-Match on a revision.", "schema": {"type": "string"}}}
 
 
@@ -82,23 +87,34 @@ def _expected_version(if_match: str | None) -> int | None:
     raise ProblemError(412, f'If-Match {value!r} does not name a submission version; send the ETag, like "2"')
 
 
-@router.post("", status_code=202, responses=responses(422, 503))
+@router.post("", status_code=202, responses=responses(409, 413, 422, 429, 503))
 async def submit_pledge(
+    request: Request,
     submission: SubmissionInput,
     pledges: TemporalDep,
     settings: SettingsDep,
     session: SessionDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> SubmissionAccepted:
-    """Start the pledge's workflow; the same ``Idempotency-Key`` always answers with the same pledge."""
+    """Start the pledge's workflow. The same ``Idempotency-Key`` with the same body answers with the same
+    pledge; with another body it is refused (422). Submissions are limited per client address and per
+    focal point's email (429 with Retry-After), since each one emails that address."""
+    count_submission(request, submission)
     pledge_id = await pledges.start(submission, idempotency_key)
-    # A keyed retry may come after the pledge's tokens were revoked: hand out one of the current version.
-    version = current_token_version(session, pledge_id) if idempotency_key else 1
-    return _accepted(settings, pledge_id, version)
+    return _accepted(settings, pledge_id, keyed_retry_version(session, pledge_id, idempotency_key))
 
 
 # Plumbing of the workflow that is no business of a reader: staff addresses, queue, ladder bookkeeping.
-_INTERNAL = {"staff", "email_task_queue", "steps_done", "reply_message_ids", "idempotency_key", "emails_asked"}
+_INTERNAL = {
+    "staff",
+    "email_task_queue",
+    "steps_done",
+    "reply_message_ids",
+    "idempotency_key",
+    "emails_asked",
+    "applied_updates",
+    "cycle_emails",
+}
 
 
 @router.get(
@@ -115,45 +131,68 @@ async def get_pledge(pledge_id: str, caller: PledgeReader, pledges: TemporalDep,
 
 @router.put(
     "/{pledge_id}/submission",
-    responses={200: {"headers": _ETAG}, **responses(*_ON_PLEDGE, 409, 412, 422, 428)},
+    responses={200: {"headers": _ETAG}, **responses(*_ACTION, 412, 428)},
 )
 async def revise_submission(
     pledge_id: str,
     submission: SubmissionInput,
     claims: PledgeToken,
     pledges: TemporalDep,
+    settings: SettingsDep,
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=100)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """A whole new submission while changes are requested; ``If-Match`` carries the version it revises."""
     expected = _expected_version(if_match)
-    result = await pledges.revise(pledge_id, RevisionInput(submission=submission, expected_version=expected))
+    revision = RevisionInput(submission=submission, expected_version=expected)
+    key = update_id(settings, idempotency_key, pledge_id, "pledger", "revise", revision)
+    result = await pledges.revise(pledge_id, revision, key)
     response.headers["ETag"] = etag(result.submission_version)
     return result
 
 
-@router.post("/{pledge_id}/reports", status_code=201, responses=responses(*_ON_PLEDGE, 409, 422))
+@router.post("/{pledge_id}/reports", status_code=201, responses=responses(*_ACTION))
 async def submit_report(
-    pledge_id: str, report: ProgressReport, claims: ReportToken, pledges: TemporalDep
+    pledge_id: str,
+    report: ProgressReport,
+    claims: ReportToken,
+    pledges: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """A progress report. With a report link's token it counts for that link's cycle only."""
-    return await pledges.report(pledge_id, ReportInput(report=report, source="api", cycle=claims.cycle))
+    action = ReportInput(report=report, source="api", cycle=claims.cycle)
+    return await pledges.report(
+        pledge_id, action, update_id(settings, idempotency_key, pledge_id, "pledger", "report", action)
+    )
 
 
-@router.post("/{pledge_id}/extension-requests", status_code=201, responses=responses(*_ON_PLEDGE, 409, 422))
+@router.post("/{pledge_id}/extension-requests", status_code=201, responses=responses(*_ACTION))
 async def request_extension(
-    pledge_id: str, request: ExtensionRequestInput, claims: PledgeToken, pledges: TemporalDep
+    pledge_id: str,
+    request: ExtensionRequestInput,
+    claims: PledgeToken,
+    pledges: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Ask staff for more time to report, with a reason."""
-    return await pledges.request_extension(pledge_id, request)
+    key = update_id(settings, idempotency_key, pledge_id, "pledger", "request_extension", request)
+    return await pledges.request_extension(pledge_id, request, key)
 
 
-@router.post("/{pledge_id}/withdrawal", responses=responses(*_ON_PLEDGE, 409, 422))
+@router.post("/{pledge_id}/withdrawal", responses=responses(*_ACTION))
 async def withdraw(
     pledge_id: str,
     claims: PledgeToken,
     pledges: TemporalDep,
+    settings: SettingsDep,
     withdrawal: Annotated[WithdrawalInput | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Withdraw the pledge (closed, withdrawn); it stays visible in the registry with that reason."""
-    return await pledges.withdraw(pledge_id, withdrawal or WithdrawalInput())
+    action = withdrawal or WithdrawalInput()
+    return await pledges.withdraw(
+        pledge_id, action, update_id(settings, idempotency_key, pledge_id, "pledger", "withdraw", action)
+    )

@@ -95,8 +95,13 @@ def get_pledge(pledge_id: PledgeId, session: SessionDep, settings: SettingsDep) 
     row = _public_row(session, pledge_id)
     return PledgeDetail(
         pledge=public_pledge(row, settings.public_base_url),
-        reports=[public_report(report) for report in registry_search.reports_of(session, row.id)],
-        timeline=[public_timeline_entry(entry) for entry in registry_search.public_timeline_of(session, row.id)],
+        reports=[
+            public_report(report, row.organization_country) for report in registry_search.reports_of(session, row.id)
+        ],
+        timeline=[
+            public_timeline_entry(entry, row.organization_country)
+            for entry in registry_search.public_timeline_of(session, row.id)
+        ],
     )
 
 

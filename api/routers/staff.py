@@ -13,7 +13,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from api.deps import Operator, SessionDep, TemporalDep, Vetter, no_nul_in_body, registry_reachable
+from api.deps import (
+    IdempotencyKey,
+    Operator,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    Vetter,
+    no_nul_in_body,
+    registry_reachable,
+    update_id,
+)
 from api.problems import responses
 from pledgeflow.registry.review_queue import ReviewQueue, pledges_in_review
 from workflows.state import (
@@ -27,7 +37,7 @@ from workflows.state import (
 
 router = APIRouter(prefix="/api/v1", tags=["staff"], dependencies=[Depends(no_nul_in_body)])
 
-_ACTION = responses(401, 403, 404, 409, 422, 503)
+_ACTION = responses(202, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 class DecisionRequest(BaseModel):
@@ -48,7 +58,7 @@ class ExtensionRefusal(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
 
-@router.get("/review/queue", responses=responses(401, 403, 422, 503))
+@router.get("/review/queue", responses=responses(401, 403, 422, 429, 503))
 def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ReviewQueue:
     """Pledges in review, longest waiting first."""
     with registry_reachable():
@@ -56,32 +66,62 @@ def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query
 
 
 @router.post("/pledges/{pledge_id}/decisions", status_code=201, responses=_ACTION)
-async def decide(pledge_id: str, decision: DecisionRequest, staff: Vetter, pledges: TemporalDep) -> ActionResult:
+async def decide(
+    pledge_id: str,
+    decision: DecisionRequest,
+    staff: Vetter,
+    pledges: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
     """Approve, reject or request changes (a note is required to reject or request changes)."""
+    action = DecisionInput(decision=decision.decision, note=decision.note, staff=staff.name)
     return await pledges.decide(
-        pledge_id, DecisionInput(decision=decision.decision, note=decision.note, staff=staff.name)
+        pledge_id, action, update_id(settings, idempotency_key, pledge_id, staff.name, "decide", action)
     )
 
 
 @router.post("/pledges/{pledge_id}/extensions", status_code=201, responses=_ACTION)
 async def grant_extension(
-    pledge_id: str, extension: ExtensionRequest, staff: Operator, pledges: TemporalDep
+    pledge_id: str,
+    extension: ExtensionRequest,
+    staff: Operator,
+    pledges: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Give the current reporting cycle more days (up to the policy's maximum)."""
-    return await pledges.grant_extension(
-        pledge_id, ExtensionGrantInput(days=extension.days, reason=extension.reason, staff=staff.name)
-    )
+    action = ExtensionGrantInput(days=extension.days, reason=extension.reason, staff=staff.name)
+    key = update_id(settings, idempotency_key, pledge_id, staff.name, "grant_extension", action)
+    return await pledges.grant_extension(pledge_id, action, key)
 
 
 @router.post("/pledges/{pledge_id}/extension-refusals", status_code=201, responses=_ACTION)
 async def refuse_extension(
-    pledge_id: str, refusal: ExtensionRefusal, staff: Operator, pledges: TemporalDep
+    pledge_id: str,
+    refusal: ExtensionRefusal,
+    staff: Operator,
+    pledges: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActionResult:
     """Answer the pledger's waiting extension request with no, and why (the pledger is emailed)."""
-    return await pledges.refuse_extension(pledge_id, ExtensionRefusalInput(reason=refusal.reason, staff=staff.name))
+    action = ExtensionRefusalInput(reason=refusal.reason, staff=staff.name)
+    key = update_id(settings, idempotency_key, pledge_id, staff.name, "refuse_extension", action)
+    return await pledges.refuse_extension(pledge_id, action, key)
 
 
 @router.post("/pledges/{pledge_id}/closure", responses=_ACTION)
-async def close(pledge_id: str, closure: ClosureRequest, staff: Operator, pledges: TemporalDep) -> ActionResult:
+async def close(
+    pledge_id: str,
+    closure: ClosureRequest,
+    staff: Operator,
+    pledges: TemporalDep,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ActionResult:
     """Close the pledge (removed), with the reason shown on its public page."""
-    return await pledges.close(pledge_id, ClosureInput(reason=closure.reason, staff=staff.name))
+    action = ClosureInput(reason=closure.reason, staff=staff.name)
+    return await pledges.close(
+        pledge_id, action, update_id(settings, idempotency_key, pledge_id, staff.name, "close", action)
+    )

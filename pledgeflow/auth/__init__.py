@@ -1,1 +1,2 @@
-"""Who may do what: signed pledge tokens, reply-address tokens and staff keys."""
+"""Who may do what, and how often: signed pledge tokens, reply-address tokens, staff keys and sessions,
+Idempotency-Keys, rate limits."""

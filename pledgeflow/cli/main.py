@@ -10,17 +10,17 @@ from typing import Annotated
 
 import typer
 
-from pledgeflow.auth.roles import Role
 from pledgeflow.cli.importing import import_registry
 from pledgeflow.cli.inbound import inbound_app
 from pledgeflow.cli.ops import ops_app
 from pledgeflow.cli.report import report
+from pledgeflow.cli.staff import staff_app
 from pledgeflow.cli.startup import settings_or_exit
 from pledgeflow.cli.suppressions import suppressions_app
+from pledgeflow.cli.token_revocation import revoke_tokens_command
 
 app = typer.Typer(help="Pledgeflow: public pledges from submission to closure.", no_args_is_help=True)
 db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
-staff_app = typer.Typer(help="Staff accounts (vetters, operators, admins).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(ops_app, name="ops")
@@ -28,6 +28,7 @@ app.add_typer(inbound_app, name="inbound")
 ops_app.add_typer(suppressions_app, name="suppressions")
 app.command("import")(import_registry)
 app.command("report")(report)
+ops_app.command("revoke-tokens")(revoke_tokens_command)
 
 
 @db_app.command("upgrade")
@@ -38,26 +39,6 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
     db.upgrade(settings.database_url)
     typer.echo(f"database at newest schema: {settings.database_url}")
-
-
-@staff_app.command("add")
-def staff_add(
-    name: Annotated[str, typer.Argument(help="The staff member's name, unique.", metavar="NAME")],
-    role: Annotated[Role, typer.Option(help="What the key may do.")] = Role.vetter,
-) -> None:
-    """Create a staff account and print its key once; only a hash of it is stored."""
-    from pledgeflow.auth.staff_keys import StaffExists, add_staff
-    from pledgeflow.core import db
-
-    settings = settings_or_exit()
-    db.upgrade(settings.database_url)
-    with db.session_for(settings.database_url) as session:
-        try:
-            key = add_staff(session, name, role)
-        except StaffExists as exc:
-            typer.secho(str(exc), fg="red", err=True)
-            raise typer.Exit(1) from None
-    typer.echo(key)
 
 
 @app.command()
@@ -85,10 +66,21 @@ def api(
     """Serve the HTTP API and pages with uvicorn."""
     import uvicorn
 
+    from api.access_log import uvicorn_log_config
     from api.app import create_app
+    from api.routers.metrics import serve_on_own_address
 
     settings = settings_or_exit()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port, log_level="info")
+    app = create_app(settings)
+    if serve_on_own_address(app, settings):
+        typer.echo(f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+    uvicorn.run(
+        app,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+        log_config=uvicorn_log_config(),
+    )
 
 
 @app.command()

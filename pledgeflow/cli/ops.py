@@ -43,13 +43,13 @@ class SortKey(StrEnum):
     id = "id"
 
 
-def _console() -> Console:
+def console() -> Console:
     from rich.console import Console
 
     return Console()
 
 
-def _run(job: Callable[[PledgeClient, Settings], Awaitable[T]]) -> T:
+def run_with_client(job: Callable[[PledgeClient, Settings], Awaitable[T]]) -> T:
     from pledgeflow.temporal.connection import connect
     from pledgeflow.temporal.pledge_client import PledgeClient
 
@@ -78,7 +78,7 @@ def _act(pledge_id: str, update: Callable[[PledgeClient], Awaitable[ActionResult
         except (PledgeError, RPCError) as exc:
             raise _failed(pledge_id, exc) from None
 
-    return _run(job)
+    return run_with_client(job)
 
 
 def _failed(pledge_id: str, error: PledgeError | RPCError) -> typer.Exit:
@@ -109,7 +109,7 @@ def list_pledges(
         query = fleet.current_runs_query(settings.task_queue, status, due_before)
         return await fleet.rows(await pledges.temporal(), query, limit)
 
-    rows = fleet.sorted_rows(_run(job), sort.value)
+    rows = fleet.sorted_rows(run_with_client(job), sort.value)
     if as_json:
         typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
         return
@@ -118,9 +118,9 @@ def list_pledges(
     table = Table("pledge", "status", "next deadline", "missed", "organisation")
     for row in rows:
         table.add_row(row.pledge_id, row.status, _when(row.next_deadline), str(row.missed_cycles), row.organization)
-    console = _console()
-    console.print(table)
-    console.print(f"{len(rows)} pledge(s)")
+    screen = console()
+    screen.print(table)
+    screen.print(f"{len(rows)} pledge(s)")
 
 
 @ops_app.command("show")
@@ -138,22 +138,22 @@ def show(pledge_id: Annotated[str, typer.Argument(help="The pledge id, e.g. PF-7
             state = await pledges.state(pledge_id)
         except (PledgeError, RPCError) as exc:
             raise _failed(pledge_id, exc) from None
-        console = _console()
-        console.print(f"[bold]{state.pledge_id}[/bold] {state.submission.title}")
+        screen = console()
+        screen.print(f"[bold]{state.pledge_id}[/bold] {state.submission.title}")
         for line in explain(state):
-            console.print(line, highlight=False)
+            screen.print(line, highlight=False)
         steps = ladder_rows(state)
         if steps:
             ladder = Table("step", "when", "", title="the ladder of this stage")
             for says, at, taken in steps:
                 ladder.add_row(says, _when(at), taken)
-            console.print(ladder)
+            screen.print(ladder)
         timeline = Table("#", "when", "who", "what", "status", title="timeline")
         for event in state.timeline:
             timeline.add_row(str(event.seq), _when(event.at), event.registry_actor, event.message, event.status.value)
-        console.print(timeline)
+        screen.print(timeline)
 
-    _run(job)
+    run_with_client(job)
 
 
 @ops_app.command("resend")
@@ -184,11 +184,11 @@ def extend_all(
     async def job(pledges: PledgeClient, settings: Settings) -> ExtendAllResult:
         return await extensions.extend_all_open_cycles(pledges, days, reason, staff, task_queue=settings.task_queue)
 
-    result = _run(job)
-    console = _console()
-    console.print(f"extended {len(result.extended)}, refused {len(result.refused)}, failed {len(result.failed)}")
+    result = run_with_client(job)
+    screen = console()
+    screen.print(f"extended {len(result.extended)}, refused {len(result.refused)}, failed {len(result.failed)}")
     for pledge_id, why in sorted({**result.refused, **result.failed}.items()):
-        console.print(f"  {pledge_id}: {why}")
+        screen.print(f"  {pledge_id}: {why}")
     if result.failed:
         raise typer.Exit(1)
 
@@ -203,4 +203,4 @@ def close(
     from workflows.state import ClosureInput
 
     result = _act(pledge_id, lambda pledges: pledges.close(pledge_id, ClosureInput(reason=reason, staff=staff)))
-    _console().print(f"{pledge_id}: {result.status.value}. {result.message}")
+    console().print(f"{pledge_id}: {result.status.value}. {result.message}")

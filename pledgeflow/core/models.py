@@ -73,7 +73,7 @@ class Pledge(SQLModel, table=True):
     cycle: int = 0
     missed_cycles: int = 0
     last_report_at: dt.datetime | None = _utc(nullable=True)
-    # Bumping it revokes every token issued for the pledge; `pledgeflow ops revoke-tokens` will (issue #13).
+    # Bumping it revokes every token issued for the pledge: `pledgeflow ops revoke-tokens` does.
     token_version: int = 1
     updated_at: dt.datetime = _utc(nullable=False)
 
@@ -186,3 +186,29 @@ class StaffAccount(SQLModel, table=True):
     key_hash: str = Field(max_length=255)
     active: bool = True
     created_at: dt.datetime = _utc(nullable=False)
+
+
+class StaffSession(SQLModel, table=True):
+    """A staff member's browser session, server-side: the cookie holds a random id, the table its hash.
+
+    It ends at logout, after ``PLEDGEFLOW_STAFF_SESSION_IDLE_MINUTES`` without a request, after
+    ``PLEDGEFLOW_STAFF_SESSION_HOURS`` whatever happens, and when the account is deactivated or its key
+    rotated (``key_prefix`` no longer the account's). Its CSRF secret binds the staff forms to it.
+    """
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="staffaccount.id", index=True)
+    key_prefix: str = Field(max_length=16)
+    csrf_secret: str = Field(max_length=64)
+    created_at: dt.datetime = _utc(nullable=False)
+    last_seen_at: dt.datetime = _utc(nullable=False)
+    ended_at: dt.datetime | None = _utc(nullable=True)
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """A fixed-window counter of the ``limits`` library (pledgeflow.auth.rate_limits), shared by every API
+    process: one row per limit and client (an address, a focal point's email), reset when its window ends."""
+
+    key: str = Field(primary_key=True, max_length=255)
+    count: int = 0
+    expires_at: dt.datetime = _utc(nullable=False, index=True)

@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     iati_org_name: str = Field("Pledgeflow registry", description="Name of the registry's publisher (IATI).")
     iati_org_type: str = Field("40", description="IATI OrganisationType code of the publisher (40 multilateral).")
 
+    staff_session_idle_minutes: int = Field(30, ge=1, description="A staff session ends after this long unused.")
+    staff_session_hours: int = Field(12, ge=1, description="A staff session ends this long after login, used or not.")
+
+    # Rate limits, in the ``limits`` library's notation ("10/minute", "5 per hour", "100/day").
+    rate_limit_submissions_per_address: str = "20/hour"
+    rate_limit_submissions_per_email: str = "5/hour"
+    rate_limit_staff_login: str = "10/minute"
+    rate_limit_bad_staff_keys: str = "20/minute"
+    rate_limit_inbound_webhook: str = "120/minute"
+    max_request_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body the API accepts.")
+
+    metrics_token: str | None = Field(None, description="Bearer token Prometheus must send to GET /metrics.")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve /metrics on its own address.")
+
     policy: str = Field("default", description="Policy preset name (default, demo, global_compact).")
     policy_file: Path | None = Field(None, description="TOML file overriding the preset's numbers.")
 
@@ -85,6 +100,28 @@ class Settings(BaseSettings):
             if url.get_backend_name() not in {"sqlite", "postgresql"}:
                 raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
         return value
+
+    @field_validator(
+        "rate_limit_submissions_per_address",
+        "rate_limit_submissions_per_email",
+        "rate_limit_staff_login",
+        "rate_limit_bad_staff_keys",
+        "rate_limit_inbound_webhook",
+    )
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/minute' ({exc})") from exc
+        return value
+
+    @property
+    def https(self) -> bool:
+        """Served over https: cookies are Secure and ``__Host-`` prefixed, responses carry HSTS."""
+        return self.public_base_url.lower().startswith("https://")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

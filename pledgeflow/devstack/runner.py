@@ -29,6 +29,7 @@ import uvicorn
 from sqlmodel import select
 from temporalio.client import Client
 
+from api.access_log import uvicorn_log_config
 from api.app import create_app
 from pledgeflow.auth.staff_keys import Role, add_staff, authenticate
 from pledgeflow.core import db
@@ -304,7 +305,12 @@ async def serve(settings: Settings, echo: Callable[[str], None], demo: bool = Fa
         tasks.append(asyncio.create_task(receiver.serve(settings), name="inbound receiver"))
         tasks.append(asyncio.create_task(run_workers(client, settings), name="worker"))
         api_server = ApiServer(
-            uvicorn.Config(create_app(settings, client), host=settings.api_host, port=settings.api_port)
+            uvicorn.Config(
+                create_app(settings, client),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_config=uvicorn_log_config(),
+            )
         )
         tasks.append(asyncio.create_task(api_server.serve(), name="API"))
         while not api_server.started:

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, Report
-from pledgeflow.registry.public import PublicPledge, public_pledge, withhold_emails
+from pledgeflow.registry.public import PublicPledge, public_pledge, withhold_contacts
 from workflows.submission import GeographicScope, OrganizationType, Progress
 
 VERSION = "2.03"
@@ -124,7 +124,7 @@ def _activity(
     _narrative(ET.SubElement(activity, "participating-org", accountable), organization.name)
     for partner in pledge.partners:
         implementing = {"role": ROLE_IMPLEMENTING, "type": ORGANISATION_TYPE[partner.type]}
-        _narrative(ET.SubElement(activity, "participating-org", implementing), withhold_emails(partner.name))
+        _narrative(ET.SubElement(activity, "participating-org", implementing), withhold_contacts(partner.name))
     other = ET.SubElement(activity, "other-identifier", {"ref": pledge.id, "type": OTHER_ID_INTERNAL})
     _narrative(ET.SubElement(other, "owner-org", {"ref": publisher.ref}), publisher.name)
     ET.SubElement(activity, "activity-status", {"code": ACTIVITY_STATUS.get(pledge.closure_reason or "", "2")})
@@ -138,7 +138,7 @@ def _activity(
         ET.SubElement(activity, "recipient-country", {"code": code})
     for region in pledge.regions:
         own = {"code": _code(region), "vocabulary": REGION_OWN_VOCABULARY}
-        _narrative(ET.SubElement(activity, "recipient-region", own), withhold_emails(region))
+        _narrative(ET.SubElement(activity, "recipient-region", own), withhold_contacts(region))
     for sdg in pledge.sdgs:
         _narrative(ET.SubElement(activity, "tag", {"vocabulary": TAG_SDG_GOAL, "code": str(sdg)}), f"SDG {sdg}")
     for target in pledge.sdg_targets:
@@ -172,17 +172,17 @@ def _result(activity: ET.Element, report: Report, since: dt.datetime) -> None:
     result = ET.SubElement(activity, "result", {"type": RESULT_OTHER})
     kind = "Final report" if report.final else f"Progress report for cycle {report.cycle}"
     _narrative(ET.SubElement(result, "title"), f"{kind}, {report.received_at:%Y-%m-%d}")
-    _narrative(ET.SubElement(result, "description"), withhold_emails(report.narrative))
+    _narrative(ET.SubElement(result, "description"), withhold_contacts(report.narrative))
     period = (since.date(), max(since.date(), report.received_at.date()))
     progress = Progress(report.progress).value.replace("_", " ")
     actual = _indicator(result, MEASURE_QUALITATIVE, "Progress of the pledge", period)
     _narrative(ET.SubElement(actual, "comment"), progress)
     for deliverable in report.details.get("deliverables", []):
-        title = withhold_emails(str(deliverable["deliverable"]))
+        title = withhold_contacts(str(deliverable["deliverable"]))
         actual = _indicator(result, MEASURE_PERCENTAGE, f"{title}: percent complete", period, ascending=True)
         actual.set("value", str(int(deliverable["percent_complete"])))
         if deliverable.get("note"):
-            _narrative(ET.SubElement(actual, "comment"), withhold_emails(str(deliverable["note"])))
+            _narrative(ET.SubElement(actual, "comment"), withhold_contacts(str(deliverable["note"])))
 
 
 def _indicator(

@@ -1,8 +1,12 @@
 """What the public registry shows of a pledge, and how a registry row becomes it.
 
 The shapes are built field by field from an allow-list: the submission's contacts (focal point, backup
-contact) are never copied, and e-mail addresses typed into free text are withheld, so no contact e-mail
-reaches public output whatever the pledger wrote.
+contact) are never copied, and e-mail addresses and phone numbers typed into any free text (titles,
+descriptions, organisation, partner and region names, deliverables, reports, timeline) are withheld, so no
+contact reaches public output whatever the pledger wrote. Phone numbers are found by Google's
+libphonenumber rules (the ``phonenumberslite`` port): written internationally (+254 20 2712345), or in the
+national way of the pledging organisation's country (0722 123 456 for a Kenyan one), and only when valid
+there, so years, amounts and dates stay as they were written.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
+from iso3166 import countries_by_alpha3
+from phonenumbers import Leniency, PhoneNumberMatcher
 from pydantic import BaseModel, Field
 
 from pledgeflow.core import links
@@ -73,10 +80,32 @@ TRAFFIC_LIGHTS_IN_WORDS = "; ".join(
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 EMAIL_WITHHELD = "[e-mail withheld]"
+PHONE_WITHHELD = "[phone withheld]"
+# Seven digits or more in one run of digits, spaces, dots, dashes and brackets: the only text worth handing
+# to the (much slower) phone number matcher.
+_MAYBE_PHONE = re.compile(r"\+?\(?\d(?:[\s().\-/]{0,3}\d){6,}")
 
 
-def withhold_emails(text: str) -> str:
-    return _EMAIL.sub(EMAIL_WITHHELD, text)
+def withhold_contacts(text: str, country: str | None = None) -> str:
+    """``text`` with e-mail addresses and phone numbers withheld; ``country`` (alpha-3) is where national
+    numbers are read as the pledging organisation writes them."""
+    text = _EMAIL.sub(EMAIL_WITHHELD, text)
+    if not _MAYBE_PHONE.search(text):
+        return text
+    return _withhold_phones(text, _region(country))
+
+
+@lru_cache(maxsize=1024)
+def _withhold_phones(text: str, region: str) -> str:
+    for match in reversed(list(PhoneNumberMatcher(text, region, leniency=Leniency.VALID))):
+        text = text[: match.start] + PHONE_WITHHELD + text[match.end :]
+    return text
+
+
+def _region(country: str | None) -> str:
+    """The region code libphonenumber reads national numbers by ("ZZ": international numbers only)."""
+    found = countries_by_alpha3.get((country or "").upper())
+    return found.alpha2 if found is not None else "ZZ"
 
 
 def api_url(base: str, pledge_id: str) -> str:
@@ -148,27 +177,31 @@ def public_pledge(row: Pledge, base_url: str) -> PublicPledge:
     submission: dict[str, Any] = row.submission
     status = PublicStatus(row.status)
     assert row.published_at is not None
+
+    def public(text: str) -> str:
+        return withhold_contacts(text, row.organization_country)
+
     return PublicPledge(
         id=row.id,
-        title=withhold_emails(row.title),
-        description=withhold_emails(submission["description"]),
+        title=public(row.title),
+        description=public(submission["description"]),
         pledge_type=PledgeType(row.pledge_type),
         organization=PublicOrganization(
-            name=row.organization_name,
+            name=public(row.organization_name),
             type=OrganizationType(row.organization_type),
             country=row.organization_country,
         ),
-        partners=[PublicPartner(name=p["name"], type=p["type"]) for p in submission.get("partners", [])],
+        partners=[PublicPartner(name=public(p["name"]), type=p["type"]) for p in submission.get("partners", [])],
         sdgs=list(submission["sdgs"]),
         sdg_targets=list(submission.get("sdg_targets", [])),
         geographic_scope=GeographicScope(row.geographic_scope),
         countries=list(submission.get("countries", [])),
-        regions=list(submission.get("regions", [])),
+        regions=[public(region) for region in submission.get("regions", [])],
         start_date=row.start_date,
         end_date=row.end_date,
         open_ended=row.open_ended,
         deliverables=[
-            PublicDeliverable(title=withhold_emails(d["title"]), due_date=d["due_date"])
+            PublicDeliverable(title=public(d["title"]), due_date=d["due_date"])
             for d in submission.get("deliverables", [])
         ],
         resources=PublicResources(
@@ -181,7 +214,7 @@ def public_pledge(row: Pledge, base_url: str) -> PublicPledge:
         status=status,
         traffic_light=TRAFFIC_LIGHTS[status],
         closure_reason=row.closure_reason,
-        closure_note=withhold_emails(row.closure_note) if row.closure_note else None,
+        closure_note=public(row.closure_note) if row.closure_note else None,
         published_at=row.published_at,
         last_report_at=row.last_report_at,
         next_deadline=row.next_deadline if status != PublicStatus.closed else None,
@@ -205,26 +238,33 @@ class PublicReport(BaseModel):
     links: list[str]
 
 
-def public_report(row: Report) -> PublicReport:
+def public_report(row: Report, country: str | None = None) -> PublicReport:
+    """``country``: the pledging organisation's, for the phone numbers written in its national way."""
     details: dict[str, Any] = row.details
+
+    def public(text: str) -> str:
+        return withhold_contacts(text, country)
+
     return PublicReport(
         cycle=row.cycle,
         received_at=row.received_at,
         source=row.source,
         final=row.final,
         progress=Progress(row.progress),
-        narrative=withhold_emails(row.narrative),
+        narrative=public(row.narrative),
         deliverables=[
             DeliverableProgress(
-                deliverable=withhold_emails(d["deliverable"]),
+                deliverable=public(d["deliverable"]),
                 percent_complete=d["percent_complete"],
-                note=withhold_emails(d["note"]) if d.get("note") else None,
+                note=public(d["note"]) if d.get("note") else None,
             )
             for d in details.get("deliverables", [])
         ],
         resources_mobilized_usd=details.get("resources_mobilized_usd"),
         beneficiaries_reached=details.get("beneficiaries_reached"),
-        partners_added=[PublicPartner(name=p["name"], type=p["type"]) for p in details.get("partners_added", [])],
+        partners_added=[
+            PublicPartner(name=public(p["name"]), type=p["type"]) for p in details.get("partners_added", [])
+        ],
         links=[str(link) for link in details.get("links", [])],
     )
 
@@ -237,12 +277,12 @@ class PublicTimelineEntry(BaseModel):
     status: str
 
 
-def public_timeline_entry(row: TimelineEntry) -> PublicTimelineEntry:
+def public_timeline_entry(row: TimelineEntry, country: str | None = None) -> PublicTimelineEntry:
     return PublicTimelineEntry(
         at=row.at,
         actor=row.actor.split(":", 1)[0],
         kind=row.kind,
-        message=withhold_emails(row.message),
+        message=withhold_contacts(row.message, country),
         status=row.status,
     )
 

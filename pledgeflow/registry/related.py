@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG
 from pledgeflow.registry import json_lists
+from pledgeflow.registry.public import withhold_contacts
 from pledgeflow.registry.search import is_public
 
 SDG_WEIGHT = 1
@@ -98,13 +99,15 @@ def _match(pledge: Pledge, other: Pledge) -> Match:
     if pledge.organization_name.casefold() in their_partners:
         links.append(pledge.organization_name)
         reasons.append(f"partners with {pledge.organization_name}")
+    country = other.organization_country
     return Match(
         pledge=other,
         score=SDG_WEIGHT * len(sdgs) + COUNTRY_WEIGHT * len(countries) + PARTNER_WEIGHT * len(links),
-        reason="; ".join(reasons),
+        # Partner and organisation names are free text: contacts typed into them are withheld here too.
+        reason=withhold_contacts("; ".join(reasons), country),
         shared_sdgs=sdgs,
         shared_countries=countries,
-        shared_partners=sorted(set(links)),
+        shared_partners=sorted({withhold_contacts(link, country) for link in links}),
     )
 
 

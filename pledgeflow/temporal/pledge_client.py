@@ -7,9 +7,19 @@ The API, the pages, ``pledgeflow ops``, the inbound receiver and the tests all g
   workflow does not know the action at all (a pledge started by older code): not allowed now.
 - :class:`PledgeNotFound`: no pledge has this id. :class:`PledgeClosed`: an action reached a pledge whose
   workflow has ended.
-- :class:`TemporalUnavailable`: the server is unreachable. :class:`WorkersNotAnswering`: no worker answered
-  in time. :class:`StateUnreadable`: a worker answered the query with a failure.
-  :class:`NoPledgeIdLeft`: every id a submission may take is taken.
+- :class:`TemporalUnavailable`: the server is unreachable. :class:`WorkersNotAnswering`: no worker took the
+  call in time (an action was not accepted: nothing is applied yet). :class:`WorkflowTaskFailing`: the
+  pledge's workflow task is failing and being retried. :class:`StateUnreadable`: a worker answered the
+  query with a failure. :class:`NoPledgeIdLeft`: every id a submission may take is taken.
+- :class:`ActionPending`: the workflow accepted the action but its answer did not come in time; it will be
+  applied, and a retry with the same update id attaches to it.
+- :class:`PayloadTooLarge`: the submission or action is too large for a workflow's history.
+  :class:`IdempotencyKeyReused`: a submission's Idempotency-Key came with another body.
+
+Every action is an update with an id: the caller's (derived from its Idempotency-Key, see
+pledgeflow.auth.idempotency) or a fresh one. The client waits first for the workflow to accept the update,
+then for its result, each with its own deadline, so "not accepted" (503, nothing happened) and "accepted,
+answer pending" (202, it will happen once) are never confused.
 
 Handlers are named by method reference (``PledgeWorkflow.decide``), so renaming one is a type error here.
 """
@@ -17,7 +27,9 @@ Handlers are named by method reference (``PledgeWorkflow.decide``), so renaming 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
 from enum import StrEnum
@@ -32,6 +44,8 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -56,6 +70,7 @@ from workflows.state import (
     ExtensionRefusalInput,
     ExtensionRequestInput,
     ImportedPledge,
+    LinksRenewalInput,
     PledgeState,
     PledgeStatus,
     ReportInput,
@@ -69,13 +84,19 @@ from workflows.state import (
 from workflows.submission import Submission
 
 CONNECT_TIMEOUT = 5.0
-# A query or update needs a worker to answer; without one the server would hold the call for a minute.
+# A query, or an update's acceptance, needs a worker to answer; without one the server would hold the call
+# for a minute.
 ANSWER_TIMEOUT = 15.0
+# Once accepted, how long to wait for the action's answer before saying it is accepted and pending.
+RESULT_TIMEOUT = 15.0
 MAX_ID_ATTEMPTS = 8
 # The memo key naming the import key an imported pledge was started for; its id is derived from the key under a
 # prefix of its own, so no Idempotency-Key sent to the API can claim an imported pledge's id.
 IMPORT_MEMO = "import_key"
 IMPORT_ID_PREFIX = "import:"
+# Temporal warns above 512 KiB and refuses above 2 MiB per payload (and 4 MiB per gRPC message); a
+# pledge's input stays far below, so anything larger is refused here before it reaches a history.
+MAX_PAYLOAD_BYTES = 512 * 1024
 
 _UNREACHABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED)
 _PLEDGE_ID = re.compile(ids.PATTERN)
@@ -128,7 +149,7 @@ class TemporalUnavailable(PledgeError):
 
 class WorkersNotAnswering(PledgeError):
     def __init__(self) -> None:
-        super().__init__("the pledge workers did not answer in time; try again shortly")
+        super().__init__("the pledge workers did not answer in time, so nothing was applied; try again shortly")
 
 
 class StateUnreadable(PledgeError):
@@ -141,9 +162,41 @@ class NoPledgeIdLeft(PledgeError):
         super().__init__("could not allocate a pledge id; try again")
 
 
+class WorkflowTaskFailing(PledgeError):
+    def __init__(self) -> None:
+        super().__init__("the pledge's workflow is recovering from an error and cannot answer now; try again shortly")
+
+
+class ActionPending(PledgeError):
+    def __init__(self, update_id: str) -> None:
+        super().__init__(
+            "the action was accepted and is being applied; send the same request again (same Idempotency-Key) "
+            "for its result"
+        )
+        self.update_id = update_id
+
+
+class PayloadTooLarge(PledgeError):
+    def __init__(self, size: int | None = None) -> None:
+        measured = f" ({size:,} bytes)" if size is not None else ""
+        super().__init__(f"the request is too large to keep in the pledge's history{measured}")
+
+
+class IdempotencyKeyReused(PledgeError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used for a submission with another body; use a new key")
+
+
+def submission_fingerprint(submission: Submission) -> str:
+    """What a submission's Idempotency-Key is bound to: the same key with another body is not a retry."""
+    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
+
+
 class PledgeClient:
     """Without a connected ``client`` it connects on first use, so a process starts (and says Temporal is
     unavailable) while the server is down, and checks credentials and input before it needs Temporal."""
+
+    max_payload_bytes = MAX_PAYLOAD_BYTES
 
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self._settings = settings
@@ -165,8 +218,11 @@ class PledgeClient:
     # --- starting a pledge ------------------------------------------------------------------------
 
     async def start(self, submission: Submission, idempotency_key: str | None = None) -> str:
-        """Start a pledge's workflow and return its id; the same ``idempotency_key`` always gives the same one."""
+        """Start a pledge's workflow and return its id; the same ``idempotency_key`` with the same submission
+        always gives the same one, and with another submission is refused (:class:`IdempotencyKeyReused`)."""
         client = await self.temporal()
+        await self._refuse_if_too_large(client, submission)
+        fingerprint = submission_fingerprint(submission)
         async with _answered_within(None):
             for attempt in range(MAX_ID_ATTEMPTS):
                 if idempotency_key is None:
@@ -182,9 +238,13 @@ class PledgeClient:
                 # key whose id collided, in which case step to the next id.
                 with suppress(WorkflowAlreadyStartedError):
                     start = self._new(pledge_id, submission, idempotency_key=idempotency_key)
-                    memo = {"idempotency_key": idempotency_key}
+                    memo = {"idempotency_key": idempotency_key, "submission_fingerprint": fingerprint}
                     await self._start(client, start, memo, WorkflowIDConflictPolicy.USE_EXISTING)
                 if await self._memo_of(client, pledge_id, "idempotency_key") == idempotency_key:
+                    # Pledges started before the fingerprint was kept have none: a retry cannot be told apart.
+                    kept = await self._memo_of(client, pledge_id, "submission_fingerprint")
+                    if kept and kept != fingerprint:
+                        raise IdempotencyKeyReused
                     return pledge_id
         raise NoPledgeIdLeft
 
@@ -192,6 +252,7 @@ class PledgeClient:
         """Start the workflow of a pledge from an earlier registry, placed on its ladder (docs/import.md), or find
         the one an earlier import of the same ``imported.key`` started: its id, and whether it is new."""
         client = await self.temporal()
+        await self._refuse_if_too_large(client, submission)
         async with _answered_within(None):
             for attempt in range(MAX_ID_ATTEMPTS):
                 key = IMPORT_ID_PREFIX + imported.key
@@ -252,36 +313,50 @@ class PledgeClient:
 
     # --- what people do: one update each, checked by its validator --------------------------------
 
-    async def decide(self, pledge_id: str, decision: DecisionInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.decide, decision)
+    async def decide(self, pledge_id: str, decision: DecisionInput, update_id: str | None = None) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.decide, decision, update_id)
 
-    async def revise(self, pledge_id: str, revision: RevisionInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.revise, revision)
+    async def revise(self, pledge_id: str, revision: RevisionInput, update_id: str | None = None) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.revise, revision, update_id)
 
-    async def report(self, pledge_id: str, report: ReportInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.submit_report, report)
+    async def report(self, pledge_id: str, report: ReportInput, update_id: str | None = None) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.submit_report, report, update_id)
 
-    async def request_extension(self, pledge_id: str, request: ExtensionRequestInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.request_extension, request)
+    async def request_extension(
+        self, pledge_id: str, request: ExtensionRequestInput, update_id: str | None = None
+    ) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.request_extension, request, update_id)
 
-    async def grant_extension(self, pledge_id: str, grant: ExtensionGrantInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.grant_extension, grant)
+    async def grant_extension(
+        self, pledge_id: str, grant: ExtensionGrantInput, update_id: str | None = None
+    ) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.grant_extension, grant, update_id)
 
-    async def refuse_extension(self, pledge_id: str, refusal: ExtensionRefusalInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.refuse_extension, refusal)
+    async def refuse_extension(
+        self, pledge_id: str, refusal: ExtensionRefusalInput, update_id: str | None = None
+    ) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.refuse_extension, refusal, update_id)
 
-    async def withdraw(self, pledge_id: str, withdrawal: WithdrawalInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.withdraw, withdrawal)
+    async def withdraw(self, pledge_id: str, withdrawal: WithdrawalInput, update_id: str | None = None) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.withdraw, withdrawal, update_id)
 
-    async def close(self, pledge_id: str, closure: ClosureInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.close, closure)
+    async def close(self, pledge_id: str, closure: ClosureInput, update_id: str | None = None) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.close, closure, update_id)
 
-    async def resend_email(self, pledge_id: str, resend: ResendInput) -> ActionResult:
-        return await self._update(pledge_id, PledgeWorkflow.resend_email, resend)
+    async def renew_links(
+        self, pledge_id: str, renewal: LinksRenewalInput, update_id: str | None = None
+    ) -> ActionResult:
+        """Revoke every earlier link of the pledge and email the pledger a fresh one."""
+        return await self._update(pledge_id, PledgeWorkflow.renew_links, renewal, update_id)
 
-    async def stop_reminders(self, pledge_id: str, stop: StopRemindersInput) -> ActionResult:
+    async def resend_email(self, pledge_id: str, resend: ResendInput, update_id: str | None = None) -> ActionResult:
+        return await self._update(pledge_id, PledgeWorkflow.resend_email, resend, update_id)
+
+    async def stop_reminders(
+        self, pledge_id: str, stop: StopRemindersInput, update_id: str | None = None
+    ) -> ActionResult:
         """A contact's one-click unsubscribe: no more reminders to that address; the pledge goes on."""
-        return await self._update(pledge_id, PledgeWorkflow.stop_reminders, stop)
+        return await self._update(pledge_id, PledgeWorkflow.stop_reminders, stop, update_id)
 
     async def reply(self, pledge_id: str, reply: EmailReply) -> None:
         """A pledger's reply by email: a signal, so nothing waits for a worker (the workflow judges it)."""
@@ -294,17 +369,50 @@ class PledgeClient:
                     raise await self._not_running(handle, pledge_id) from exc
                 raise
 
-    async def _update(self, pledge_id: str, update: Update[Action], argument: Action) -> ActionResult:
+    async def _update(
+        self, pledge_id: str, update: Update[Action], argument: Action, update_id: str | None
+    ) -> ActionResult:
         handle = await self._handle(pledge_id)
+        await self._refuse_if_too_large(await self.temporal(), argument)
+        update_id = update_id or f"request-{uuid.uuid4()}"
+        # Not accepted in time: nothing is applied yet (503), and a retry with this id attaches to the same
+        # update should a worker take it later, so it is applied once.
         async with _answered_within(ANSWER_TIMEOUT):
             try:
-                return cast(ActionResult, await handle.execute_update(update, argument))
+                started = await handle.start_update(
+                    update, argument, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+                )
             except WorkflowUpdateFailedError as exc:
                 raise await self._refusal(handle, exc.cause) from exc
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     raise await self._not_running(handle, pledge_id) from exc
                 raise
+        return await self._result_of(handle, started, update_id)
+
+    async def _result_of(
+        self,
+        handle: WorkflowHandle[PledgeWorkflow, PledgeState],
+        started: WorkflowUpdateHandle[Any],
+        update_id: str,
+    ) -> ActionResult:
+        """The accepted action's answer; accepted means it will be applied, so a late answer is pending, never
+        "unavailable"."""
+        try:
+            async with asyncio.timeout(RESULT_TIMEOUT):
+                return cast(ActionResult, await started.result())
+        except WorkflowUpdateFailedError as exc:
+            # Refused after acceptance: the handler's own check found the pledge moved on meanwhile.
+            async with _answered_within(ANSWER_TIMEOUT):
+                raise await self._refusal(handle, exc.cause) from exc
+        except (TimeoutError, RPCTimeoutOrCancelledError, RPCError) as exc:
+            raise ActionPending(update_id) from exc
+
+    async def _refuse_if_too_large(self, client: Client, value: BaseModel) -> None:
+        payloads = await client.data_converter.encode([value])
+        size = sum(payload.ByteSize() for payload in payloads)
+        if size > self.max_payload_bytes:
+            raise PayloadTooLarge(size)
 
     async def _handle(self, pledge_id: str) -> WorkflowHandle[PledgeWorkflow, PledgeState]:
         if not _PLEDGE_ID.match(pledge_id):
@@ -357,12 +465,29 @@ async def _answered_within(seconds: float | None) -> AsyncIterator[None]:
         async with deadline:
             yield
     except RPCError as exc:
-        if exc.status in _UNREACHABLE:
-            raise TemporalUnavailable from exc
-        raise
+        raise _meaning_of(exc) from exc
     except (TimeoutError, RPCTimeoutOrCancelledError) as exc:
         if seconds is not None and (isinstance(exc, TimeoutError) or deadline.expired()):
             raise WorkersNotAnswering from exc
         if isinstance(exc, RPCTimeoutOrCancelledError):
             raise TemporalUnavailable from exc
         raise
+
+
+def _meaning_of(error: RPCError) -> PledgeError | RPCError:
+    """What a server's refusal means for the caller; an RPCError left as it is, is a bug to see."""
+    if _too_large(error):
+        return PayloadTooLarge()
+    if error.status == RPCStatusCode.FAILED_PRECONDITION:
+        return WorkflowTaskFailing()  # "workflow task in failed state": retried by the server until it passes
+    if error.status in _UNREACHABLE:
+        return TemporalUnavailable()
+    return error
+
+
+def _too_large(error: RPCError) -> bool:
+    message = error.message.lower()
+    if error.status == RPCStatusCode.INVALID_ARGUMENT:
+        return "size exceeds limit" in message or "payloadstoolarge" in message or "too large" in message
+    # gRPC's own limit on a message, as the server answers it: not an outage.
+    return error.status == RPCStatusCode.RESOURCE_EXHAUSTED and "larger than max" in message

@@ -39,7 +39,7 @@ def build_workers(
             client,
             task_queue=settings.task_queue,
             workflows=[PledgeWorkflow],
-            activities=[registry.project_pledge, policy.load_policy],
+            activities=[registry.project_pledge, registry.revoke_tokens, policy.load_policy],
             activity_executor=executor,
             workflow_runner=workflow_runner(),
         ),

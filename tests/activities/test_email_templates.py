@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,26 @@ def test_a_receipt_asked_for_before_it_quoted_replies_still_renders(renderer: Em
     assert missing_context(request) == []
     text, _ = parts(as_received(renderer.render(request)))
     assert "Thank you for reporting" in text and "took as your report" not in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Otieno, Amina (Ministry of ICT, “Digital Kenya”) x@evil.example",
+        'Amina "the focal point" Otieno, <x@evil.example>',
+        "Dr. Amina Otieno (Head of Unit); cc: x@evil.example",
+        "Ōtieno, Amína — Director-General of Connectivity and Digital Infrastructure Development, x@evil.example",
+    ],
+)
+def test_any_display_name_stays_one_quoted_name_of_the_one_recipient(renderer: EmailRenderer, name: str) -> None:
+    recipient = Recipient(email="amina@connect-africa.example", name=name, role="focal_point")
+    received = as_received(renderer.render(request_for(EmailKind.published, recipient)))
+    # As a mail client reads the header: one address, the recipient's, under the whole name.
+    [address] = received["To"].addresses
+    assert address.addr_spec == "amina@connect-africa.example"
+    # (Python's parser puts a space between the two encoded words a long non-ASCII name folds into, where
+    # RFC 2047 readers join them; the characters are all there, in order.)
+    assert address.display_name.split() == name.split() or "".join(address.display_name.split()) == "".join(
+        name.split()
+    )
+    assert [pair[1] for pair in getaddresses([str(received["To"])])] == ["amina@connect-africa.example"]

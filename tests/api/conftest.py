@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -28,7 +27,7 @@ from pledgeflow.auth.staff_keys import Role, add_staff
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge
 from pledgeflow.core.settings import Settings
-from tests.conftest import SmtpSink, Stack, free_port, make_settings, run_workers
+from tests.conftest import SmtpSink, Stack, make_settings, run_workers
 from tests.factories import submission_data
 from workflows.state import workflow_id
 
@@ -137,15 +136,6 @@ def make_staff(database_url: str) -> dict[Role, str]:
 @pytest.fixture
 def staff_keys(stack: Stack) -> dict[Role, str]:
     return make_staff(stack.settings.database_url)
-
-
-@pytest.fixture(scope="module")
-def module_smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink(host="127.0.0.1", port=free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    yield sink
-    controller.stop()
 
 
 QUICK_CYCLE_POLICY = 'reporting_interval = "2s"\nearly_report_window = "1s"\n'

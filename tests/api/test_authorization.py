@@ -7,6 +7,7 @@ share one pledge (and the pledge's status does not matter for them).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,25 +15,29 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from pledgeflow.auth.staff_keys import Role
+from pledgeflow.auth.staff_keys import Role, add_staff, deactivate, rotate_key
+from pledgeflow.core.db import session_for
 from tests.api.conftest import Submitted, bearer, in_status, submit
-from tests.conftest import Stack
+from tests.conftest import METRICS_TOKEN, Stack
 from tests.factories import report_data, submission_data
 
-CALLERS = ("nobody", "other_pledge", "pledger", "vetter", "operator", "admin")
+# deactivated: a vetter's key after `pledgeflow staff deactivate`; rotated: an admin's old key after
+# `pledgeflow staff rotate-key`; scraper: Prometheus with PLEDGEFLOW_METRICS_TOKEN.
+CALLERS = ("nobody", "other_pledge", "pledger", "vetter", "operator", "admin", "deactivated", "rotated", "scraper")
 
-MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
-    # action                   nobody  other_pledge  pledger  vetter  operator  admin
-    "read the pledge":         (401,   403,          200,     200,    200,      200),
-    "revise the submission":   (401,   403,          200,     403,    403,      403),
-    "report progress":         (401,   403,          201,     403,    403,      403),
-    "ask for an extension":    (401,   403,          201,     403,    403,      403),
-    "withdraw":                (401,   403,          200,     403,    403,      403),
-    "see the review queue":    (401,   403,          403,     200,    403,      200),
-    "decide":                  (401,   403,          403,     201,    403,      201),
-    "grant an extension":      (401,   403,          403,     403,    201,      201),
-    "refuse an extension":     (401,   403,          403,     403,    201,      201),
-    "close":                   (401,   403,          403,     403,    200,      200),
+MATRIX: dict[str, tuple[int, int, int, int, int, int, int, int, int]] = {
+    # action                   nobody  other_pledge  pledger  vetter  operator  admin  deactivated  rotated  scraper
+    "read the pledge":         (401,   403,          200,     200,    200,      200,   401,         401,     401),
+    "revise the submission":   (401,   403,          200,     403,    403,      403,   401,         401,     401),
+    "report progress":         (401,   403,          201,     403,    403,      403,   401,         401,     401),
+    "ask for an extension":    (401,   403,          201,     403,    403,      403,   401,         401,     401),
+    "withdraw":                (401,   403,          200,     403,    403,      403,   401,         401,     401),
+    "see the review queue":    (401,   403,          403,     200,    403,      200,   401,         401,     401),
+    "decide":                  (401,   403,          403,     201,    403,      201,   401,         401,     401),
+    "grant an extension":      (401,   403,          403,     403,    201,      201,   401,         401,     401),
+    "refuse an extension":     (401,   403,          403,     403,    201,      201,   401,         401,     401),
+    "close":                   (401,   403,          403,     403,    200,      200,   401,         401,     401),
+    "scrape metrics":          (401,   401,          401,     401,    401,      401,   401,         401,     200),
 }  # fmt: skip
 
 
@@ -65,6 +70,7 @@ ACTIONS = {
         "POST", "/api/v1/pledges/{id}/extension-refusals", "report_due", {"reason": "Report what you have"}, None, True
     ),
     "close": Action("POST", "/api/v1/pledges/{id}/closure", "in_review", {"reason": "Duplicate of PF-22222222"}),
+    "scrape metrics": Action("GET", "/metrics", "in_review"),
 }
 
 CELLS = [
@@ -74,13 +80,27 @@ CELLS = [
 ]
 
 
-def _credentials(caller: str, pledge: Submitted, other: Submitted, staff: dict[Role, str]) -> dict[str, str]:
+def _credentials(caller: str, pledge: Submitted, other: Submitted, staff: dict[str, str]) -> dict[str, str]:
     tokens: dict[str, Callable[[], str]] = {
         "other_pledge": lambda: other.token,
         "pledger": lambda: pledge.token,
-        **{role.value: (lambda role=role: staff[role]) for role in Role},
+        "scraper": lambda: METRICS_TOKEN,
+        **{name: (lambda name=name: staff[name]) for name in staff},
     }
     return {} if caller == "nobody" else bearer(tokens[caller]())
+
+
+@pytest.fixture(scope="module")
+def callers_keys(shared_stack: Stack, shared_staff: dict[Role, str]) -> dict[str, str]:
+    """The staff keys by caller, with a deactivated one and a rotated-out one made by the CLI's functions."""
+    keys = {role.value: key for role, key in shared_staff.items()}
+    suffix = uuid.uuid4().hex[:6]
+    with session_for(shared_stack.settings.database_url) as session:
+        keys["deactivated"] = add_staff(session, f"deactivated-{suffix}", Role.vetter)
+        deactivate(session, f"deactivated-{suffix}")
+        keys["rotated"] = add_staff(session, f"rotated-{suffix}", Role.admin)
+        rotate_key(session, f"rotated-{suffix}")
+    return keys
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +121,7 @@ async def test_authorization_matrix(
     expected: int,
     shared_stack: Stack,
     shared_staff: dict[Role, str],
+    callers_keys: dict[str, str],
     refused_pledge_and_other: tuple[Submitted, Submitted],
     openapi: dict[str, Any],
 ) -> None:
@@ -113,7 +134,7 @@ async def test_authorization_matrix(
         spec.method,
         spec.path.format(id=pledge.id),
         json=spec.body,
-        headers={**_credentials(caller, pledge, other, shared_staff), **(spec.headers or {})},
+        headers={**_credentials(caller, pledge, other, callers_keys), **(spec.headers or {})},
     )
     assert response.status_code == expected, response.text
     if expected >= 400:

@@ -16,8 +16,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities
 from api.app import create_app
+from api.routers.metrics import serve_on_own_address
 from tests.api.registry_seeding import Registry, registry_fixture, registry_url_fixture  # noqa: F401
-from tests.conftest import SmtpSink, free_port, make_settings
+from tests.conftest import METRICS_TOKEN, SmtpSink, free_port, make_settings
 from workflows.emails import EmailKind, EmailRequest, Recipient
 from workflows.state import ClosureReason, PledgeStatus
 
@@ -36,6 +37,10 @@ def refusing_smtp() -> Iterator[tuple[str, int]]:
     controller.start()
     yield "127.0.0.1", port
     controller.stop()
+
+
+async def _scrape(http: httpx.AsyncClient) -> httpx.Response:
+    return await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,7 +67,7 @@ async def test_metrics_show_pledges_by_status(registry: Registry) -> None:
         registry.publish(status=status)
     registry.publish(status=PledgeStatus.closed, closure_reason=ClosureReason.delisted)
 
-    response = await registry.http.get("/metrics")
+    response = await _scrape(registry.http)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     samples = _samples(response.text)
@@ -89,7 +94,7 @@ async def test_metrics_count_emails_sent_and_failed(
         await _send(refusing, pledge_id, "nobody@connect-africa.example")
     assert len(smtp_sink.messages) == 2
 
-    samples = _samples((await registry.http.get("/metrics")).text)
+    samples = _samples((await _scrape(registry.http)).text)
     kind = "submission_received"
     assert samples[("pledgeflow_emails", (("kind", kind), ("state", "sent")))] == 2
     assert samples[("pledgeflow_emails", (("kind", kind), ("state", "failed")))] == 1
@@ -103,7 +108,7 @@ async def test_metrics_time_requests_by_route(registry: Registry) -> None:
     assert (await registry.http.get("/api/v1/registry/pledges/PF-2222222")).status_code == 404
     assert (await registry.http.get("/no/such/path")).status_code == 404
 
-    samples = _samples((await registry.http.get("/metrics")).text)
+    samples = _samples((await _scrape(registry.http)).text)
     count = "pledgeflow_http_request_duration_seconds_count"
 
     def requests(route: str, status: str) -> float:
@@ -120,8 +125,34 @@ async def test_metrics_say_when_the_registry_is_unreachable(tmp_path: Path) -> N
     unreachable = make_settings(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/registry")
     transport = httpx.ASGITransport(app=create_app(unreachable))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        response = await http.get("/metrics")
+        response = await _scrape(http)
     assert response.status_code == 200  # the scrape still works, and says the database did not answer
     samples = _samples(response.text)
     assert samples[("pledgeflow_registry_up", ())] == 0
     assert not any(name == "pledgeflow_pledges" for name, _ in samples)
+
+
+async def test_metrics_need_the_scrapers_token_and_are_404_without_one_set(registry: Registry, tmp_path: Path) -> None:
+    http = registry.http
+    assert (await http.get("/metrics")).status_code == 401
+    staff_or_pledger = {"Authorization": "Bearer pfs_0000000_not-the-metrics-token"}
+    assert (await http.get("/metrics", headers=staff_or_pledger)).status_code == 401
+    unset = make_settings(tmp_path, registry.url, metrics_token=None)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(unset)), base_url="http://t") as other:
+        closed = await other.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert closed.status_code == 404 and "PLEDGEFLOW_METRICS_PORT" in closed.json()["detail"]
+
+
+async def test_metrics_on_their_own_address_need_no_token(registry: Registry, tmp_path: Path) -> None:
+    port = free_port()
+    settings = make_settings(tmp_path, registry.url, metrics_token=None, metrics_port=port)
+    app = create_app(settings)
+    served = serve_on_own_address(app, settings)
+    assert served is not None
+    try:
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        served[0].shutdown()
+    assert response.status_code == 200
+    assert ("pledgeflow_registry_up", ()) in _samples(response.text)

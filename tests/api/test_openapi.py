@@ -9,19 +9,22 @@ import pytest
 from api.app import create_app
 from pledgeflow.core.settings import Settings
 
-ON_PLEDGE = {"401", "403", "404", "503"}
+# 429: a client whose staff keys were refused too often waits, on every endpoint that takes a key.
+ON_PLEDGE = {"401", "403", "404", "429", "503"}
+# An action: refused (409, 422), too large (413), or accepted with its answer still pending (202).
+ACTION = {"202", "409", "413", "422"} | ON_PLEDGE
 DECLARED: dict[tuple[str, str], set[str]] = {
-    ("post", "/api/v1/pledges"): {"202", "422", "503"},
+    ("post", "/api/v1/pledges"): {"202", "409", "413", "422", "429", "503"},
     ("get", "/api/v1/pledges/{pledge_id}"): {"200", "422"} | ON_PLEDGE,
-    ("put", "/api/v1/pledges/{pledge_id}/submission"): {"200", "409", "412", "422", "428"} | ON_PLEDGE,
-    ("post", "/api/v1/pledges/{pledge_id}/reports"): {"201", "409", "422"} | ON_PLEDGE,
-    ("post", "/api/v1/pledges/{pledge_id}/extension-requests"): {"201", "409", "422"} | ON_PLEDGE,
-    ("post", "/api/v1/pledges/{pledge_id}/withdrawal"): {"200", "409", "422"} | ON_PLEDGE,
-    ("get", "/api/v1/review/queue"): {"200", "401", "403", "422", "503"},
-    ("post", "/api/v1/pledges/{pledge_id}/decisions"): {"201", "409", "422"} | ON_PLEDGE,
-    ("post", "/api/v1/pledges/{pledge_id}/extensions"): {"201", "409", "422"} | ON_PLEDGE,
-    ("post", "/api/v1/pledges/{pledge_id}/extension-refusals"): {"201", "409", "422"} | ON_PLEDGE,
-    ("post", "/api/v1/pledges/{pledge_id}/closure"): {"200", "409", "422"} | ON_PLEDGE,
+    ("put", "/api/v1/pledges/{pledge_id}/submission"): {"200", "412", "428"} | ACTION,
+    ("post", "/api/v1/pledges/{pledge_id}/reports"): {"201"} | ACTION,
+    ("post", "/api/v1/pledges/{pledge_id}/extension-requests"): {"201"} | ACTION,
+    ("post", "/api/v1/pledges/{pledge_id}/withdrawal"): {"200"} | ACTION,
+    ("get", "/api/v1/review/queue"): {"200", "401", "403", "422", "429", "503"},
+    ("post", "/api/v1/pledges/{pledge_id}/decisions"): {"201"} | ACTION,
+    ("post", "/api/v1/pledges/{pledge_id}/extensions"): {"201"} | ACTION,
+    ("post", "/api/v1/pledges/{pledge_id}/extension-refusals"): {"201"} | ACTION,
+    ("post", "/api/v1/pledges/{pledge_id}/closure"): {"200"} | ACTION,
 }
 
 
@@ -46,8 +49,9 @@ def test_each_endpoint_declares_exactly_the_responses_it_gives(openapi: dict[str
             assert response["content"] == {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
             }
-    if "503" in responses:
-        assert "Retry-After" in responses["503"]["headers"]
+    for code in ("503", "429"):
+        if code in responses:
+            assert "Retry-After" in responses[code]["headers"]
     if path.endswith("{pledge_id}") or path.endswith("/submission"):
         assert "ETag" in responses["200"]["headers"]
 

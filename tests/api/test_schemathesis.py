@@ -14,7 +14,8 @@ itself, so the same case always goes out the same way (a failure reproduces and 
 - ``other_pledge``: a real pledge's id with another pledge's manage token — the 403 paths;
 - ``admin``, ``vetter``, ``operator``: staff keys, with a real pledge's id — the review queue, decisions,
   extensions, refusals and closure reach the workflow, and the wrong roles meet 403;
-- the inbound webhook gets the configured shared secret under every caller but ``as_generated``.
+- the inbound webhook gets the configured shared secret, and ``/metrics`` the scraper's token, under every
+  caller but ``as_generated``.
 Real pledges come from a pool submitted for each operation's test (one in review, one with changes
 requested, one published), so an action that closes a pledge does not leave every later test a 409. Some
 cases of the submission, revision and report operations carry a realistic body instead of the generated
@@ -58,7 +59,7 @@ from api.app import create_app
 from pledgeflow.auth.staff_keys import Role
 from pledgeflow.core.settings import Settings
 from tests.api.conftest import bearer, make_staff
-from tests.conftest import SmtpSink, make_settings, run_workers
+from tests.conftest import METRICS_TOKEN, SmtpSink, make_settings, run_workers
 from tests.factories import report_data, submission_data
 from workflows.state import workflow_id
 
@@ -201,6 +202,10 @@ async def as_caller(fuzzed: Fuzzed, case: Case[Any]) -> dict[str, Any]:
     headers = dict(request.get("headers") or {})
     if case.operation.path == "/api/v1/inbound/email":
         request["headers"] = {**headers, "X-Pledgeflow-Secret": INBOUND_SECRET}
+        return request
+    if case.operation.path == "/metrics":
+        headers = {name: value for name, value in headers.items() if name.lower() != "authorization"}
+        request["headers"] = {**headers, **bearer(METRICS_TOKEN)}
         return request
     pool = await fuzzed.pledges()
     pledge = pool[choice.pledge]

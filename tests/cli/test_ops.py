@@ -14,6 +14,7 @@ from pledgeflow.core.settings import Settings
 from tests.factories import make_report, open_ended
 from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox
+from workflows.emails import EmailKind
 from workflows.state import ClosureReason, PledgeStatus
 
 
@@ -113,3 +114,28 @@ async def test_list_has_one_row_per_pledge_whatever_its_runs(
             while closed.id not in (listed := await ops(settings, dev_env, "list", "--status", "closed")).output:
                 await asyncio.sleep(0.3)
         assert "1 pledge(s)" in listed.output
+
+
+async def test_revoke_tokens_renews_a_running_pledges_links_and_revokes_a_closed_ones(
+    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    settings = fast_first_cycle_settings(tmp_path, sqlite_url)
+    mailbox = Mailbox()
+    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+        running = await pledges.submit(open_ended())
+        closed = await pledges.submit(open_ended(title="Clean water for 40 schools in Malawi"))
+        await closed.withdraw("Programme cancelled")
+        await closed.handle.result()
+
+        renewed = await ops(settings, dev_env, "revoke-tokens", running.id, "--staff", "Omar")
+        revoked = await ops(settings, dev_env, "revoke-tokens", closed.id, "--staff", "Omar")
+        state = await running.settled()
+
+    assert renewed.exit_code == 0, renewed.output
+    assert "a new link was emailed" in renewed.output
+    assert [s.to for s in running.emails(EmailKind.links_renewed)] == ["focal_point"]
+    assert state.timeline[-1].message.startswith("Links renewed by an operator")
+    assert revoked.exit_code == 0, revoked.output
+    assert "closed; every earlier link revoked (token version 2), no email sent" in " ".join(revoked.output.split())
+    rows = [running.registry_row(), closed.registry_row()]
+    assert [row.token_version for row in rows if row is not None] == [2, 2]

@@ -98,3 +98,38 @@ def test_0002_sets_when_each_review_round_began_from_the_timeline(empty_database
         "PF-REVISED": T0 + dt.timedelta(days=5),  # from the revision on, reminders do not restart it
         "PF-PUBLIC": T0 + dt.timedelta(days=3),  # its last round, ended by the approval
     }
+
+
+def test_0005_rewrites_timeline_messages_that_named_staff(empty_database_url: str) -> None:
+    db.upgrade(empty_database_url, "0002")
+    engine = db.engine_for(empty_database_url)
+    tables = sa.MetaData()
+    tables.reflect(engine, only=["pledge", "timelineentry"])
+    named = {
+        "approved": ("Approved by vera and sam.", "Approved by vera."),
+        "rejected": ("Rejected by vera: The deliverables have no dates.",),
+        "changes_requested": ("Changes requested by sam: Add a budget per year.",),
+    }
+    rows = [
+        {**EVENT, "pledge_id": "PF-NAMED", "seq": seq, "at": T0, "kind": kind, "status": "published", "message": text}
+        for seq, (kind, text) in enumerate(((kind, text) for kind, texts in named.items() for text in texts), start=1)
+    ]
+    with engine.begin() as connection:
+        pledge = {**_pledge("PF-NAMED", "published"), "review_started_at": T0}
+        connection.execute(tables.tables["pledge"].insert(), [pledge])
+        connection.execute(tables.tables["timelineentry"].insert(), rows)
+
+    db.upgrade(empty_database_url)
+
+    with engine.connect() as connection:
+        messages = (
+            connection.execute(sa.text("SELECT message FROM timelineentry WHERE pledge_id = 'PF-NAMED' ORDER BY seq"))
+            .scalars()
+            .all()
+        )
+    assert messages == [
+        "Approved by the vetting team (2 approvals).",
+        "Approved by the vetting team.",
+        "Rejected in vetting: The deliverables have no dates.",
+        "Changes requested in vetting: Add a budget per year.",
+    ]

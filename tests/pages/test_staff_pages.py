@@ -34,7 +34,7 @@ async def test_session_cookie_flags_and_sign_out(site: Site) -> None:
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/staff/queue"
         cookie = signed_in.headers["set-cookie"].lower()
         assert cookie.startswith("pf_staff=")
-        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/staff" in cookie
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/;" in cookie + ";"
         assert "secure" not in cookie
         queue = await http.get("/staff/queue")
         assert queue.status_code == 200 and "Signed in as" in queue.text
@@ -54,8 +54,14 @@ async def test_session_cookie_is_secure_when_served_over_https(site: Site) -> No
         key = site.staff[Role.vetter]
         response = await http.post("/staff/login", data={"csrf_token": csrf_of(form.text), "key": key})
     assert response.status_code == 303
-    assert form.headers["set-cookie"].startswith("pf_csrf=") and "secure" in form.headers["set-cookie"].lower()
-    assert response.headers["set-cookie"].startswith("pf_staff=") and "secure" in response.headers["set-cookie"].lower()
+    # __Host-: Secure, Path=/ and no Domain, so no sibling domain can plant either cookie (no cookie tossing).
+    for cookie, name in (
+        (form.headers["set-cookie"], "__Host-pf_csrf="),
+        (response.headers["set-cookie"], "__Host-pf_staff="),
+    ):
+        assert cookie.startswith(name), cookie
+        flags = cookie.lower()
+        assert "secure" in flags and "path=/;" in flags + ";" and "domain" not in flags
 
 
 async def test_queue_lists_pledges_in_review_longest_waiting_first(site: Site) -> None:

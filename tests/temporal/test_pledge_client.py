@@ -17,6 +17,7 @@ from pledgeflow.core.settings import Settings
 from pledgeflow.temporal import pledge_client
 from pledgeflow.temporal.pledge_client import (
     ActionRefused,
+    PayloadTooLarge,
     PledgeClient,
     PledgeClosed,
     PledgeNotFound,
@@ -24,10 +25,11 @@ from pledgeflow.temporal.pledge_client import (
     TemporalUnavailable,
     WorkersNotAnswering,
 )
-from tests.conftest import free_port, make_settings
-from tests.factories import make_submission
+from tests.conftest import SmtpSink, free_port, make_settings, run_workers
+from tests.factories import make_report, make_submission
 from tests.temporal.older_pledge import older_pledge
-from workflows.state import EmailReply, PledgeStatus, WithdrawalInput, workflow_id
+from workflows.state import EmailReply, PledgeStatus, ReportInput, WithdrawalInput, workflow_id
+from workflows.submission import Submission
 
 
 @pytest.fixture
@@ -103,3 +105,39 @@ async def test_an_unreachable_server_is_temporal_unavailable(tmp_path: Path, sql
         await client.start(make_submission())
     with pytest.raises(TemporalUnavailable):
         await client.state(ids.new_pledge_id())
+
+
+def _oversized(size: int) -> Submission:
+    """A submission of about ``size`` bytes, built past the model's list bounds as no door would let in."""
+    submission = make_submission()
+    return submission.model_copy(update={"regions": ["R" * 190] * (size // 192)})
+
+
+@pytest.mark.parametrize("size", [2_700_000, 6_300_000])
+async def test_a_submission_too_large_for_a_history_is_payload_too_large_never_unreachable(
+    dev_env: WorkflowEnvironment, settings: Settings, size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = PledgeClient(settings, dev_env.client)
+    with pytest.raises(PayloadTooLarge):
+        await client.start(_oversized(size))
+    # Where the server's limits are the lower ones (2 MB per payload, 4 MB per message), its refusal
+    # (INVALID_ARGUMENT, RESOURCE_EXHAUSTED) means the same.
+    monkeypatch.setattr(client, "max_payload_bytes", 100_000_000)
+    with pytest.raises(PayloadTooLarge):
+        await client.start(_oversized(size))
+
+
+async def test_an_action_too_large_for_a_history_is_refused_before_it_can_jam_the_pledge(
+    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str, smtp_sink: SmtpSink
+) -> None:
+    """The server would admit such an update, and the worker could then not complete its workflow task
+    (PayloadsTooLarge, retried for ever): the pledge stuck. The client refuses it first."""
+    settings = make_settings(tmp_path, sqlite_url, smtp_sink)
+    client = PledgeClient(settings, dev_env.client)
+    async for _ in run_workers(dev_env.client, settings):
+        pledge_id = await client.start(make_submission())
+        huge = make_report().model_copy(update={"links": ["https://example.org/" + "x" * 200] * 14_000})
+        with pytest.raises(PayloadTooLarge):
+            await client.report(pledge_id, ReportInput(report=huge, source="api"))
+        withdrawn = await client.withdraw(pledge_id, WithdrawalInput(reason="still answers"))
+        assert withdrawn.status == PledgeStatus.closed

@@ -89,7 +89,7 @@ async def run_pledge_worker(
                 **common,
                 task_queue=settings.task_queue,
                 workflows=[PledgeWorkflow],
-                activities=[registry.project_pledge, load_policy],
+                activities=[registry.project_pledge, registry.revoke_tokens, load_policy],
                 activity_executor=executor,
                 workflow_runner=workflow_runner(),
                 **worker_options,

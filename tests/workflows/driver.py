@@ -41,6 +41,7 @@ from workflows.state import (
     ExtensionRefusalInput,
     ExtensionRequestInput,
     ImportedPledge,
+    LinksRenewalInput,
     PledgeState,
     PledgeStatus,
     ReportInput,
@@ -149,6 +150,9 @@ class Pledge:
 
     async def close(self, reason: str) -> ActionResult:
         return await self.pledge_client.close(self.id, ClosureInput(reason=reason, staff="omar"))
+
+    async def renew_links(self) -> ActionResult:
+        return await self.pledge_client.renew_links(self.id, LinksRenewalInput(staff="omar"))
 
     async def reply(self, reply: EmailReply) -> None:
         await self.pledge_client.reply(self.id, reply)

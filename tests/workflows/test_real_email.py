@@ -70,6 +70,7 @@ async def walk_every_path(pledges: Pledges) -> list[Pledge]:
     backup = (await removed.state()).submission.backup_contact
     assert backup is not None
     await removed.pledge_client.stop_reminders(removed.id, StopRemindersInput(recipient=backup.email))
+    await removed.renew_links()
     await removed.close("Duplicate of another pledge.")
 
     await pledges.skip_to(state.cycle_due_at + 460 * DAY)  # the long-lived pledge goes silent: delisted

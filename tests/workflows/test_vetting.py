@@ -85,7 +85,8 @@ async def test_rejection_needs_a_note_and_closes_the_pledge(pledges: Pledges) ->
     final: PledgeState = await pledge.handle.result()
     await pledge.assert_registry_matches()
     assert (final.status, final.closure_reason) == (PledgeStatus.closed, ClosureReason.rejected)
-    assert final.timeline[-1].message == "Rejected by vera: The deliverables have no dates we can verify."
+    assert final.timeline[-1].message == "Rejected in vetting: The deliverables have no dates we can verify."
+    assert final.timeline[-1].registry_actor == "staff:vera"  # the name stays in the staff-only actor
     rejected = pledge.emails(EmailKind.rejected)
     assert [(s.to, s.request.context["note"]) for s in rejected] == [
         ("focal_point", "The deliverables have no dates we can verify.")
@@ -213,6 +214,6 @@ async def test_large_pledge_needs_two_approvals_by_different_staff(pledges: Pled
     state = await pledge.assert_registry_matches()
     assert state.status == PledgeStatus.published
     assert [(e.registry_actor, e.kind, e.message) for e in state.timeline[1:3]] == [
-        ("staff:vera", "approval_recorded", "Approved by vera (1 of 2)."),
-        ("staff:sam", "approved", "Approved by vera and sam."),
+        ("staff:vera", "approval_recorded", "Approval 1 of 2 recorded by the vetting team."),
+        ("staff:sam", "approved", "Approved by the vetting team (2 approvals)."),
     ]
