@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel, select
 
 from pledgeflow.core import db
@@ -17,6 +18,15 @@ from tests.factories import make_submission
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 EVENT = {"actor": "system", "message": "What happened.", "public": True}
+
+
+def test_the_migrations_form_one_line_from_the_first_to_the_head() -> None:
+    """Two migrations written on branches that both follow the same revision leave two heads, and
+    ``alembic upgrade head`` then refuses to run at all: each new migration follows the last one."""
+    scripts = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    revisions = list(scripts.walk_revisions())
+    assert len(scripts.get_heads()) == 1
+    assert [revision.revision for revision in reversed(revisions)] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
 
 
 def test_the_migrations_build_the_schema_the_models_describe(empty_database_url: str) -> None:
@@ -100,7 +110,7 @@ def test_0002_sets_when_each_review_round_began_from_the_timeline(empty_database
     }
 
 
-def test_0005_rewrites_timeline_messages_that_named_staff(empty_database_url: str) -> None:
+def test_0004_rewrites_timeline_messages_that_named_staff(empty_database_url: str) -> None:
     db.upgrade(empty_database_url, "0002")
     engine = db.engine_for(empty_database_url)
     tables = sa.MetaData()

@@ -5,8 +5,8 @@ account end them; rate-limit counters (``ratelimitcounter``) live in the databas
 counts against the same limits. The public timeline used to say "Approved by <staff names>": those
 messages are rewritten the way the workflow now writes them.
 
-Revision ID: 0005
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01 16:30:00.000000
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0005"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
