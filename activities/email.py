@@ -1,27 +1,32 @@
 """Sending one email at most once per business key (docs/email.md §3), through aiosmtplib.
 
-The send ledger (``SentEmail``) is the idempotency guard: a business key recorded as sent is never sent
-again, so a retry after the SMTP server's 250 reaches nobody twice. What the server answers decides the
-rest: a 4xx or a lost connection is retryable (the workflow's retry policy backs off) and recorded as
-"sending" with the server's answer; a 5xx is final, recorded as "failed" and raised non-retryable so it
-shows in the Temporal UI; a timeout after DATA leaves the key "sending", so the retry resends with the
-same Message-ID and the reader's mail client folds the two copies into one.
+The send ledger (activities/email_ledger.py) is the idempotency guard, written around the SMTP conversation
+so a retry can tell what an earlier attempt did: after the server accepted the recipient, a "claimed" row
+is committed, then the message's DATA goes, then "sent" is committed after the server's 250. A retry that
+finds "sent" sends nothing; one that finds "claimed" knows an earlier attempt may have delivered, so it
+never sends again (see ``_claimed``). What the server answers decides the rest: a 4xx or a connection lost
+before DATA is retryable and recorded as "sending"; a 5xx is final, recorded as "failed" and raised
+non-retryable so it shows in the Temporal UI, the pledge's timeline and ``pledgeflow ops failed-emails``;
+no answer after DATA (a timeout) is "unconfirmed", never resent by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 from email.message import EmailMessage
 
 import aiosmtplib
+from aiosmtplib.email import flatten_message
 from jinja2 import TemplateError
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import email_ledger as ledger
 from activities.email_render import EmailRenderer, MissingContext
-from pledgeflow.auth.revocation import current_token_version
-from pledgeflow.core.db import session_for
-from pledgeflow.core.models import EmailSuppression, SentEmail, utcnow
+from pledgeflow.core.models import utcnow
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound import bounces
 from workflows.emails import EmailOutcome, EmailRequest
@@ -31,79 +36,150 @@ CONTEXT_MISSING = "EmailContextMissing"
 TEMPLATE_BROKEN = "EmailTemplateError"
 SMTP_PERMANENT = "SmtpPermanentFailure"
 SMTP_TEMPORARY = "SmtpTemporaryFailure"
+CLAIM_HELD = "EmailClaimHeld"  # an earlier attempt may still be talking to the server: wait for its end
+LEDGER_UNWRITABLE = "EmailLedgerUnwritable"  # delivered, but "sent" could not be recorded yet
+
+# The heartbeat detail an attempt leaves when the server accepted the message but the ledger refused the
+# write: the next attempt reads it from Temporal and records "sent" instead of sending again.
+DELIVERED = "delivered"
+
+
+class Undecided(Exception):
+    """The SMTP conversation ended without the server's answer to DATA: delivered or not, nobody can tell."""
 
 
 class EmailActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.renderer = EmailRenderer(settings)
+        # A claim younger than this may belong to an attempt still waiting for the server's answer.
+        self.claim_grace = dt.timedelta(seconds=2 * settings.smtp_timeout_seconds + 5)
 
     @activity.defn
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
-        prepared = await asyncio.to_thread(self._prepare, request)
-        if isinstance(prepared, EmailOutcome):
-            return prepared
-        message_id = str(prepared["Message-ID"])
+        message_id = self.renderer.message_id(request)
         try:
-            await self._deliver(request, prepared)
+            return await self._send(request, message_id)
+        except SQLAlchemyError as exc:  # nothing was sent: the claim comes before DATA
+            raise ApplicationError(
+                f"the send ledger is unavailable ({type(exc).__name__}); nothing sent, will retry",
+                type=LEDGER_UNWRITABLE,
+            ) from exc
+
+    async def _send(self, request: EmailRequest, message_id: str) -> EmailOutcome:
+        url = self.settings.database_url
+        found, message = await asyncio.to_thread(self._look_up_and_render, request)
+        if found.state == ledger.CLAIMED:
+            return await self._claimed(request, message_id, found)
+        decided = self._decided(request, message_id, found)
+        if decided is not None:
+            return decided
+        if found.suppressed is not None:
+            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.SKIPPED, None, True)
+            return EmailOutcome(
+                state="skipped",
+                message_id=message_id,
+                detail=f"{request.recipient.email.lower()} is do-not-email ({found.suppressed})",
+            )
+        assert message is not None
+        claimed = False
+        try:
+            claimed = await self._deliver(request, message)
+        except Undecided as exc:
+            reason = f"unconfirmed: {exc}; not sent again"
+            activity.logger.error("email %s %s", request.business_key, reason)
+            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.UNCONFIRMED, reason, False)
+            return EmailOutcome(state="sent", message_id=message_id, detail=reason)
         except aiosmtplib.SMTPException as exc:
             code, reason = _smtp_answer(exc)
-            final = code >= 500
-            await asyncio.to_thread(self._record, request, message_id, "failed" if final else "sending", reason)
-            if final:
-                activity.logger.error("email %s refused for good: %s", request.business_key, reason)
-                raise ApplicationError(
-                    f"SMTP server refused {request.kind.value} email to {request.recipient.email}: {reason}",
-                    type=SMTP_PERMANENT,
-                    non_retryable=True,
-                ) from exc
+            await self._refused(request, message_id, code, reason, tried=not _past_claim(exc))
             raise ApplicationError(f"SMTP delivery will be retried: {reason}", type=SMTP_TEMPORARY) from exc
         except OSError as exc:
-            await asyncio.to_thread(self._record, request, message_id, "sending", f"connection: {exc}")
+            lost = f"connection: {exc}"
+            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.SENDABLE, lost, True)
             raise ApplicationError(f"SMTP server unreachable, will retry: {exc}", type=SMTP_TEMPORARY) from exc
-        await asyncio.to_thread(self._record, request, message_id, "sent", None)
-        return EmailOutcome(state="sent", message_id=message_id)
+        if not claimed:
+            raise ApplicationError("another attempt claimed this email first", type=CLAIM_HELD)
+        return await self._record_sent(request, message_id, None)
 
-    def _prepare(self, request: EmailRequest) -> EmailMessage | EmailOutcome:
-        """The message to send now, or the outcome already decided for this business key."""
-        recipient = request.recipient.email.lower()
-        with session_for(self.settings.database_url) as session:
-            entry = session.get(SentEmail, request.business_key)
-            if entry is not None and entry.state in {"sent", "skipped"}:
-                return EmailOutcome(state=entry.state, message_id=entry.message_id, detail=f"already {entry.state}")
-            if entry is not None and entry.state == "failed":
-                raise ApplicationError(
-                    f"{request.kind.value} email to {recipient} failed before: {entry.last_error}",
-                    type=SMTP_PERMANENT,
-                    non_retryable=True,
-                )
-            suppression = session.get(EmailSuppression, recipient)
-            token_version = current_token_version(session, request.pledge_id)
+    def _look_up_and_render(self, request: EmailRequest) -> tuple[ledger.Ledger, EmailMessage | None]:
+        """The ledger's answer, and the message if it is to be sent: one round trip, one render."""
+        found = ledger.look_up(self.settings.database_url, request)
+        if found.state not in {None, ledger.SENDABLE} or found.suppressed is not None:
+            return found, None
         try:
-            message = self.renderer.render(request, token_version=token_version)
+            return found, self.renderer.render(request, token_version=found.token_version)
         except MissingContext as exc:
             raise ApplicationError(str(exc), type=CONTEXT_MISSING, non_retryable=True) from exc
         except TemplateError as exc:  # a retry renders the same template the same way
             raise ApplicationError(
                 f"{request.kind.value} email cannot be rendered: {exc}", type=TEMPLATE_BROKEN, non_retryable=True
             ) from exc
-        if suppression is not None:
-            self._record(request, str(message["Message-ID"]), "skipped", f"do-not-email: {suppression.reason}")
-            return EmailOutcome(
-                state="skipped",
-                message_id=str(message["Message-ID"]),
-                detail=f"{recipient} is do-not-email ({suppression.reason})",
-            )
-        return message
 
-    async def _deliver(self, request: EmailRequest, message: EmailMessage) -> None:
+    def _decided(self, request: EmailRequest, message_id: str, found: ledger.Ledger) -> EmailOutcome | None:
+        if found.state in {ledger.SENT, ledger.SKIPPED}:
+            return EmailOutcome(state=found.state, message_id=message_id, detail=f"already {found.state}")
+        if found.state == ledger.UNCONFIRMED:
+            return EmailOutcome(state="sent", message_id=message_id, detail=found.last_error or "unconfirmed")
+        if found.state == ledger.FAILED:
+            raise ApplicationError(
+                f"{request.kind.value} email to {request.recipient.email.lower()} failed before: {found.last_error}",
+                type=SMTP_PERMANENT,
+                non_retryable=True,
+            )
+        return None
+
+    async def _claimed(self, request: EmailRequest, message_id: str, found: ledger.Ledger) -> EmailOutcome:
+        """An earlier attempt claimed the key and did not say how it ended: never send it again.
+
+        If that attempt saw the server's 250 but could not write "sent", its heartbeat says so: record it.
+        If the claim is younger than the SMTP timeout allows, the attempt may still be waiting for the
+        server: retry later. Older, it died between its claim and its record: "unconfirmed"."""
+        details = activity.info().heartbeat_details
+        if details and details[0] == DELIVERED:
+            return await self._record_sent(request, message_id, None)
+        claimed_at = found.claimed_at or utcnow()
+        if utcnow() - claimed_at < self.claim_grace:
+            raise ApplicationError(
+                f"an earlier attempt claimed this email at {claimed_at.isoformat()} and may still be sending it",
+                type=CLAIM_HELD,
+            )
+        reason = f"unconfirmed: the attempt claiming it at {claimed_at.isoformat()} ended unrecorded; not sent again"
+        activity.logger.error("email %s %s", request.business_key, reason)
+        await asyncio.to_thread(
+            ledger.settle, self.settings.database_url, request, message_id, ledger.UNCONFIRMED, reason, False
+        )
+        return EmailOutcome(state="sent", message_id=message_id, detail=reason)
+
+    async def _record_sent(self, request: EmailRequest, message_id: str, error: str | None) -> EmailOutcome:
+        try:
+            await asyncio.to_thread(
+                ledger.settle, self.settings.database_url, request, message_id, ledger.SENT, error, False
+            )
+        except SQLAlchemyError as exc:
+            activity.heartbeat(DELIVERED)  # the next attempt learns it from Temporal, not from the ledger
+            raise ApplicationError(
+                f"delivered, but the send ledger cannot record it yet ({type(exc).__name__}); not sent again",
+                type=LEDGER_UNWRITABLE,
+            ) from exc
+        return EmailOutcome(state="sent", message_id=message_id)
+
+    async def _refused(self, request: EmailRequest, message_id: str, code: int, reason: str, tried: bool) -> None:
+        final = code >= 500
+        state = ledger.FAILED if final else ledger.SENDABLE
+        await asyncio.to_thread(ledger.settle, self.settings.database_url, request, message_id, state, reason, tried)
+        if final:
+            activity.logger.error("email %s refused for good: %s", request.business_key, reason)
+            raise ApplicationError(
+                f"SMTP server refused {request.kind.value} email to {request.recipient.email}: {reason}",
+                type=SMTP_PERMANENT,
+                non_retryable=True,
+            )
+
+    async def _deliver(self, request: EmailRequest, message: EmailMessage) -> bool:
+        """The SMTP conversation, with the claim between RCPT and DATA; False if another attempt claimed it."""
         settings = self.settings
-        await aiosmtplib.send(
-            message,
-            # The envelope names the one recipient: nothing in a header can add another. Its sender is
-            # this message's own return path (VERP), so a bounce says which message and recipient failed.
-            sender=bounces.return_path(str(message["Message-ID"]), settings.inbound_domain),
-            recipients=[request.recipient.email],
+        smtp = aiosmtplib.SMTP(
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
@@ -112,30 +188,30 @@ class EmailActivities:
             start_tls=settings.smtp_security == "starttls",
             timeout=settings.smtp_timeout_seconds,
         )
-
-    def _record(self, request: EmailRequest, message_id: str, state: str, error: str | None) -> None:
-        """One write per attempt, after the SMTP conversation: a crash before it only means a resend with
-        the same Message-ID, exactly as after a timeout, so writing "sending" first would buy nothing."""
-        with session_for(self.settings.database_url) as session:
-            entry = session.get(SentEmail, request.business_key) or SentEmail(
-                business_key=request.business_key,
-                pledge_id=request.pledge_id,
-                cycle=request.cycle,
-                kind=request.kind.value,
-                recipient=request.recipient.email.lower(),
-                message_id=message_id,
-                state=state,
-                created_at=utcnow(),
+        message_id = str(message["Message-ID"])
+        await smtp.connect()
+        try:
+            eight_bit = smtp.supports_extension("8BITMIME")
+            # The envelope names the one recipient: nothing in a header can add another. Its sender is
+            # this message's own return path (VERP), so a bounce says which message and recipient failed.
+            await smtp.mail(
+                bounces.return_path(message_id, settings.inbound_domain),
+                options=["BODY=8BITMIME"] if eight_bit else [],
             )
-            entry.state = state
-            if error is not None:  # a sent entry keeps the answer that delayed it, for the operator
-                entry.last_error = error
-            if state != "skipped":
-                entry.attempts += 1
-            if state == "sent":
-                entry.sent_at = utcnow()
-            session.add(entry)
-            session.commit()
+            await smtp.rcpt(request.recipient.email)
+            flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
+            if not await asyncio.to_thread(ledger.claim, settings.database_url, request, message_id):
+                return False
+            try:
+                await smtp.data(flat)
+            except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+                raise Undecided(f"{type(exc).__name__} while waiting for the answer to DATA ({exc})") from exc
+        except BaseException:
+            smtp.close()
+            raise
+        with contextlib.suppress(aiosmtplib.SMTPException):  # delivered: how the goodbye goes changes nothing
+            await smtp.quit()
+        return True
 
 
 def _smtp_answer(exc: aiosmtplib.SMTPException) -> tuple[int, str]:
@@ -147,3 +223,8 @@ def _smtp_answer(exc: aiosmtplib.SMTPException) -> tuple[int, str]:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return exc.code, f"{exc.code} {exc.message}"
     return 0, f"{type(exc).__name__}: {exc}"
+
+
+def _past_claim(exc: aiosmtplib.SMTPException) -> bool:
+    """A refusal of DATA comes after the claim, which wrote the row and counted the attempt."""
+    return isinstance(exc, aiosmtplib.SMTPDataError)

@@ -123,7 +123,13 @@ class Report(SQLModel, table=True):
 
 
 class SentEmail(SQLModel, table=True):
-    """The send ledger: a business key (pledge, cycle, kind, recipient) is sent at most once."""
+    """The send ledger: a business key (pledge, cycle, kind, recipient) is sent at most once.
+
+    ``state``: ``claimed`` is committed just before the message's DATA, so a retry that finds it knows an
+    earlier attempt may have delivered (activities/email.py decides with ``claimed_at``); ``sending``
+    means tried and not delivered (4xx, connection lost before DATA), so a retry sends; ``unconfirmed``
+    means the server's answer to DATA never came, so it is never sent again by itself, only by an operator.
+    """
 
     business_key: str = Field(primary_key=True, max_length=400)
     pledge_id: str = Field(index=True, max_length=16)
@@ -131,11 +137,12 @@ class SentEmail(SQLModel, table=True):
     kind: str = Field(max_length=64)
     recipient: str = Field(max_length=320)
     message_id: str = Field(index=True, max_length=255)  # a bounce to its VERP return path finds it by this
-    state: str = Field(max_length=16)  # sending | sent | failed | skipped
+    state: str = Field(max_length=16)  # sending | claimed | sent | unconfirmed | failed | skipped
     attempts: int = 0
     last_error: str | None = None
     created_at: dt.datetime = _utc(nullable=False)
     sent_at: dt.datetime | None = _utc(nullable=True)
+    claimed_at: dt.datetime | None = _utc(nullable=True)
 
 
 class EmailSuppression(SQLModel, table=True):

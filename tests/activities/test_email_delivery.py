@@ -10,7 +10,8 @@ import asyncio
 import email
 import email.policy
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
@@ -26,13 +27,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.email import CONTEXT_MISSING, SMTP_PERMANENT, EmailActivities
+from activities.email import CLAIM_HELD, CONTEXT_MISSING, SMTP_PERMANENT, EmailActivities
 from pledgeflow.auth.tokens import Purpose, verify
-from pledgeflow.core.db import session_for
+from pledgeflow.core.db import session_for, upgrade
 from pledgeflow.core.models import EmailSuppression, SentEmail, utcnow
 from pledgeflow.core.settings import Settings
 from tests.activities.test_email_templates import request_for
-from tests.conftest import SmtpSink, free_port, make_settings
+from tests.conftest import SmtpSink, _psql_admin, free_port, make_settings, scratch_postgres
 from tests.factories import registry_row
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
 
@@ -47,6 +48,7 @@ class ScriptedSmtp:
     # "stall": the server keeps the message, but its 250 comes only after stall_seconds (the client gave up)
     data_answers: list[str] = field(default_factory=list)
     stall_seconds: float = 0
+    on_data: Callable[[], None] | None = None  # runs when the message is in, before the server's answer
     delivered: list[EmailMessage] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
 
@@ -59,6 +61,8 @@ class ScriptedSmtp:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         answer = self.data_answers.pop(0) if self.data_answers else "250 Message accepted"
         if answer.startswith("250") or answer == "stall":
+            if self.on_data is not None:
+                self.on_data()
             self.envelopes.append(envelope)
             parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
             self.delivered.append(parsed)  # type: ignore[arg-type]
@@ -106,15 +110,17 @@ class SendOneEmail:
             request,
             result_type=EmailOutcome,
             start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=4),
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(milliseconds=500)
+            ),
         )
 
 
-@pytest.fixture
-async def send_through_worker(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def send_through(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Any]:
     queue = f"email-delivery-{uuid.uuid4().hex[:8]}"
     worker = Worker(
-        dev_env.client,
+        env.client,
         task_queue=queue,
         workflows=[SendOneEmail],
         activities=[EmailActivities(settings).send_email],
@@ -122,11 +128,17 @@ async def send_through_worker(dev_env: WorkflowEnvironment, settings: Settings) 
     )
 
     async def send(request: EmailRequest) -> EmailOutcome:
-        return await dev_env.client.execute_workflow(
+        return await env.client.execute_workflow(
             SendOneEmail.run, request, id=f"send-{uuid.uuid4().hex}", task_queue=queue
         )
 
     async with worker:
+        yield send
+
+
+@pytest.fixture
+async def send_through_worker(dev_env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Any]:
+    async with send_through(dev_env, settings) as send:
         yield send
 
 
@@ -174,19 +186,100 @@ async def test_a_550_is_final_and_visible_to_operators(
     assert smtp.delivered == []
 
 
-async def test_a_timeout_after_data_resends_with_the_same_message_id(
+async def test_a_timeout_after_data_is_not_resent(
     smtp: ScriptedSmtp, settings: Settings, send_through_worker: Any
 ) -> None:
+    """The server kept the message but answered too late: a resend would deliver it twice (issue 14: 40 times)."""
     smtp.data_answers, smtp.stall_seconds = ["stall"], 2.0  # the client gives up after 1 s
     request = unique_request()
     outcome = await send_through_worker(request)
     assert outcome.state == "sent"
-    async with asyncio.timeout(5):
-        while len(smtp.delivered) < 2:
-            await asyncio.sleep(0.05)
-    # Both copies reached the mailbox; one Message-ID lets the reader's client show it once.
-    assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id] * 2
-    assert ledger(settings, request).attempts == 2
+    assert outcome.detail.startswith("unconfirmed: SMTPReadTimeoutError while waiting for the answer to DATA")
+    await asyncio.sleep(2.5)  # the stalled 250 arrives; nothing else does
+    assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id]
+    entry = ledger(settings, request)
+    assert (entry.state, entry.attempts) == ("unconfirmed", 1)
+    # Asked again later, the ledger answers the same and sends nothing: an operator decides (ops resend-failed).
+    again = await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert (again.state, again.detail) == ("sent", entry.last_error)
+    assert len(smtp.delivered) == 1
+
+
+def _claim_left_behind(settings: Settings, request: EmailRequest, age: timedelta) -> None:
+    """The row an attempt leaves when its worker dies between its claim and its record (kill -9)."""
+    claimed_at = utcnow() - age
+    with session_for(settings.database_url) as session:
+        session.add(
+            SentEmail(
+                business_key=request.business_key,
+                pledge_id=request.pledge_id,
+                cycle=request.cycle,
+                kind=request.kind.value,
+                recipient=request.recipient.email,
+                message_id="<left-behind@pledgeflow.localhost>",
+                state="claimed",
+                attempts=1,
+                created_at=claimed_at,
+                claimed_at=claimed_at,
+            )
+        )
+        session.commit()
+
+
+async def test_a_claim_of_a_dead_attempt_is_never_sent_again(settings: Settings, smtp: ScriptedSmtp) -> None:
+    request = unique_request()
+    _claim_left_behind(settings, request, age=timedelta(minutes=3))  # the 2-minute activity timeout ran out
+    outcome = await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert outcome.state == "sent"
+    assert outcome.detail.startswith("unconfirmed: the attempt claiming it at ")
+    assert smtp.delivered == []
+    entry = ledger(settings, request)
+    assert (entry.state, entry.attempts) == ("unconfirmed", 1)
+
+
+async def test_a_young_claim_waits_for_the_attempt_that_may_still_be_sending(
+    settings: Settings, smtp: ScriptedSmtp
+) -> None:
+    request = unique_request()
+    _claim_left_behind(settings, request, age=timedelta(seconds=1))  # within the SMTP timeout: maybe alive
+    with pytest.raises(ApplicationError, match="may still be sending it") as held:
+        await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert held.value.type == CLAIM_HELD and not held.value.non_retryable
+    assert smtp.delivered == []
+    assert ledger(settings, request).state == "claimed"
+
+
+def _read_only(url: str, on: bool) -> None:
+    """PostgreSQL refuses every write from now on (or accepts them again): the setting applies to new
+    sessions, so the ones open are ended, as a failover to a read-only replica ends them."""
+    name = url.rsplit("/", 1)[1]
+    _psql_admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+    _psql_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")  # noqa: S608 (our name)
+
+
+async def test_a_database_turned_read_only_after_the_250_delivers_once(
+    dev_env: WorkflowEnvironment, tmp_path: Path, smtp: ScriptedSmtp
+) -> None:
+    """Issue 14: "each email delivered 5 times in 12 s" when the ledger cannot be written after the 250."""
+    with scratch_postgres("pledgeflow_readonly") as url:
+        upgrade(url)
+        settings = make_settings(tmp_path, url, smtp_host=smtp.host, smtp_port=smtp.port, smtp_timeout_seconds=1)
+        loop = asyncio.get_running_loop()
+        smtp.on_data = lambda: _read_only(url, on=True)  # before the server's 250 leaves
+        request = unique_request()
+        async with send_through(dev_env, settings) as send:
+            sending = asyncio.create_task(send(request))
+            async with asyncio.timeout(10):
+                while not smtp.delivered:
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(1.5)  # a few retries meet the read-only database
+            assert not sending.done()
+            await loop.run_in_executor(None, _read_only, url, False)
+            outcome = await asyncio.wait_for(sending, 20)
+        assert outcome.state == "sent" and outcome.detail == ""
+        assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id]
+        entry = ledger(settings, request)
+        assert (entry.state, entry.attempts, entry.sent_at is not None) == ("sent", 1, True)
 
 
 async def test_a_do_not_email_contact_is_skipped_and_the_outcome_says_so(
