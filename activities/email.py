@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import socket
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
 from aiosmtplib.email import flatten_message
@@ -54,6 +56,8 @@ class EmailActivities:
         self.renderer = EmailRenderer(settings)
         # A claim younger than this may belong to an attempt still waiting for the server's answer.
         self.claim_grace = dt.timedelta(seconds=2 * settings.smtp_timeout_seconds + 5)
+        # What EHLO says: looked up once, not in a thread per message as aiosmtplib does by default.
+        self.local_hostname = socket.getfqdn()
 
     @activity.defn
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
@@ -68,39 +72,54 @@ class EmailActivities:
 
     async def _send(self, request: EmailRequest, message_id: str) -> EmailOutcome:
         url = self.settings.database_url
-        found, message = await asyncio.to_thread(self._look_up_and_render, request)
+        smtp = self._smtp()
+        # The connection and EHLO take round trips the look-up and the render need not wait for.
+        connecting = asyncio.create_task(_open(smtp))
+        try:
+            found, message = await asyncio.to_thread(self._look_up_and_render, request)
+        except BaseException:
+            await _hang_up(connecting, smtp)
+            raise
+        if message is None:
+            await _hang_up(connecting, smtp)
+            return await self._not_sending(request, message_id, found)
+        try:
+            claimed = await self._deliver(request, message, smtp, connecting)
+        except Undecided as exc:
+            reason = f"unconfirmed: {exc}; not sent again"
+            activity.logger.error("email %s %s", request.business_key, reason)
+            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.UNCONFIRMED, reason)
+            return EmailOutcome(state="sent", message_id=message_id, detail=reason)
+        except aiosmtplib.SMTPException as exc:
+            code, reason = _smtp_answer(exc)
+            await self._refused(request, message_id, code, reason)
+            raise ApplicationError(f"SMTP delivery will be retried: {reason}", type=SMTP_TEMPORARY) from exc
+        except OSError as exc:
+            lost = f"connection: {exc}"
+            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.SENDABLE, lost)
+            raise ApplicationError(f"SMTP server unreachable, will retry: {exc}", type=SMTP_TEMPORARY) from exc
+        if not claimed:
+            raise ApplicationError("another attempt claimed this email first", type=CLAIM_HELD)
+        # Delivered: the goodbye and the ledger's record go together, and how the goodbye goes changes nothing.
+        quitting = asyncio.create_task(_quit(smtp))
+        try:
+            return await self._record_sent(request, message_id, None)
+        finally:
+            await quitting
+
+    async def _not_sending(self, request: EmailRequest, message_id: str, found: ledger.Ledger) -> EmailOutcome:
+        """The ledger or the do-not-email list decided: this attempt sends nothing."""
         if found.state == ledger.CLAIMED:
             return await self._claimed(request, message_id, found)
         decided = self._decided(request, message_id, found)
         if decided is not None:
             return decided
-        if found.suppressed is not None:
-            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.SKIPPED, None, True)
-            return EmailOutcome(
-                state="skipped",
-                message_id=message_id,
-                detail=f"{request.recipient.email.lower()} is do-not-email ({found.suppressed})",
-            )
-        assert message is not None
-        claimed = False
-        try:
-            claimed = await self._deliver(request, message)
-        except Undecided as exc:
-            reason = f"unconfirmed: {exc}; not sent again"
-            activity.logger.error("email %s %s", request.business_key, reason)
-            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.UNCONFIRMED, reason, False)
-            return EmailOutcome(state="sent", message_id=message_id, detail=reason)
-        except aiosmtplib.SMTPException as exc:
-            code, reason = _smtp_answer(exc)
-            await self._refused(request, message_id, code, reason, tried=not _past_claim(exc))
-            raise ApplicationError(f"SMTP delivery will be retried: {reason}", type=SMTP_TEMPORARY) from exc
-        except OSError as exc:
-            lost = f"connection: {exc}"
-            await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.SENDABLE, lost, True)
-            raise ApplicationError(f"SMTP server unreachable, will retry: {exc}", type=SMTP_TEMPORARY) from exc
-        if not claimed:
-            raise ApplicationError("another attempt claimed this email first", type=CLAIM_HELD)
-        return await self._record_sent(request, message_id, None)
+        await asyncio.to_thread(ledger.settle, self.settings.database_url, request, message_id, ledger.SKIPPED, None)
+        return EmailOutcome(
+            state="skipped",
+            message_id=message_id,
+            detail=f"{request.recipient.email.lower()} is do-not-email ({found.suppressed})",
+        )
 
     def _look_up_and_render(self, request: EmailRequest) -> tuple[ledger.Ledger, EmailMessage | None]:
         """The ledger's answer, and the message if it is to be sent: one round trip, one render."""
@@ -147,15 +166,13 @@ class EmailActivities:
         reason = f"unconfirmed: the attempt claiming it at {claimed_at.isoformat()} ended unrecorded; not sent again"
         activity.logger.error("email %s %s", request.business_key, reason)
         await asyncio.to_thread(
-            ledger.settle, self.settings.database_url, request, message_id, ledger.UNCONFIRMED, reason, False
+            ledger.settle, self.settings.database_url, request, message_id, ledger.UNCONFIRMED, reason
         )
         return EmailOutcome(state="sent", message_id=message_id, detail=reason)
 
     async def _record_sent(self, request: EmailRequest, message_id: str, error: str | None) -> EmailOutcome:
         try:
-            await asyncio.to_thread(
-                ledger.settle, self.settings.database_url, request, message_id, ledger.SENT, error, False
-            )
+            await asyncio.to_thread(ledger.settle, self.settings.database_url, request, message_id, ledger.SENT, error)
         except SQLAlchemyError as exc:
             activity.heartbeat(DELIVERED)  # the next attempt learns it from Temporal, not from the ledger
             raise ApplicationError(
@@ -164,10 +181,10 @@ class EmailActivities:
             ) from exc
         return EmailOutcome(state="sent", message_id=message_id)
 
-    async def _refused(self, request: EmailRequest, message_id: str, code: int, reason: str, tried: bool) -> None:
+    async def _refused(self, request: EmailRequest, message_id: str, code: int, reason: str) -> None:
         final = code >= 500
         state = ledger.FAILED if final else ledger.SENDABLE
-        await asyncio.to_thread(ledger.settle, self.settings.database_url, request, message_id, state, reason, tried)
+        await asyncio.to_thread(ledger.settle, self.settings.database_url, request, message_id, state, reason)
         if final:
             activity.logger.error("email %s refused for good: %s", request.business_key, reason)
             raise ApplicationError(
@@ -176,10 +193,9 @@ class EmailActivities:
                 non_retryable=True,
             )
 
-    async def _deliver(self, request: EmailRequest, message: EmailMessage) -> bool:
-        """The SMTP conversation, with the claim between RCPT and DATA; False if another attempt claimed it."""
+    def _smtp(self) -> aiosmtplib.SMTP:
         settings = self.settings
-        smtp = aiosmtplib.SMTP(
+        return aiosmtplib.SMTP(
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,
@@ -187,20 +203,34 @@ class EmailActivities:
             use_tls=settings.smtp_security == "tls",
             start_tls=settings.smtp_security == "starttls",
             timeout=settings.smtp_timeout_seconds,
+            local_hostname=self.local_hostname,
         )
+
+    async def _deliver(
+        self, request: EmailRequest, message: EmailMessage, smtp: aiosmtplib.SMTP, connecting: asyncio.Task[Any]
+    ) -> bool:
+        """The SMTP conversation, with the claim committed before DATA; False if another attempt claimed it."""
         message_id = str(message["Message-ID"])
-        await smtp.connect()
         try:
+            await connecting
             eight_bit = smtp.supports_extension("8BITMIME")
-            # The envelope names the one recipient: nothing in a header can add another. Its sender is
-            # this message's own return path (VERP), so a bounce says which message and recipient failed.
-            await smtp.mail(
-                bounces.return_path(message_id, settings.inbound_domain),
-                options=["BODY=8BITMIME"] if eight_bit else [],
+            # The claim's commit and MAIL / RCPT take their round trips side by side; DATA waits for both.
+            claiming = asyncio.create_task(
+                asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
             )
-            await smtp.rcpt(request.recipient.email)
-            flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
-            if not await asyncio.to_thread(ledger.claim, settings.database_url, request, message_id):
+            try:
+                # The envelope names the one recipient: nothing in a header can add another. Its sender is
+                # this message's own return path (VERP), so a bounce says which message and recipient failed.
+                await smtp.mail(
+                    bounces.return_path(message_id, self.settings.inbound_domain),
+                    options=["BODY=8BITMIME"] if eight_bit else [],
+                )
+                await smtp.rcpt(request.recipient.email)
+                flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
+            finally:
+                claimed = await claiming  # settled before any record of this attempt can follow it
+            if not claimed:
+                smtp.close()
                 return False
             try:
                 await smtp.data(flat)
@@ -209,9 +239,28 @@ class EmailActivities:
         except BaseException:
             smtp.close()
             raise
-        with contextlib.suppress(aiosmtplib.SMTPException):  # delivered: how the goodbye goes changes nothing
-            await smtp.quit()
         return True
+
+
+async def _open(smtp: aiosmtplib.SMTP) -> None:
+    await smtp.connect()
+    if smtp.is_ehlo_or_helo_needed:
+        await smtp.ehlo()
+
+
+async def _hang_up(connecting: asyncio.Task[Any], smtp: aiosmtplib.SMTP) -> None:
+    """Drop the connection opened in case the message would go: nothing was asked of the server yet."""
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, aiosmtplib.SMTPException, OSError):
+        await connecting
+    smtp.close()
+
+
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    try:
+        await smtp.quit()
+    except aiosmtplib.SMTPException:
+        smtp.close()
 
 
 def _smtp_answer(exc: aiosmtplib.SMTPException) -> tuple[int, str]:
@@ -223,8 +272,3 @@ def _smtp_answer(exc: aiosmtplib.SMTPException) -> tuple[int, str]:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return exc.code, f"{exc.code} {exc.message}"
     return 0, f"{type(exc).__name__}: {exc}"
-
-
-def _past_claim(exc: aiosmtplib.SMTPException) -> bool:
-    """A refusal of DATA comes after the claim, which wrote the row and counted the attempt."""
-    return isinstance(exc, aiosmtplib.SMTPDataError)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -83,34 +83,31 @@ def _row(request: EmailRequest, message_id: str, state: str, now: dt.datetime) -
 def claim(url: str, request: EmailRequest, message_id: str) -> bool:
     """Commit the claim of the key; False if another attempt claimed or settled it since ``look_up``."""
     now = utcnow()
-    insert = _insert(url)
-    statement = insert.values({**_row(request, message_id, CLAIMED, now), "claimed_at": now, "attempts": 1})
+    statement = _insert(url).values({**_row(request, message_id, CLAIMED, now), "claimed_at": now})
     statement = statement.on_conflict_do_update(
         index_elements=[SentEmail.business_key],
-        set_={"state": CLAIMED, "claimed_at": now, "attempts": SentEmail.attempts + 1},
+        set_={"state": CLAIMED, "claimed_at": now},
         where=col(SentEmail.state) == SENDABLE,
     )
     with ledger_engine(url).begin() as connection:
-        return connection.execute(statement.returning(col(SentEmail.attempts))).first() is not None
+        return connection.execute(statement.returning(col(SentEmail.state))).first() is not None
 
 
-def settle(url: str, request: EmailRequest, message_id: str, state: str, error: str | None, tried: bool) -> None:
-    """Record the attempt's end: ``tried`` counts an attempt that did not get as far as its claim."""
+def settle(url: str, request: EmailRequest, message_id: str, state: str, error: str | None) -> None:
+    """Record how an attempt ended (one upsert: the claim may or may not have written the row)."""
     now = utcnow()
     changes: dict[str, Any] = {"state": state}
     if error is not None:  # a sent entry keeps the answer that delayed it, for the operator
         changes["last_error"] = error
     if state == SENT:
         changes["sent_at"] = now
+    tried = state != SKIPPED
+    values = {**_row(request, message_id, state, now), **changes, "attempts": int(tried)}
+    increment = {"attempts": SentEmail.attempts + 1} if tried else {}
+    statement = (
+        _insert(url)
+        .values(values)
+        .on_conflict_do_update(index_elements=[SentEmail.business_key], set_={**changes, **increment})
+    )
     with ledger_engine(url).begin() as connection:
-        if not tried:  # the claim wrote the row and counted the attempt: one UPDATE
-            key = col(SentEmail.business_key) == request.business_key
-            connection.execute(update(SentEmail).where(key).values(changes))
-            return
-        insert = _insert(url)
-        values = {**_row(request, message_id, state, now), **changes, "attempts": 0 if state == SKIPPED else 1}
-        increment = {} if state == SKIPPED else {"attempts": SentEmail.attempts + 1}
-        statement = insert.values(**values).on_conflict_do_update(
-            index_elements=[SentEmail.business_key], set_={**changes, **increment}
-        )
         connection.execute(statement)

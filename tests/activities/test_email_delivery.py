@@ -218,7 +218,7 @@ def _claim_left_behind(settings: Settings, request: EmailRequest, age: timedelta
                 recipient=request.recipient.email,
                 message_id="<left-behind@pledgeflow.localhost>",
                 state="claimed",
-                attempts=1,
+                attempts=0,  # an attempt is counted when it is recorded
                 created_at=claimed_at,
                 claimed_at=claimed_at,
             )
