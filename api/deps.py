@@ -23,10 +23,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from api.problems import FieldError, ProblemError, unavailable
+from api.problems import DATABASE_OUTAGES, FieldError, ProblemError, unavailable
 from pledgeflow.auth.idempotency import LinksRevoked, action_update_id, check_not_revoked
 from pledgeflow.auth.rate_limits import RateLimited, RateLimits
 from pledgeflow.auth.revocation import current_token_version
@@ -57,10 +56,11 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 @contextmanager
 def registry_reachable() -> Iterator[None]:
-    """A database that does not answer is a 503 with ``Retry-After``, wherever the read happens."""
+    """A database that does not answer, or answers that it cannot write now, is a 503 with ``Retry-After``,
+    wherever the read or write happens."""
     try:
         yield
-    except OperationalError as exc:
+    except DATABASE_OUTAGES as exc:
         raise unavailable("the database") from exc
 
 

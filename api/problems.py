@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InternalError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
@@ -92,6 +93,11 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+# What a database says when it cannot do the work now (refusing connections, failing over, read-only:
+# psycopg's ReadOnlySqlTransaction is an InternalError), as against a fault in the request or in our SQL.
+DATABASE_OUTAGES = (OperationalError, InternalError)
+
+
 def unavailable(what: str) -> ProblemError:
     return ProblemError(503, f"{what} is unreachable; try again shortly", headers={"Retry-After": "5"})
 
@@ -134,6 +140,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(exc.status, exc.detail, exc.headers, **exc.extra)
+
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        """Wherever a route meets a database outage it did not expect, it is a 503, never a 500."""
+        problem = unavailable("the database")
+        return problem_response(problem.status, problem.detail, problem.headers)
+
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, _database)
 
     @app.exception_handler(PledgeError)
     async def _pledge(_: Request, exc: PledgeError) -> JSONResponse:

@@ -126,6 +126,14 @@ def scratch_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
         _psql_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def set_read_only(url: str, on: bool) -> None:
+    """PostgreSQL refuses every write to the database from now on (or accepts them again). The setting
+    applies to new sessions, so the open ones are ended, as a failover to a read-only replica ends them."""
+    name = url.rsplit("/", 1)[1]
+    _psql_admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+    _psql_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")  # noqa: S608
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""

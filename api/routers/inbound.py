@@ -14,8 +14,9 @@ Status codes, chosen so a provider's usual retry rule (retry on 5xx, give up on 
 from __future__ import annotations
 
 import hmac
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -23,7 +24,14 @@ from pydantic import BaseModel
 
 from api.deps import SettingsDep, TemporalDep, client_address, count_against, registry_reachable
 from api.problems import ProblemError, responses, unavailable
-from pledgeflow.inbound.receiver import MAX_MESSAGE_BYTES, ReplyProcessor, ReplyRefused, TryLater, header_recipients
+from pledgeflow.inbound.receiver import (
+    MAX_MESSAGE_BYTES,
+    MessageRefused,
+    ReplyProcessor,
+    ReplyRefused,
+    TryLater,
+    header_recipients,
+)
 
 router = APIRouter(prefix="/api/v1/inbound", tags=["inbound"])
 
@@ -64,13 +72,16 @@ async def receive_email(
         raise ProblemError(413, f"the message is larger than {MAX_MESSAGE_BYTES} bytes")
     if not raw.strip():
         raise ProblemError(422, "the body must be the raw MIME message")
-    message: EmailMessage = message_from_bytes(raw, policy=policy.default)
+    # The headers alone name the recipients: the parts, however deep they nest, are the processor's to read.
+    message: EmailMessage = BytesHeaderParser(policy=policy.default).parsebytes(raw)
     processor = ReplyProcessor(settings, pledges)
     try:
         with registry_reachable():
             result = await processor.process(raw, header_recipients(message), envelope_sender=None)
     except ReplyRefused as exc:
         raise ProblemError(422, f"no reply address with a valid token: {exc}") from exc
+    except MessageRefused as exc:
+        raise ProblemError(422, str(exc)) from exc
     except TryLater as exc:
         raise unavailable("Temporal") from exc
     return InboundReceipt(

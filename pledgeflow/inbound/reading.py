@@ -28,6 +28,7 @@ class Reading:
     own_text: str  # the sender's own lines: quotes and signature removed
     text: str  # what would be recorded: own_text without greeting, sign-off and the contact's names
     unreadable: str | None = None  # why the message could not be read at all
+    too_deep: bool = False  # nested past MAX_DEPTH: the receiver refuses it, so the sender learns at once
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -45,7 +46,7 @@ def read(raw: bytes, envelope_sender: str | None = None, names: Sequence[str] = 
     if depth > MAX_DEPTH:
         # Only the top headers, read without descending into the parts: enough to keep it and say why.
         headers: EmailMessage = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-        return Reading(headers, None, None, "", "", f"MIME parts nested more than {MAX_DEPTH} deep")
+        return Reading(headers, None, None, "", "", f"MIME parts nested more than {MAX_DEPTH} deep", too_deep=True)
     reason = machine_reason(message, envelope_sender)
     if reason is not None:
         return Reading(message, reason, bounce_of(message), "", "")

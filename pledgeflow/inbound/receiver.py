@@ -73,6 +73,11 @@ class ReplyRefused(Exception):
     """No recipient of the message is a reply address with a valid token, or a return path of ours."""
 
 
+class MessageRefused(Exception):
+    """The message cannot be read as anyone wrote it (nested past any mail client's depth): refused for good,
+    so the sending server bounces it to its sender with the reason, instead of our keeping it unread."""
+
+
 class TryLater(Exception):
     """Temporal could not take the reply now; the sender (or provider) should deliver it again."""
 
@@ -134,6 +139,8 @@ class ReplyProcessor:
         pledge_id = target.sent.pledge_id if isinstance(target, ReturnPath) else target.pledge_id
         names = await asyncio.to_thread(self._contact_names, pledge_id)
         reading = read(raw, envelope_sender, names)
+        if reading.too_deep:
+            raise MessageRefused(f"message structure too deep: {reading.unreadable}")
         message_id = _message_id(reading.message, raw)
         sender = parseaddr(str(reading.message.get("From", "")))[1] or envelope_sender or ""
         if reading.unreadable is not None:
@@ -272,6 +279,8 @@ class InboundHandler:
             result = await self.processor.process(raw, envelope.rcpt_tos, envelope.mail_from)
         except ReplyRefused as exc:
             return f"550 5.1.1 {exc}"
+        except MessageRefused as exc:
+            return f"552 5.3.4 {exc}"
         except TryLater as exc:
             return f"451 4.3.0 {exc}; please try again later"
         except SQLAlchemyError:

@@ -33,7 +33,7 @@ from pledgeflow.core.db import session_for, upgrade
 from pledgeflow.core.models import EmailSuppression, SentEmail, utcnow
 from pledgeflow.core.settings import Settings
 from tests.activities.test_email_templates import request_for
-from tests.conftest import SmtpSink, _psql_admin, free_port, make_settings, scratch_postgres
+from tests.conftest import SmtpSink, free_port, make_settings, scratch_postgres, set_read_only
 from tests.factories import registry_row
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest, Recipient
 
@@ -249,14 +249,6 @@ async def test_a_young_claim_waits_for_the_attempt_that_may_still_be_sending(
     assert ledger(settings, request).state == "claimed"
 
 
-def _read_only(url: str, on: bool) -> None:
-    """PostgreSQL refuses every write from now on (or accepts them again): the setting applies to new
-    sessions, so the ones open are ended, as a failover to a read-only replica ends them."""
-    name = url.rsplit("/", 1)[1]
-    _psql_admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
-    _psql_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")  # noqa: S608 (our name)
-
-
 async def test_a_database_turned_read_only_after_the_250_delivers_once(
     dev_env: WorkflowEnvironment, tmp_path: Path, smtp: ScriptedSmtp
 ) -> None:
@@ -265,7 +257,7 @@ async def test_a_database_turned_read_only_after_the_250_delivers_once(
         upgrade(url)
         settings = make_settings(tmp_path, url, smtp_host=smtp.host, smtp_port=smtp.port, smtp_timeout_seconds=1)
         loop = asyncio.get_running_loop()
-        smtp.on_data = lambda: _read_only(url, on=True)  # before the server's 250 leaves
+        smtp.on_data = lambda: set_read_only(url, on=True)  # before the server's 250 leaves
         request = unique_request()
         async with send_through(dev_env, settings) as send:
             sending = asyncio.create_task(send(request))
@@ -274,7 +266,7 @@ async def test_a_database_turned_read_only_after_the_250_delivers_once(
                     await asyncio.sleep(0.05)
             await asyncio.sleep(1.5)  # a few retries meet the read-only database
             assert not sending.done()
-            await loop.run_in_executor(None, _read_only, url, False)
+            await loop.run_in_executor(None, set_read_only, url, False)
             outcome = await asyncio.wait_for(sending, 20)
         assert outcome.state == "sent" and outcome.detail == ""
         assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from api.app import create_app
 from pledgeflow.auth.staff_keys import Role
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import ids
+from pledgeflow.core.db import upgrade
 from tests.api.conftest import bearer, make_staff, unreachable_app
-from tests.conftest import free_port, make_settings
+from tests.conftest import free_port, make_settings, scratch_postgres, set_read_only
 from tests.factories import report_data, submission_data
 
 # (method, path, body, who, extra headers): every endpoint that carries an action into Temporal.
@@ -104,3 +106,28 @@ async def test_database_unreachable_is_503_with_retry_after(dev_env: WorkflowEnv
         keyed = await http.post("/api/v1/pledges", json=submission_data(), headers={"Idempotency-Key": "retried"})
         assert keyed.status_code == 503, keyed.text
         assert "database" in keyed.json()["detail"]
+
+
+async def test_a_read_only_database_is_503_with_retry_after_not_500(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Issue 14: with the registry database read-only, the webhook answered 500 (InternalError was not mapped)."""
+    with scratch_postgres("pledgeflow_readonly") as url:
+        upgrade(url)
+        settings = make_settings(
+            tmp_path, url, inbound_webhook_secret="provider-secret", rate_limit_submissions_per_address="100/minute"
+        )
+        await asyncio.to_thread(set_read_only, url, True)
+        app = create_app(settings, dev_env.client)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+            posted = await http.post(
+                "/api/v1/inbound/email",
+                content=b"From: a@b.example\r\nTo: reply+x@inbound.example\r\n\r\nOur report.\r\n",
+                headers={"X-Pledgeflow-Secret": "provider-secret", "Content-Type": "message/rfc822"},
+            )
+            # A submission counts against its rate limits in the database before it goes to Temporal.
+            submitted = await http.post("/api/v1/pledges", json=submission_data())
+        for response in (posted, submitted):
+            assert response.status_code == 503, response.text
+            assert response.headers["Retry-After"]
+            assert "database" in response.text
