@@ -15,7 +15,7 @@ from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import ids
 from pledgeflow.core.db import upgrade
 from tests.api.conftest import bearer, make_staff, unreachable_app
-from tests.conftest import free_port, make_settings, scratch_postgres, set_read_only
+from tests.conftest import SmtpSink, free_port, make_settings, scratch_postgres, set_read_only
 from tests.factories import report_data, submission_data
 
 # (method, path, body, who, extra headers): every endpoint that carries an action into Temporal.
@@ -131,3 +131,31 @@ async def test_a_read_only_database_is_503_with_retry_after_not_500(
             assert response.status_code == 503, response.text
             assert response.headers["Retry-After"]
             assert "database" in response.text
+
+
+async def test_readyz_names_the_dependency_that_is_down(
+    dev_env: WorkflowEnvironment, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    """Issue 14: "/readyz 200 throughout" an SMTP outage and with the database read-only."""
+    with scratch_postgres("pledgeflow_ready") as url:
+        upgrade(url)
+        settings = make_settings(tmp_path, url, smtp_sink)
+        app = create_app(settings, dev_env.client)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+            ready = await http.get("/readyz")
+            assert (ready.status_code, ready.json()) == (
+                200,
+                {"status": "ready", "checks": {"database": "ok", "temporal": "ok", "smtp": "ok"}},
+            )
+            await asyncio.to_thread(set_read_only, url, True)
+            read_only = await http.get("/readyz")
+            await asyncio.to_thread(set_read_only, url, False)
+        down = make_settings(tmp_path, url, smtp_port=free_port())
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(down, dev_env.client)), base_url="http://testserver"
+        ) as http:
+            no_smtp = await http.get("/readyz")
+    assert read_only.status_code == 503 and read_only.headers["Retry-After"]
+    assert read_only.json()["checks"] == {"database": "read-only: writes are refused", "temporal": "ok", "smtp": "ok"}
+    assert no_smtp.status_code == 503
+    assert no_smtp.json()["checks"] == {"database": "ok", "temporal": "ok", "smtp": "unreachable: SMTPConnectError"}
