@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIServer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, start_http_server
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +32,7 @@ from api.problems import ProblemError, responses
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, SentEmail
 from pledgeflow.core.settings import Settings
+from workflows.emails import EmailKind
 from workflows.state import PledgeStatus
 
 router = APIRouter(tags=["metrics"])
@@ -65,12 +66,30 @@ class RegistryCollector(Collector):
         yield pledges
         ledger = GaugeMetricFamily(
             "pledgeflow_emails",
-            "E-mails in the send ledger by state (sent, failed, skipped, sending) and kind",
+            "E-mails in the send ledger by state (sent, failed, skipped, sending, claimed, unconfirmed) and kind",
             labels=["state", "kind"],
         )
         for state, kind, count in emails:
             ledger.add_metric([state, kind], count)
         yield ledger
+        # What needs an operator, as counters to alert on: a resend is a message of its own (its own business
+        # key), so a failed or unconfirmed entry stays what it is and the counts only grow.
+        failed = CounterMetricFamily(
+            "pledgeflow_emails_failed",
+            "E-mails the SMTP server refused for good (5xx), by kind: `pledgeflow ops failed-emails` lists them",
+            labels=["kind"],
+        )
+        unconfirmed = CounterMetricFamily(
+            "pledgeflow_emails_unconfirmed",
+            "E-mails handed to the SMTP server whose acceptance was never confirmed, so never sent again, by kind",
+            labels=["kind"],
+        )
+        by_kind = {(state, kind): count for state, kind, count in emails}
+        for kind in EmailKind:
+            failed.add_metric([kind.value], by_kind.get(("failed", kind.value), 0))
+            unconfirmed.add_metric([kind.value], by_kind.get(("unconfirmed", kind.value), 0))
+        yield failed
+        yield unconfirmed
 
 
 class RequestLatency:

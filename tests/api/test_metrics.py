@@ -98,6 +98,9 @@ async def test_metrics_count_emails_sent_and_failed(
     kind = "submission_received"
     assert samples[("pledgeflow_emails", (("kind", kind), ("state", "sent")))] == 2
     assert samples[("pledgeflow_emails", (("kind", kind), ("state", "failed")))] == 1
+    assert samples[("pledgeflow_emails_failed_total", (("kind", kind),))] == 1  # what an alert watches
+    assert samples[("pledgeflow_emails_failed_total", (("kind", "reminder_2"),))] == 0
+    assert samples[("pledgeflow_emails_unconfirmed_total", (("kind", kind),))] == 0
 
 
 async def test_metrics_time_requests_by_route(registry: Registry) -> None:
