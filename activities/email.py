@@ -1,13 +1,13 @@
 """Sending one email at most once per business key (docs/email.md §3), through aiosmtplib.
 
 The send ledger (activities/email_ledger.py) is the idempotency guard, written around the SMTP conversation
-so a retry can tell what an earlier attempt did: after the server accepted the recipient, a "claimed" row
-is committed, then the message's DATA goes, then "sent" is committed after the server's 250. A retry that
-finds "sent" sends nothing; one that finds "claimed" knows an earlier attempt may have delivered, so it
-never sends again (see ``_claimed``). What the server answers decides the rest: a 4xx or a connection lost
-before DATA is retryable and recorded as "sending"; a 5xx is final, recorded as "failed" and raised
-non-retryable so it shows in the Temporal UI, the pledge's timeline and ``pledgeflow ops failed-emails``;
-no answer after DATA (a timeout) is "unconfirmed", never resent by itself.
+so a retry can tell what an earlier attempt did: a "claimed" row is committed (beside MAIL and RCPT)
+before the message's DATA, then "sent" after the server's 250. A retry that finds "sent" sends nothing;
+one that finds "claimed" knows an earlier attempt may have delivered, so it never sends again (see
+``_claimed``). What the server answers decides the rest: a 4xx or a connection lost before DATA is
+retryable and recorded as "sending"; a 5xx is final, recorded as "failed" and raised non-retryable so it
+shows in the Temporal UI, the pledge's timeline and ``pledgeflow ops failed-emails``; no answer to DATA
+(a timeout) is "unconfirmed", never resent by itself.
 """
 
 from __future__ import annotations

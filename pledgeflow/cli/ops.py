@@ -172,6 +172,68 @@ def resend(
     typer.echo(f"{pledge_id}: {result.message}")
 
 
+@ops_app.command("failed-emails")
+def failed_emails(
+    pledge_id: Annotated[str | None, typer.Argument(help="Only this pledge's.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array instead of a table.")] = False,
+) -> None:
+    """E-mails that need an operator, from the send ledger: refused for good by the SMTP server (failed), or
+    handed over and never confirmed (unconfirmed, never sent again by itself); those not resent yet."""
+    from pledgeflow.operations.failed_emails import failed_emails as listed
+
+    entries = listed(settings_or_exit().database_url, pledge_id)
+    if as_json:
+        fields = ("pledge_id", "cycle", "kind", "recipient", "state", "attempts", "last_error", "message_id")
+        rows = [
+            {**{name: getattr(entry, name) for name in fields}, "at": entry.created_at.isoformat()} for entry in entries
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("pledge", "cycle", "kind", "recipient", "state", "attempts", "since", "why")
+    for entry in entries:
+        table.add_row(
+            entry.pledge_id,
+            str(entry.cycle),
+            entry.kind,
+            entry.recipient,
+            entry.state,
+            str(entry.attempts),
+            _when(entry.created_at),
+            entry.last_error or "",
+        )
+    screen = console()
+    screen.print(table)
+    screen.print(f"{len(entries)} email(s) need an operator")
+
+
+@ops_app.command("resend-failed")
+def resend_failed(
+    staff: Annotated[str, typer.Option(help="The operator's name, for the timeline.")],
+    pledge_id: Annotated[str | None, typer.Argument(help="Resend this pledge's failed emails.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Resend every failed email of every pledge.")] = False,
+) -> None:
+    """Send the emails `ops failed-emails` lists again, through each pledge's workflow (as `ops resend`
+    does): one new message per pledge and kind, to that email's recipients, and a line on its timeline."""
+    from pledgeflow.operations import failed_emails as operations
+
+    if (pledge_id is not None) == every:
+        typer.secho("name a pledge id or give --all, not both", fg="red", err=True)
+        raise typer.Exit(2)
+
+    async def job(pledges: PledgeClient, settings: Settings) -> list[operations.ResendResult]:
+        entries = operations.failed_emails(settings.database_url, pledge_id)
+        return await operations.resend_failed(pledges, settings.database_url, entries, staff)
+
+    results = run_with_client(job)
+    for result in results:
+        typer.secho(f"{result.pledge_id} {result.kind}: {result.message}", fg=None if result.ok else "red")
+    typer.echo(f"resent {sum(result.ok for result in results)}, refused {sum(not result.ok for result in results)}")
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
 @ops_app.command("extend-all")
 def extend_all(
     days: Annotated[int, typer.Option(min=1, help="Days to add to every open cycle.")],

@@ -143,6 +143,7 @@ class SentEmail(SQLModel, table=True):
     created_at: dt.datetime = _utc(nullable=False)
     sent_at: dt.datetime | None = _utc(nullable=True)
     claimed_at: dt.datetime | None = _utc(nullable=True)
+    resent_at: dt.datetime | None = _utc(nullable=True)  # `pledgeflow ops resend-failed` asked for it again
 
 
 class EmailSuppression(SQLModel, table=True):

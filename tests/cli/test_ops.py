@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
+from activities.email import EmailActivities
 from pledgeflow.cli.main import app
 from pledgeflow.core.settings import Settings
+from tests.conftest import free_port
 from tests.factories import make_report, open_ended
 from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worker
 from tests.workflows.driver import Mailbox
@@ -139,3 +146,72 @@ async def test_revoke_tokens_renews_a_running_pledges_links_and_revokes_a_closed
     assert "closed; every earlier link revoked (token version 2), no email sent" in " ".join(revoked.output.split())
     rows = [running.registry_row(), closed.registry_row()]
     assert [row.token_version for row in rows if row is not None] == [2, 2]
+
+
+class RefusingOne:
+    """An SMTP server that refuses one mailbox for good (550) until told otherwise, and keeps what it takes."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused: str | None = refused
+        self.delivered: list[EmailMessage] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address == self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.delivered.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+async def test_failed_emails_are_listed_and_resent_through_the_workflow(
+    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    submission = open_ended()
+    server = RefusingOne(submission.focal_point.email)
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = fast_first_cycle_settings(tmp_path, sqlite_url).model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": port}
+        )
+        mail = EmailActivities(settings)
+        async for pledges in run_pledge_worker(dev_env, settings, Mailbox(), send_email=mail.send_email):
+            pledge = await pledges.submit(submission)
+            await pledge.wait_for(lambda state: any(e.kind == "email_failed" for e in state.timeline))
+
+            listed = await ops(settings, dev_env, "failed-emails", "--json")
+            assert listed.exit_code == 0, listed.output
+            [failed] = [row for row in json.loads(listed.output) if row["pledge_id"] == pledge.id]
+            assert (failed["kind"], failed["recipient"], failed["state"]) == (
+                "submission_received",
+                submission.focal_point.email,
+                "failed",
+            )
+            assert failed["last_error"] == "550 5.1.1 mailbox unavailable"
+            table = await ops(settings, dev_env, "failed-emails", pledge.id)
+            assert "submission_received" in table.output and "1 email(s) need an operator" in table.output
+
+            server.refused = None  # the pledger fixed the mailbox
+            resent = await ops(settings, dev_env, "resend-failed", pledge.id, "--staff", "omar")
+            assert resent.exit_code == 0, resent.output
+            assert "Email submission received sent again to the focal point." in resent.output
+            state = await pledge.wait_for(lambda state: any(e.kind == "email_resent" for e in state.timeline))
+            assert state.status == PledgeStatus.in_review
+            async with asyncio.timeout(20):
+                while not any(m["X-Pledgeflow-Kind"] == "submission_received" for m in server.delivered):
+                    await asyncio.sleep(0.1)
+
+            left = await ops(settings, dev_env, "failed-emails", pledge.id)
+            assert "0 email(s) need an operator" in left.output
+            again = await ops(settings, dev_env, "resend-failed", "--all", "--staff", "omar")
+            assert again.exit_code == 0 and "resent 0, refused 0" in again.output
+            both = await ops(settings, dev_env, "resend-failed", pledge.id, "--all", "--staff", "omar")
+            assert both.exit_code == 2
+    finally:
+        controller.stop()
+    received = [m for m in server.delivered if m["X-Pledgeflow-Kind"] == "submission_received"]
+    assert len(received) == 1  # resent once, to the focal point
