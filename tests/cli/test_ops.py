@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from activities.email import EmailActivities
 from pledgeflow.cli.main import app
+from pledgeflow.core.db import upgrade
 from pledgeflow.core.settings import Settings
 from tests.conftest import free_port
 from tests.factories import make_report, open_ended
@@ -167,8 +168,10 @@ class RefusingOne:
 
 
 async def test_failed_emails_are_listed_and_resent_through_the_workflow(
-    dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+    dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'registry.db'}"  # of its own: --all sees every failed email in it
+    upgrade(sqlite_url)
     submission = open_ended()
     server = RefusingOne(submission.focal_point.email)
     port = free_port()
