@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 from email import _header_value_parser as header_parser
+from email import policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -155,8 +156,26 @@ class _UrlListHeader(BaseHeader):
         kwds["decoded"] = value
 
 
-_list_headers = HeaderRegistry()
+class _HeaderTypes(HeaderRegistry):
+    """The email package makes a new class for every header it builds (``HeaderRegistry.__getitem__``), a
+    quarter of a message's render; the class depends on the header's name only, so each is made once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_list_headers = _HeaderTypes()
 _list_headers.map_to_type("list-unsubscribe", _UrlListHeader)
+# The messages we build: the email package's default policy with the header classes made once.
+POLICY = policy.default.clone(header_factory=_HeaderTypes())
 
 
 def list_header(name: str, value: str) -> BaseHeader:
@@ -241,7 +260,7 @@ class EmailRenderer:
         context = self.context(request, token_version)
         text = _templates.get_template(f"{request.kind.value}.txt").render(context)
         html = _templates.get_template(f"{request.kind.value}.html").render(context)
-        message = EmailMessage()
+        message = EmailMessage(policy=POLICY)
         message["From"] = self.settings.mail_from
         message["To"] = recipient_address(request.recipient.name, request.recipient.email)
         message["Subject"] = context["subject"]
