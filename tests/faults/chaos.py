@@ -59,7 +59,10 @@ class Chaos:
 
     async def run(self) -> None:
         window = self.faults.window
-        jobs = [self._kill_worker(self.rng.uniform(5, window), self.rng.random() < 0.5) for _ in range(self.faults.worker_kills)]
+        jobs = [
+            self._kill_worker(self.rng.uniform(5, window), self.rng.random() < 0.5)
+            for _ in range(self.faults.worker_kills)
+        ]
         jobs += [self._restart_api(self.rng.uniform(5, window)) for _ in range(self.faults.api_restarts)]
         if self.faults.smtp_outage:
             jobs.append(self._smtp_outage(self.rng.uniform(5, max(6.0, window - 2 * self.faults.smtp_outage))))

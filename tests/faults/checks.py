@@ -174,7 +174,8 @@ def _check_lifecycle(findings: Findings, lifecycle: Lifecycle, state: dict[str, 
         return  # reported as a lifecycle failure; its expected end is unknown
     if (state["status"], state.get("closure_reason")) != (status, reason):
         findings.wrong_final_state.append(
-            f"{pledge_id} ({lifecycle.plan}): {state['status']}/{state.get('closure_reason')}, expected {status}/{reason}"
+            f"{pledge_id} ({lifecycle.plan}): {state['status']}/{state.get('closure_reason')}, "
+            f"expected {status}/{reason}"
         )
     seen = Counter(event["kind"] for event in state["timeline"])
     for kind, count in events.items():
@@ -198,7 +199,8 @@ def _check_timeline(
         return
     if (row.status, row.closure_reason) != (state["status"], state.get("closure_reason")):
         findings.timeline_mismatches.append(
-            f"{pledge_id}: registry says {row.status}/{row.closure_reason}, workflow {state['status']}/{state.get('closure_reason')}"
+            f"{pledge_id}: registry says {row.status}/{row.closure_reason}, "
+            f"workflow {state['status']}/{state.get('closure_reason')}"
         )
     ours = [(e["seq"], e["kind"], e["status"], e["message"], e["public"]) for e in state["timeline"]]
     theirs = [(e.seq, e.kind, e.status, e.message, e.public) for e in entries]

@@ -94,15 +94,15 @@ class Driver:
         await self.http.aclose()
 
     def plan(self, count: int) -> list[Lifecycle]:
-        return [
-            Lifecycle(number, self.rng.choice(PLANS), self.rng.random() < 0.5) for number in range(count)
-        ]
+        return [Lifecycle(number, self.rng.choice(PLANS), self.rng.random() < 0.5) for number in range(count)]
 
     async def run(self, lifecycles: list[Lifecycle], spread: float) -> None:
         """Start the lifecycles spread over ``spread`` seconds and run them to their end, concurrently."""
         starts = sorted(self.rng.uniform(0, spread) for _ in lifecycles)
         pauses = {lc.number: [self.rng.uniform(0.2, 4.0) for _ in range(6)] for lc in lifecycles}
-        await asyncio.gather(*(self._live(lc, start, pauses[lc.number]) for lc, start in zip(lifecycles, starts)))
+        await asyncio.gather(
+            *(self._live(lc, start, pauses[lc.number]) for lc, start in zip(lifecycles, starts, strict=True))
+        )
 
     async def _live(self, lifecycle: Lifecycle, start: float, pauses: list[float]) -> None:
         await asyncio.sleep(start)
@@ -114,8 +114,8 @@ class Driver:
                                 {"decision": "reject", "note": "Outside the registry's scope."})  # fmt: skip
                 return
             if lifecycle.plan == "revise":
-                await self._act(lifecycle, "request_changes", "POST", "decisions", staff,
-                                {"decision": "request_changes", "note": "Please name the partners' roles."})  # fmt: skip
+                changes = {"decision": "request_changes", "note": "Please name the partners' roles."}
+                await self._act(lifecycle, "request_changes", "POST", "decisions", staff, changes)
                 await asyncio.sleep(pauses[0])
                 revision = submission_data(**self._submission_fields(lifecycle.number, revised=True))
                 await self._act(lifecycle, "revise", "PUT", "submission", self._pledger(lifecycle), revision,
@@ -124,7 +124,9 @@ class Driver:
             await self._act(lifecycle, "approve", "POST", "decisions", staff, {"decision": "approve", "note": ""})
             await asyncio.sleep(pauses[2])
             if lifecycle.plan == "remove":
-                await self._act(lifecycle, "remove", "POST", "closure", staff, {"reason": "Duplicate of another pledge."})
+                await self._act(
+                    lifecycle, "remove", "POST", "closure", staff, {"reason": "Duplicate of another pledge."}
+                )
                 return
             if lifecycle.plan == "report":
                 await self._report(lifecycle)
@@ -218,7 +220,9 @@ class Driver:
         link = REPORT_LINK.search(text)
         if link is None:
             raise LifecycleFailed("the report request email carries no report link")
-        report = report_data(narrative=f"Pledge {lifecycle.number}: we connected 230 schools and trained 1,100 teachers.")
+        report = report_data(
+            narrative=f"Pledge {lifecycle.number}: we connected 230 schools and trained 1,100 teachers."
+        )
         await self._act(lifecycle, "report", "POST", "reports", {"Authorization": f"Bearer {link.group(2)}"}, report)
 
     async def _report_request(self, pledge_id: str, timeout: float = 400.0) -> EmailMessage:

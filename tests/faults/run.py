@@ -99,7 +99,9 @@ def table(figures: dict[str, Any]) -> Table:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="make faults", description="The fault suite's long run (docs/reliability.md).")
+    parser = argparse.ArgumentParser(
+        prog="make faults", description="The fault suite's long run (docs/reliability.md)."
+    )
     parser.add_argument("--seed", type=int, default=LONG.seed)
     parser.add_argument("--pledges", type=int, default=LONG.pledges, help="lifecycles to run")
     parser.add_argument("--kills", type=int, default=LONG.faults.worker_kills, help="worker SIGKILLs")

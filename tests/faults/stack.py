@@ -34,11 +34,11 @@ START_TIMEOUT = 60.0
 BIN = Path(sys.executable).parent
 
 
-def _admin(sql: str) -> None:
+def _admin(sql: str, **parameters: str) -> None:
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            connection.execute(text(sql))
+            connection.execute(text(sql), parameters)
     finally:
         engine.dispose()
 
@@ -181,9 +181,7 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                client = await Client.connect(
-                    f"127.0.0.1:{self.temporal_port}", data_converter=pydantic_data_converter
-                )
+                client = await Client.connect(f"127.0.0.1:{self.temporal_port}", data_converter=pydantic_data_converter)
                 await client.service_client.check_health()
                 return client
             except (RuntimeError, OSError):
@@ -249,7 +247,7 @@ class Stack:
     def database_down(self) -> None:
         """No new connection is allowed and every open one is cut: what clients see of a dead server."""
         _admin(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS false')
-        _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.database}'")
+        _admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name", name=self.database)
 
     def database_up(self) -> None:
         _admin(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS true')
