@@ -32,6 +32,7 @@ from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 START_TIMEOUT = 60.0
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]  # for the sink's ``python -m tests.faults.sink``
 
 
 def _admin(sql: str, **parameters: str) -> None:
@@ -58,9 +59,10 @@ class Part:
         with self.log.open("ab") as output:
             output.write(f"\n--- start {self.starts + 1} at {time.time():.3f}\n".encode())
             output.flush()
+            # Run in the log's directory: no .env of a checkout is read, only the environment given.
             self.process = subprocess.Popen(  # noqa: S603  (argv built here)
-                self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                self.argv, env=self.env, cwd=self.log.parent, stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         self.starts += 1
 
@@ -134,7 +136,7 @@ class Stack:
             "RATE_LIMIT_INBOUND_WEBHOOK": "100000/minute",
         }
         base = {key: value for key, value in os.environ.items() if not key.startswith("PLEDGEFLOW_")}
-        return {**base, **{f"PLEDGEFLOW_{key}": value for key, value in settings.items()}}
+        return {**base, "PYTHONPATH": str(ROOT), **{f"PLEDGEFLOW_{key}": value for key, value in settings.items()}}
 
     # --- start and stop ------------------------------------------------------------------------------
 
