@@ -2,9 +2,10 @@
 
 - **Worker kills**, each timed at an email: the sink is armed, holds its answer to the next DATA, and the
   worker is SIGKILLed either while it waits for that 250 (the server has the message, the ledger does not
-  know) or a few milliseconds after it (between the 250, the ledger commit and the activity's completion);
-  it is started again after a pause. An email activity lost with the worker is retried by Temporal once its
-  start-to-close timeout has passed.
+  know) or once the ledger says "sent" but before Temporal heard of the activity's completion (the worker's
+  connection to Temporal runs through a relay, ``Proxy``, frozen for that moment); it is started again after
+  a pause. An email activity lost with the worker is retried by Temporal once its start-to-close timeout has
+  passed, so the retry meets a message the server already has: only the ledger's guard stops a second copy.
 - **SMTP outage**: the port closed (connections refused), then MAIL FROM answered 421, then RCPT TO 451.
 - **Database outage**, timed at an email too: the sink holds a 250 while the registry database stops taking
   connections (``ALLOW_CONNECTIONS false`` and every backend cut), so the ledger cannot be written after
@@ -59,9 +60,10 @@ class Chaos:
 
     async def run(self) -> None:
         window = self.faults.window
+        # Kills alternate between the two moments, so even a run with two kills has one of each.
         jobs = [
-            self._kill_worker(self.rng.uniform(5, window), self.rng.random() < 0.5)
-            for _ in range(self.faults.worker_kills)
+            self._kill_worker(self.rng.uniform(5, window), before_answer=number % 2 == 0)
+            for number in range(self.faults.worker_kills)
         ]
         jobs += [self._restart_api(self.rng.uniform(5, window)) for _ in range(self.faults.api_restarts)]
         if self.faults.smtp_outage:
@@ -88,16 +90,29 @@ class Chaos:
             if before_answer:
                 worker.kill()
                 await self.stack.smtp(release=True)
+                when = "waiting for the 250"
             else:
-                await self.stack.smtp(release=True)
-                await asyncio.sleep(self.rng.uniform(0.0, 0.03))
-                worker.kill()
-            self.done.worker_kills.append(
-                {"at": self._now(), "when": "before the 250" if before_answer else "after the 250",
-                 "email": message_id}
-            )  # fmt: skip
+                when = await self._kill_after_ledger(message_id)
+            self.done.worker_kills.append({"at": self._now(), "when": when, "email": message_id})
         await asyncio.sleep(self.rng.uniform(1.0, 5.0))
         worker.start()
+
+    async def _kill_after_ledger(self, message_id: str) -> str:
+        """Freeze the worker's line to Temporal, let the 250 through, wait for the ledger to say "sent", kill:
+        the send is done and recorded, but Temporal never hears of it and retries the activity later."""
+        assert self.stack.proxy is not None
+        self.stack.proxy.pause()
+        await self.stack.smtp(release=True)
+        deadline = time.monotonic() + 10.0
+        state = None
+        while message_id and time.monotonic() < deadline:
+            state = await asyncio.to_thread(self.stack.ledger_state, message_id)
+            if state == "sent":
+                break
+            await asyncio.sleep(0.05)
+        self.stack.parts["worker"].kill()
+        self.stack.proxy.cut_and_resume()
+        return f"after the 250, ledger {state}, before Temporal heard"
 
     async def _restart_api(self, at: float) -> None:
         await asyncio.sleep(at)

@@ -22,10 +22,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
+from sqlmodel import select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from pledgeflow.core import db
+from pledgeflow.core.models import SentEmail
 from pledgeflow.devstack import binaries
 from tests.conftest import PG_ADMIN_URL, listening_port, postgres_database_url
 from workflows.search_attributes import SEARCH_ATTRIBUTES
@@ -84,6 +86,64 @@ class Part:
         return self.process is not None and self.process.poll() is None
 
 
+class Proxy:
+    """A TCP relay between the worker and Temporal that the chaos loop can freeze: while paused, nothing the
+    worker sends (an activity's completion, say) reaches the server, and nothing comes back."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = listening_port()
+        self.running = asyncio.Event()
+        self.running.set()
+        self.server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._generation = 0  # raised by cut(): what a pipe of an earlier generation holds is dropped
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._relay, host="127.0.0.1", port=self.port, reuse_address=True)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, upstream_writer}
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        generation = self._generation
+        try:
+            while chunk := await reader.read(65536):
+                await self.running.wait()
+                if generation != self._generation:
+                    break
+                writer.write(chunk)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def pause(self) -> None:
+        self.running.clear()
+
+    def cut_and_resume(self) -> None:
+        """Cut every connection, dropping what was held, and let new ones through."""
+        self._generation += 1
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+        self.running.set()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self._writers):
+            writer.close()
+
+
 @dataclass
 class Stack:
     directory: Path
@@ -101,6 +161,7 @@ class Stack:
     held: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     _answers: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     _reading: asyncio.Task[None] | None = None
+    proxy: Proxy | None = None
 
     @property
     def database_url(self) -> str:
@@ -161,6 +222,9 @@ class Stack:
         ]:
             self.parts[name] = Part(name, argv, env, self.directory / f"{name}.log")
 
+        self.proxy = Proxy(self.temporal_port)
+        await self.proxy.start()
+        self.parts["worker"].env = {**env, "PLEDGEFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{self.proxy.port}"}
         _admin(f'CREATE DATABASE "{self.database}"')
         await asyncio.to_thread(db.upgrade, self.database_url)
         self.staff_key = await asyncio.to_thread(self._add_staff, env)
@@ -210,6 +274,8 @@ class Stack:
         for name in ("api", "worker", "sink", "temporal"):
             if name in self.parts:
                 self.parts[name].stop()
+        if self.proxy is not None:
+            await self.proxy.stop()
         _admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     # --- the SMTP sink's control line ----------------------------------------------------------------
@@ -253,6 +319,12 @@ class Stack:
 
     def database_up(self) -> None:
         _admin(f'ALTER DATABASE "{self.database}" ALLOW_CONNECTIONS true')
+
+    def ledger_state(self, message_id: str) -> str | None:
+        """What the send ledger says of the message with this Message-ID (None: nothing yet)."""
+        with db.session_for(self.database_url) as session:
+            entry = session.exec(select(SentEmail).where(SentEmail.message_id == message_id)).first()
+            return entry.state if entry is not None else None
 
 
 def read_mail(record: Path) -> list[dict[str, Any]]:
