@@ -134,10 +134,10 @@ class Chaos:
 
     async def _database_outage(self, at: float) -> None:
         await asyncio.sleep(at)
-        async with self._email_fault:
+        async with self._email_fault:  # held throughout: a kill timed on the ledger needs the database
             message_id = await self._held_email()
             await asyncio.to_thread(self.stack.database_down)
             await self.stack.smtp(release=True)
-        self.done.database.append({"at": self._now(), "seconds": self.faults.database_outage, "email": message_id})
-        await asyncio.sleep(self.faults.database_outage)
-        await asyncio.to_thread(self.stack.database_up)
+            self.done.database.append({"at": self._now(), "seconds": self.faults.database_outage, "email": message_id})
+            await asyncio.sleep(self.faults.database_outage)
+            await asyncio.to_thread(self.stack.database_up)

@@ -185,9 +185,12 @@ class Driver:
                 await asyncio.sleep(1.0)
                 continue
             action.status = response.status_code
-            answer = response.json() if response.content else {}
+            answer = _answer(response)
             if response.status_code >= 500 and response.status_code != 503:
+                # A bug to report, and what a careful client does next: the same request, same key.
                 self.server_errors.append(f"{action.name} {action.pledge}: {response.status_code} {answer}")
+                await asyncio.sleep(1.0)
+                continue
             if response.status_code not in RETRIED or action.acknowledged:
                 break
             await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 5.0))
@@ -259,18 +262,27 @@ class Driver:
                 await asyncio.sleep(1.0)
                 continue
             action.status = response.status_code
-            if response.status_code not in RETRIED:
-                action.body = response.json()
+            action.body = _answer(response)
+            if response.status_code >= 500 and response.status_code != 503:
+                self.server_errors.append(f"reply {lifecycle.pledge_id}: {action.status} {action.body}")
+            elif response.status_code not in RETRIED:
                 break
             await asyncio.sleep(1.0)
-        if action.status >= 500 and action.status != 503:
-            self.server_errors.append(f"reply {lifecycle.pledge_id}: {action.status} {action.body}")
         if not action.acknowledged:
             raise LifecycleFailed(f"the emailed report answered {action.status}: {action.body}")
 
 
 class LifecycleFailed(Exception):
     """The API refused or never answered an action this lifecycle needed; the pledge stops there."""
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body, or what a body that is not JSON (a bare 500) says."""
+    try:
+        body = response.json() if response.content else {}
+    except ValueError:
+        return {"detail": response.text[:300]}
+    return body if isinstance(body, dict) else {"body": body}
 
 
 def _text(message: EmailMessage) -> str:
