@@ -2,7 +2,7 @@
 
 - **Final status**: the API's answer for the pledge (its workflow's query) and its registry row say the
   status and closure reason the acknowledged actions lead to, and every acknowledged action left its event on
-  the timeline exactly once (no acknowledged action lost, none applied twice).
+  the (registry's whole) timeline exactly once (no acknowledged action lost, none applied twice).
 - **Same answer on retry**: an acknowledged action sent again with its Idempotency-Key is answered as the
   first time (not refused as if it were a second action).
 - **Emails exactly once**: every email any run of the workflow asked for (its ``send_email`` activities, read
@@ -124,8 +124,9 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
                 for request in asked_emails(history):
                     expected[message_id(secret, request.business_key, MAIL_DOMAIN)] = request.business_key
             state = await _state(http, stack, pledge_id)
-            _check_lifecycle(findings, lifecycle, state)
-            _check_timeline(findings, pledge_id, state, await asyncio.to_thread(_registry, stack, pledge_id))
+            registry = await asyncio.to_thread(_registry, stack, pledge_id)
+            _check_lifecycle(findings, lifecycle, state, [entry.kind for entry in registry[1]])
+            _check_timeline(findings, pledge_id, state, registry)
 
     for mid, key in expected.items():
         if arrived[mid] == 0:
@@ -167,7 +168,8 @@ def _registry(stack: Stack, pledge_id: str) -> tuple[Pledge | None, list[Timelin
         return row, list(entries)
 
 
-def _check_lifecycle(findings: Findings, lifecycle: Lifecycle, state: dict[str, Any]) -> None:
+def _check_lifecycle(findings: Findings, lifecycle: Lifecycle, state: dict[str, Any], kinds: list[str]) -> None:
+    """``kinds``: the registry's whole timeline (the workflow may keep only its recent entries)."""
     pledge_id = lifecycle.pledge_id
     status, reason, events = lifecycle.expected()
     if lifecycle.failure:
@@ -177,7 +179,7 @@ def _check_lifecycle(findings: Findings, lifecycle: Lifecycle, state: dict[str, 
             f"{pledge_id} ({lifecycle.plan}): {state['status']}/{state.get('closure_reason')}, "
             f"expected {status}/{reason}"
         )
-    seen = Counter(event["kind"] for event in state["timeline"])
+    seen = Counter(kinds)
     for kind, count in events.items():
         if seen[kind] < count:
             findings.lost_actions.append(f"{pledge_id}: no {kind} on the timeline")
