@@ -6,7 +6,8 @@
   connection to Temporal runs through a relay, ``Proxy``, frozen for that moment); it is started again after
   a pause. An email activity lost with the worker is retried by Temporal once its start-to-close timeout has
   passed, so the retry meets a message the server already has: only the ledger's guard stops a second copy.
-- **SMTP outage**: the port closed (connections refused), then MAIL FROM answered 421, then RCPT TO 451.
+- **SMTP outage**: the port closed (connections refused), then MAIL FROM answered 421, then RCPT TO 451,
+  then (when asked for) the DATA taken and never answered.
 - **Database outage**, timed at an email too: the sink holds a 250 while the registry database stops taking
   connections (``ALLOW_CONNECTIONS false`` and every backend cut), so the ledger cannot be written after
   the server accepted the message; the database comes back after the outage.
@@ -34,6 +35,7 @@ class Faults:
     smtp_outage: float  # seconds refused, then as long again answering 421 and then 451
     database_outage: float
     api_restarts: int
+    smtp_hang: float = 0.0  # after the 421 and 451: seconds of taking the DATA and never answering
 
 
 @dataclass
@@ -126,7 +128,8 @@ class Chaos:
     async def _smtp_outage(self, at: float) -> None:
         await asyncio.sleep(at)
         outage = self.faults.smtp_outage
-        for mode, seconds in [("down", outage), ("421", outage / 2), ("451", outage / 2)]:
+        phases = [("down", outage), ("421", outage / 2), ("451", outage / 2), ("hang", self.faults.smtp_hang)]
+        for mode, seconds in [(mode, seconds) for mode, seconds in phases if seconds]:
             await self.stack.smtp(mode=mode)
             self.done.smtp.append({"at": self._now(), "mode": mode, "seconds": seconds})
             await asyncio.sleep(seconds)

@@ -102,16 +102,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         prog="make faults", description="The fault suite's long run (docs/reliability.md)."
     )
-    parser.add_argument("--seed", type=int, default=LONG.seed)
+    parser.add_argument(
+        "--seed", type=int, default=LONG.seed, help="the same seed draws the same plans and fault times"
+    )
     parser.add_argument("--pledges", type=int, default=LONG.pledges, help="lifecycles to run")
     parser.add_argument("--kills", type=int, default=LONG.faults.worker_kills, help="worker SIGKILLs")
-    parser.add_argument("--smtp-outage", type=float, default=LONG.faults.smtp_outage, help="seconds refused")
-    parser.add_argument("--db-outage", type=float, default=LONG.faults.database_outage, help="seconds")
-    parser.add_argument("--api-restarts", type=int, default=LONG.faults.api_restarts)
+    parser.add_argument(
+        "--smtp-outage",
+        type=float,
+        default=LONG.faults.smtp_outage,
+        help="seconds the SMTP port refuses connections; then half as long each of 421 and 451",
+    )
+    parser.add_argument(
+        "--db-outage", type=float, default=LONG.faults.database_outage, help="seconds the database refuses connections"
+    )
+    parser.add_argument("--api-restarts", type=int, default=LONG.faults.api_restarts, help="API SIGKILLs and restarts")
+    parser.add_argument(
+        "--smtp-hang",
+        type=float,
+        default=0.0,
+        help="seconds the SMTP server takes DATA and never answers, after the 451s",
+    )
     parser.add_argument("--out", type=Path, default=Path("faults.json"), help="where the figures go (JSON)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the parts' logs and the mail here")
     arguments = parser.parse_args()
-    for name in ("pledges", "kills", "api_restarts"):
+    for name in ("pledges", "kills", "api_restarts", "smtp_outage", "db_outage", "smtp_hang"):
         if getattr(arguments, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be 0 or more")
     run = Run(
@@ -124,6 +139,7 @@ def main() -> None:
             smtp_outage=arguments.smtp_outage,
             database_outage=arguments.db_outage,
             api_restarts=arguments.api_restarts,
+            smtp_hang=arguments.smtp_hang,
         ),
         settle_timeout=LONG.settle_timeout,
     )
