@@ -10,6 +10,8 @@
   business key with the run's secret); no Message-ID arrived twice; nothing arrived that no workflow asked for.
 - **Timeline**: the workflow's timeline equals the registry's (``TimelineEntry``) entry for entry; a workflow
   that keeps only its recent entries must match the registry's newest ones.
+- **Ladder behind its mail**: no pledge's reminder, final notice, non-reporting or delisting email reaches the
+  server before its report request did.
 - **Replay**: every run's history replays with the current code (the same workers and runner as
   tests/workflows/test_replay.py).
 """
@@ -56,6 +58,7 @@ class Findings:
     emails_duplicated: list[str] = field(default_factory=list)
     emails_unexpected: list[str] = field(default_factory=list)
     timeline_mismatches: list[str] = field(default_factory=list)
+    ladder_ahead_of_mail: list[str] = field(default_factory=list)
     replay_failures: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -134,6 +137,7 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
         elif arrived[mid] > 1:
             findings.emails_duplicated.append(f"{key} ({arrived[mid]} copies, {mid})")
     findings.emails_unexpected = [f"{mid} ({n})" for mid, n in arrived.items() if mid not in expected]
+    findings.ladder_ahead_of_mail = _ladder_ahead_of_mail(read_mail(stack.mail_record))
     actions = [action for lc in lifecycles for action in lc.actions]
     findings.counts = {
         "lifecycles": len(lifecycles),
@@ -145,6 +149,22 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
         "emails_at_sink": sum(arrived.values()),
     }
     return findings
+
+
+LADDER_AFTER_REQUEST = {"reminder_1", "reminder_2", "final_notice", "non_reporting", "delisted"}
+
+
+def _ladder_ahead_of_mail(mail: list[dict[str, Any]]) -> list[str]:
+    """Pledges told of a later step (a reminder, the final notice, non-reporting, delisting) before their
+    report request reached the server: the ladder ran on while the mail that should warn them was stuck."""
+    requested: set[str] = set()
+    ahead: dict[str, str] = {}
+    for line in mail:
+        if line["kind"] in {"report_request", "final_report_request"}:
+            requested.add(line["pledge"])
+        elif line["kind"] in LADDER_AFTER_REQUEST and line["pledge"] not in requested:
+            ahead.setdefault(line["pledge"], line["kind"])
+    return [f"{pledge}: {kind} arrived before any report request" for pledge, kind in ahead.items()]
 
 
 async def _state(http: httpx.AsyncClient, stack: Stack, pledge_id: str) -> dict[str, Any]:

@@ -98,11 +98,16 @@ class Proxy:
         self.server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._generation = 0  # raised by cut(): what a pipe of an earlier generation holds is dropped
+        self._relays: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._relay, host="127.0.0.1", port=self.port, reuse_address=True)
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._relays.add(task)
+            task.add_done_callback(self._relays.discard)
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -142,6 +147,9 @@ class Proxy:
             self.server.close()
         for writer in list(self._writers):
             writer.close()
+        for task in list(self._relays):
+            task.cancel()
+        await asyncio.gather(*self._relays, return_exceptions=True)
 
 
 @dataclass
