@@ -145,11 +145,13 @@ class Proxy:
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+        # Closing both ends lets every relay finish on its own; a cancelled one is logged by asyncio's
+        # start_server as an error (Python 3.11).
+        self.running.set()
         for writer in list(self._writers):
             writer.close()
-        for task in list(self._relays):
-            task.cancel()
-        await asyncio.gather(*self._relays, return_exceptions=True)
+        if self._relays:
+            await asyncio.wait(self._relays, timeout=5)
 
 
 @dataclass
