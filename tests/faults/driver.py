@@ -228,7 +228,7 @@ class Driver:
         )
         await self._act(lifecycle, "report", "POST", "reports", {"Authorization": f"Bearer {link.group(2)}"}, report)
 
-    async def _report_request(self, pledge_id: str, timeout: float = 400.0) -> EmailMessage:
+    async def _report_request(self, pledge_id: str, timeout: float = 600.0) -> EmailMessage:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in await asyncio.to_thread(read_mail, self.stack.mail_record):
