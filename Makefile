@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # axe-core, which the browser tests inject into the pages (package.json, package-lock.json).
 NODE_STAMP := node_modules/.installed
 
-.PHONY: dev test lint
+.PHONY: dev test lint faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,6 @@ test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and the test suite against rea
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+faults: $(STAMP)  ## the long fault run (docs/reliability.md); e.g. make faults ARGS="--seed 7 --pledges 150 --kills 10"
+	$(BIN)/python -m tests.faults.run $(ARGS)
