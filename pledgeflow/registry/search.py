@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlmodel import Session, col, select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
 from pledgeflow.registry.public import NEVER_PUBLIC, PublicStatus
+from pledgeflow.registry.text_search import text_match
 from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
@@ -95,23 +96,29 @@ def is_public() -> ColumnElement[bool]:
 
 
 def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
-    """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export)."""
+    """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export).
+
+    Text goes to its trigram index (pledgeflow/registry/text_search.py); SDGs and countries are EXISTS
+    probes of their index tables' primary keys, so the planner can walk the listing's order and stop at a
+    page instead of building the set of every matching pledge first.
+    """
     clauses = [is_public()]
     if filters.q:
-        clauses.append(
-            or_(
-                col(Pledge.title).icontains(filters.q, autoescape=True),
-                col(Pledge.organization_name).icontains(filters.q, autoescape=True),
-                col(Pledge.submission)["description"].as_string().icontains(filters.q, autoescape=True),
-            )
-        )
+        clauses.append(text_match(filters.q))
     if filters.sdgs:
+        sdgs = sorted(set(filters.sdgs))
         clauses.append(
-            col(Pledge.id).in_(select(PledgeSDG.pledge_id).where(col(PledgeSDG.sdg).in_(sorted(set(filters.sdgs)))))
+            exists(
+                select(PledgeSDG.sdg).where(col(PledgeSDG.pledge_id) == col(Pledge.id), col(PledgeSDG.sdg).in_(sdgs))
+            )
         )
     if filters.country:
         clauses.append(
-            col(Pledge.id).in_(select(PledgeCountry.pledge_id).where(PledgeCountry.country == filters.country))
+            exists(
+                select(PledgeCountry.country).where(
+                    col(PledgeCountry.pledge_id) == col(Pledge.id), PledgeCountry.country == filters.country
+                )
+            )
         )
     if filters.organization_type:
         clauses.append(col(Pledge.organization_type) == filters.organization_type.value)
