@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, tuple_
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import Table, insert, tuple_
+from sqlmodel import Session, SQLModel, col, delete, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -52,21 +52,34 @@ class RegistryActivities:
                 raise ApplicationError(f"pledge {pledge_id} is not in the registry yet") from exc
 
 
+def _insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """A multi-row INSERT on the table itself: the ORM's per-object bookkeeping costs more than the write."""
+    if rows:
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        session.execute(insert(table), rows)
+
+
 def write_projections(session: Session, projections: Sequence[PledgeProjection]) -> None:
     """Upsert the pledges' rows, their index rows and search text, and add their new events and reports.
 
     Idempotent, like the activity that calls it; the caller commits. At most one projection per pledge.
+    New rows go in as one multi-row INSERT per table, so a batch costs a fixed number of statements.
     """
     ids = [projection.pledge_id for projection in projections]
     if len(set(ids)) != len(ids):
         raise ValueError("one projection per pledge in a batch")
     rows = {row.id: row for row in session.exec(select(Pledge).where(col(Pledge.id).in_(ids)))}
-    reindexed = [projection for projection in projections if _upsert_pledge(session, rows.get(projection.pledge_id), projection)]
+    new = [_new_row(projection) for projection in projections if projection.pledge_id not in rows]
+    _insert(session, Pledge, new)
+    reindexed = [
+        projection
+        for projection in projections
+        if projection.pledge_id not in rows or _update_pledge(session, rows[projection.pledge_id], projection)
+    ]
     session.flush()
     _reindex(session, reindexed)
     _add_events(session, projections)
     _add_reports(session, projections)
-    session.flush()
     facets.refresh_reported_last_due(session, ids)
 
 
@@ -101,23 +114,25 @@ def _row_values(projection: PledgeProjection) -> dict[str, Any]:
     }
 
 
-def _upsert_pledge(session: Session, row: Pledge | None, projection: PledgeProjection) -> bool:
-    """Write the pledge row; True when its index rows must be written again."""
+def _new_row(projection: PledgeProjection) -> dict[str, Any]:
+    values = _row_values(projection)
+    # Scheduled before projections carried it: a new pledge is in its first review round, begun at submission.
+    values["review_started_at"] = projection.review_started_at or projection.submitted_at
+    new = {"id": projection.pledge_id, "submitted_at": projection.submitted_at, "token_version": 1}
+    return {**new, "reported_last_due": False, **values}
+
+
+def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) -> bool:
+    """Write the pledge row's new values; True when its index rows must be written again."""
     values = _row_values(projection)
     if projection.review_started_at is None:
-        # Scheduled before projections carried it: a row keeps what migration 0002 gave it, and a new
-        # pledge is in its first review round, which begins at submission.
-        values["review_started_at"] = row.review_started_at if row is not None else projection.submitted_at
+        # Scheduled before projections carried it: the row keeps what migration 0002 gave it.
+        values["review_started_at"] = row.review_started_at
     # The index rows change only with the submission (a revision) and the publication (their sort key),
     # not with each transition.
-    index_changed = (
-        row is None or row.submission != values["submission"] or row.published_at != values["published_at"]
-    )
-    if row is None:
-        row = Pledge(id=projection.pledge_id, submitted_at=projection.submitted_at, **values)
-    else:
-        for column, value in values.items():
-            setattr(row, column, value)
+    index_changed = row.submission != values["submission"] or row.published_at != values["published_at"]
+    for column, value in values.items():
+        setattr(row, column, value)
     session.add(row)
     return index_changed
 
@@ -140,9 +155,8 @@ def _reindex(session: Session, projections: Sequence[PledgeProjection]) -> None:
         regions += [{**sorted_key, "region": region} for region in sorted(set(submission.regions))]
         documents.append({**key, "document": facets.document(submission)})
     for table, values in ((PledgeSDG, sdgs), (PledgeCountry, countries), (PledgeRegion, regions)):
-        if values:
-            session.execute(insert(table), values)
-    session.execute(insert(PledgeDocument), documents)
+        _insert(session, table, values)
+    _insert(session, PledgeDocument, documents)
 
 
 def _add_events(session: Session, projections: Sequence[PledgeProjection]) -> None:
@@ -157,20 +171,21 @@ def _add_events(session: Session, projections: Sequence[PledgeProjection]) -> No
             )
         ).all()
     )
-    for pledge_id, event in wanted:
-        if (pledge_id, event.seq) not in known:
-            session.add(
-                TimelineEntry(
-                    pledge_id=pledge_id,
-                    seq=event.seq,
-                    at=event.at,
-                    actor=event.registry_actor,
-                    kind=event.kind.value,
-                    message=event.message,
-                    status=event.status.value,
-                    public=event.public,
-                )
-            )
+    new = [
+        {
+            "pledge_id": pledge_id,
+            "seq": event.seq,
+            "at": event.at,
+            "actor": event.registry_actor,
+            "kind": event.kind.value,
+            "message": event.message,
+            "status": event.status.value,
+            "public": event.public,
+        }
+        for pledge_id, event in wanted
+        if (pledge_id, event.seq) not in known
+    ]
+    _insert(session, TimelineEntry, new)
 
 
 def _add_reports(session: Session, projections: Sequence[PledgeProjection]) -> None:
@@ -183,17 +198,18 @@ def _add_reports(session: Session, projections: Sequence[PledgeProjection]) -> N
             select(Report.pledge_id, Report.cycle, Report.received_at).where(col(Report.pledge_id).in_(ids))
         ).all()
     )
-    for pledge_id, record in wanted:
-        if (pledge_id, record.cycle, record.received_at) not in known:
-            session.add(
-                Report(
-                    pledge_id=pledge_id,
-                    cycle=record.cycle,
-                    received_at=record.received_at,
-                    source=record.source,
-                    final=record.final,
-                    progress=record.report.progress.value,
-                    narrative=record.report.narrative,
-                    details=record.report.model_dump(mode="json", exclude={"progress", "narrative"}),
-                )
-            )
+    new = [
+        {
+            "pledge_id": pledge_id,
+            "cycle": record.cycle,
+            "received_at": record.received_at,
+            "source": record.source,
+            "final": record.final,
+            "progress": record.report.progress.value,
+            "narrative": record.report.narrative,
+            "details": record.report.model_dump(mode="json", exclude={"progress", "narrative"}),
+        }
+        for pledge_id, record in wanted
+        if (pledge_id, record.cycle, record.received_at) not in known
+    ]
+    _insert(session, Report, new)
