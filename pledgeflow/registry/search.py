@@ -17,6 +17,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from pledgeflow.core.db import session_for
@@ -105,18 +106,17 @@ def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
     clauses = [is_public()]
     if filters.q:
         clauses.append(text_match(filters.q))
+    # Aliased, so that a query over an index table itself (statistics) correlates only the pledge.
     if filters.sdgs:
+        sdg = aliased(PledgeSDG)
         sdgs = sorted(set(filters.sdgs))
-        clauses.append(
-            exists(
-                select(PledgeSDG.sdg).where(col(PledgeSDG.pledge_id) == col(Pledge.id), col(PledgeSDG.sdg).in_(sdgs))
-            )
-        )
+        clauses.append(exists(select(sdg.sdg).where(col(sdg.pledge_id) == col(Pledge.id), col(sdg.sdg).in_(sdgs))))
     if filters.country:
+        country = aliased(PledgeCountry)
         clauses.append(
             exists(
-                select(PledgeCountry.country).where(
-                    col(PledgeCountry.pledge_id) == col(Pledge.id), PledgeCountry.country == filters.country
+                select(country.country).where(
+                    col(country.pledge_id) == col(Pledge.id), country.country == filters.country
                 )
             )
         )

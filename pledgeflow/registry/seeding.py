@@ -29,10 +29,13 @@ START = dt.datetime(2019, 1, 7, 9, 0, tzinfo=dt.UTC)
 SPAN_DAYS = 6 * 365
 
 COUNTRIES = (
-    "KEN NGA GHA SEN ETH UGA TZA RWA ZAF EGY MAR TUN IND BGD PAK NPL LKA IDN PHL VNM THA KHM MMR CHN MNG "
-    "BRA ARG CHL COL PER MEX GTM HND ECU BOL FJI PNG WSM TON VUT SLB KIR TUV USA CAN GBR FRA DEU ESP ITA "
-    "NLD SWE NOR FIN EST POL UKR TUR JOR LBN IRQ SAU ARE QAT"
-).split()
+    "KEN", "NGA", "GHA", "SEN", "ETH", "UGA", "TZA", "RWA", "ZAF", "EGY", "MAR", "TUN",
+    "IND", "BGD", "PAK", "NPL", "LKA", "IDN", "PHL", "VNM", "THA", "KHM", "MMR", "CHN",
+    "MNG", "BRA", "ARG", "CHL", "COL", "PER", "MEX", "GTM", "HND", "ECU", "BOL", "FJI",
+    "PNG", "WSM", "TON", "VUT", "SLB", "KIR", "TUV", "USA", "CAN", "GBR", "FRA", "DEU",
+    "ESP", "ITA", "NLD", "SWE", "NOR", "FIN", "EST", "POL", "UKR", "TUR", "JOR", "LBN",
+    "IRQ", "SAU", "ARE", "QAT",
+)  # fmt: skip
 REGIONS = (
     "Sub-Saharan Africa",
     "Northern Africa",
@@ -128,7 +131,10 @@ def _submission(rng: random.Random, published_at: dt.datetime) -> Submission:
             "end_date": end.isoformat() if end else None,
             "open_ended": end is None,
             "deliverables": [
-                {"title": f"{n * count // 2} {subject} reached", "due_date": (start + dt.timedelta(days=300 * n)).isoformat()}
+                {
+                    "title": f"{n * count // 2} {subject} reached",
+                    "due_date": (start + dt.timedelta(days=300 * n)).isoformat(),
+                }
                 for n in (1, 2)
                 if end is None or start + dt.timedelta(days=300 * n) <= end
             ]
@@ -173,7 +179,9 @@ def _projection(rng: random.Random, pledge_id: str) -> PledgeProjection:
         next_deadline=None if status == PublicStatus.closed else published_at + dt.timedelta(days=365 * cycle),
         next_step=None,
         cycle=cycle,
-        missed_cycles=cycle - len(reported) if status in (PledgeStatus.non_reporting, PledgeStatus.report_overdue) else 0,
+        missed_cycles=cycle - len(reported)
+        if status in (PledgeStatus.non_reporting, PledgeStatus.report_overdue)
+        else 0,
         last_report_at=reports[-1].received_at if reports else None,
         events=events,
         reports=reports,
