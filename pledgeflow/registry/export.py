@@ -121,11 +121,19 @@ def export_csv(rows: Iterable[Pledge], base_url: str) -> Iterator[bytes]:
 
 
 def export_json(rows: Iterable[Pledge], base_url: str) -> Iterator[bytes]:
-    """A JSON array of public pledges, written one pledge at a time."""
-    yield b"["
+    """A JSON array of public pledges, ``ROWS_PER_CHUNK`` pledges per chunk.
+
+    A server hands each chunk of a synchronous body from a worker thread: a chunk per pledge would cost
+    a thread hop per pledge, which at 100,000 pledges is most of the download's time.
+    """
+    parts: list[bytes] = [b"["]
     for index, pledge in enumerate(_public(rows, base_url)):
-        yield (b",\n" if index else b"\n") + pledge.model_dump_json().encode()
-    yield b"\n]\n"
+        parts.append((b",\n" if index else b"\n") + pledge.model_dump_json().encode())
+        if len(parts) >= ROWS_PER_CHUNK:
+            yield b"".join(parts)
+            parts = []
+    parts.append(b"\n]\n")
+    yield b"".join(parts)
 
 
 def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
