@@ -130,7 +130,7 @@ def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) 
         values["review_started_at"] = row.review_started_at
     # The index rows change only with the submission (a revision) and the publication (their sort key),
     # not with each transition.
-    index_changed = row.submission != values["submission"] or row.published_at != values["published_at"]
+    index_changed = bool(row.submission != values["submission"] or row.published_at != values["published_at"])
     for column, value in values.items():
         setattr(row, column, value)
     session.add(row)

@@ -61,15 +61,15 @@ class Pledge(SQLModel, table=True):
     __table_args__ = (
         Index(
             "ix_pledge_facets",
-            "published_at",
             "status",
             "closure_reason",
             "geographic_scope",
             "organization_type",
             "pledge_type",
             "time_frame",
-            "cycle",
             "reported_last_due",
+            "cycle",
+            "published_at",
             "financial_usd",
             "id",
         ),

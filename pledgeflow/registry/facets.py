@@ -64,7 +64,7 @@ def last_due_cycle() -> ColumnElement[int]:
 def refresh_reported_last_due(session: Session, pledge_ids: Iterable[str] | None = None) -> None:
     """Set ``reported_last_due`` of these pledges (all when None) from their reports, in one statement."""
     reported = exists(
-        select(Report.id).where(col(Report.pledge_id) == col(Pledge.id), col(Report.cycle) == last_due_cycle())
+        select(col(Report.id)).where(col(Report.pledge_id) == col(Pledge.id), col(Report.cycle) == last_due_cycle())
     )
     statement = update(Pledge).values(reported_last_due=reported)
     if pledge_ids is not None:

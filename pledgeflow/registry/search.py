@@ -96,12 +96,14 @@ def is_public() -> ColumnElement[bool]:
     return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(sorted(NEVER_PUBLIC)))
 
 
-def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
+def conditions(filters: RegistryFilters, *, from_index: bool = False) -> list[ColumnElement[bool]]:
     """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export).
 
-    Text goes to its trigram index (pledgeflow/registry/text_search.py); SDGs and countries are EXISTS
-    probes of their index tables' primary keys, so the planner can walk the listing's order and stop at a
-    page instead of building the set of every matching pledge first.
+    Text goes to its trigram index (pledgeflow/registry/text_search.py). SDGs and countries are, for a
+    page in the listing's order, EXISTS probes of their index tables' primary keys, so the planner walks
+    that order and stops at a page. ``from_index`` (statistics, which read every covered pledge) makes them
+    ``id IN (index rows)`` instead, so the planner can start from the index rows of the SDG or country and
+    read only those pledges.
     """
     clauses = [is_public()]
     if filters.q:
@@ -109,17 +111,18 @@ def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
     # Aliased, so that a query over an index table itself (statistics) correlates only the pledge.
     if filters.sdgs:
         sdg = aliased(PledgeSDG)
-        sdgs = sorted(set(filters.sdgs))
-        clauses.append(exists(select(sdg.sdg).where(col(sdg.pledge_id) == col(Pledge.id), col(sdg.sdg).in_(sdgs))))
+        chosen = col(sdg.sdg).in_(sorted(set(filters.sdgs)))
+        if from_index:
+            clauses.append(col(Pledge.id).in_(select(sdg.pledge_id).where(chosen)))
+        else:
+            clauses.append(exists(select(sdg.sdg).where(col(sdg.pledge_id) == col(Pledge.id), chosen)))
     if filters.country:
         country = aliased(PledgeCountry)
-        clauses.append(
-            exists(
-                select(country.country).where(
-                    col(country.pledge_id) == col(Pledge.id), country.country == filters.country
-                )
-            )
-        )
+        named = col(country.country) == filters.country
+        if from_index:
+            clauses.append(col(Pledge.id).in_(select(country.pledge_id).where(named)))
+        else:
+            clauses.append(exists(select(country.country).where(col(country.pledge_id) == col(Pledge.id), named)))
     if filters.organization_type:
         clauses.append(col(Pledge.organization_type) == filters.organization_type.value)
     if filters.scope:

@@ -19,7 +19,6 @@ from sqlalchemy import text
 
 from activities.registry import write_projections
 from pledgeflow.core import db, ids
-from pledgeflow.registry.public import PublicStatus
 from workflows.projection import PledgeProjection
 from workflows.state import Actor, ClosureReason, EventKind, PledgeStatus, ReportRecord, TimelineEvent
 from workflows.submission import GeographicScope, OrganizationType, PledgeType, ProgressReport, Submission
@@ -176,7 +175,7 @@ def _projection(rng: random.Random, pledge_id: str) -> PledgeProjection:
         submitted_at=submitted_at,
         review_started_at=submitted_at,
         published_at=published_at,
-        next_deadline=None if status == PublicStatus.closed else published_at + dt.timedelta(days=365 * cycle),
+        next_deadline=None if status == PledgeStatus.closed else published_at + dt.timedelta(days=365 * cycle),
         next_step=None,
         cycle=cycle,
         missed_cycles=cycle - len(reported)

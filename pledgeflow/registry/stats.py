@@ -3,9 +3,9 @@ resources and reporting compliance.
 
 Computed in SQL over columns and index rows the projection keeps (pledgeflow/registry/facets.py), so no
 request reparses a submission: one GROUP BY over ``ix_pledge_facets`` gives every per-pledge breakdown and
-the reporting compliance, one GROUP BY per index table (SDGs, countries, regions) the rest, and the
-pledged amounts are read sorted from the same covering index so the median and the outlier fence stay
-exact. A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a trend.
+the reporting compliance, one GROUP BY per index table (SDGs, countries, regions) the rest, and the pledged
+amounts are read from the same covering index and sorted, so the median and the outlier fence stay exact.
+A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a trend.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -40,6 +40,7 @@ COMPLIANCE_RULE = (
     "(report_due)"
 )
 MAX_LISTED_OUTLIERS = 50
+SDGS = range(1, 18)
 
 
 class Share(BaseModel):
@@ -112,40 +113,59 @@ def _shares(counts: Counter[str], total: int, keys: Iterable[str] | None = None)
 
 
 class _Facets:
-    """The per-pledge breakdowns of the covered pledges, from one GROUP BY over the facet columns."""
+    """The per-pledge breakdowns of the covered pledges and their reporting compliance, in one pass.
+
+    Grouped by the leading columns of ``ix_pledge_facets`` in its order, so the database walks the index
+    once and groups as it goes: no table row is read and nothing is sorted.
+    """
 
     _COLUMNS = ("status", "closure_reason", "geographic_scope", "organization_type", "pledge_type", "time_frame")
 
     def __init__(self, session: Session, where: list[ColumnElement[bool]]) -> None:
         considered = and_(col(Pledge.status) != PublicStatus.closed.value, last_due_cycle() >= 1)
         keys = [getattr(Pledge, name) for name in self._COLUMNS]
-        flags = [considered.label("considered"), col(Pledge.reported_last_due)]
-        query = sa_select(*keys, *flags, func.count()).where(*where).group_by(*keys, *flags)
+        flags = [
+            func.sum(case((considered, 1), else_=0)),
+            func.sum(case((and_(considered, col(Pledge.reported_last_due)), 1), else_=0)),
+        ]
+        query = sa_select(*keys, func.count(), *flags).where(*where).group_by(*keys)
         self.counts = {name: Counter[str]() for name in self._COLUMNS}
         self.total = self.considered = self.with_report = self.delisted = 0
-        for *values, is_considered, reported, number in session.execute(query):
+        for *values, number, considered_here, reported_here in session.execute(query):
             self.total += number
             for name, value in zip(self._COLUMNS, values, strict=True):
                 self.counts[name][value] += number
-            if is_considered:
-                self.considered += number
-                self.with_report += number if reported else 0
+            self.considered += int(considered_here)
+            self.with_report += int(reported_here)
             if values[1] == ClosureReason.delisted.value:
                 self.delisted += number
 
 
-def _index_counts(session: Session, table: Any, column: Any, where: list[ColumnElement[bool]]) -> Counter[str]:
-    """Counts from an index table (one row per pledge and SDG, country or region) for the covered pledges."""
-    query = select(column, func.count()).join(Pledge, col(Pledge.id) == col(table.pledge_id)).where(*where)
+def _index_counts(
+    session: Session, filters: RegistryFilters, table: Any, column: Any, where: list[ColumnElement[bool]]
+) -> Counter[str]:
+    """Counts from an index table (one row per pledge and SDG, country or region) for the covered pledges.
+
+    Without filters the index rows answer alone: their sort key (``published_at``) is set exactly for the
+    pledges ever published, and a published pledge never goes back to review. With filters, joined to the
+    covered pledges.
+    """
+    query = select(column, func.count())
+    if filters == RegistryFilters():
+        query = query.where(col(table.published_at).is_not(None))
+    else:
+        query = query.join(Pledge, col(Pledge.id) == col(table.pledge_id)).where(*where)
     return Counter({str(value): int(count) for value, count in session.exec(query.group_by(column)).all()})
 
 
-def _regions(session: Session, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
-    counts = _index_counts(session, PledgeRegion, PledgeRegion.region, where)
-    named = select(func.count(func.distinct(PledgeRegion.pledge_id))).join(
-        Pledge, col(Pledge.id) == col(PledgeRegion.pledge_id)
-    )
-    unspecified = total - int(session.exec(named.where(*where)).one())
+def _regions(session: Session, filters: RegistryFilters, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
+    counts = _index_counts(session, filters, PledgeRegion, PledgeRegion.region, where)
+    named = select(func.count(func.distinct(PledgeRegion.pledge_id)))
+    if filters == RegistryFilters():
+        named = named.where(col(PledgeRegion.published_at).is_not(None))
+    else:
+        named = named.join(Pledge, col(Pledge.id) == col(PledgeRegion.pledge_id)).where(*where)
+    unspecified = total - int(session.exec(named).one())
     if unspecified:
         counts["unspecified"] = unspecified
     return counts
@@ -161,10 +181,9 @@ def far_out_fence(amounts: list[float]) -> float | None:
 
 def _financial(session: Session, where: list[ColumnElement[bool]], total: int) -> Financial:
     above_zero = [*where, col(Pledge.financial_usd) > 0]
-    amounts = [
-        float(a)
-        for a in session.exec(select(Pledge.financial_usd).where(*above_zero).order_by(col(Pledge.financial_usd)))
-    ]
+    amounts = sorted(
+        float(amount) for amount in session.execute(sa_select(col(Pledge.financial_usd)).where(*above_zero)).scalars()
+    )
     fence = far_out_fence(amounts)
     regular = [a for a in amounts if fence is None or a <= fence]
     flagged = amounts[len(regular) :]
@@ -209,7 +228,7 @@ def _compliance(facets: _Facets) -> ReportingCompliance:
 
 
 def registry_stats(session: Session, filters: RegistryFilters) -> RegistryStats:
-    where = conditions(filters)
+    where = conditions(filters, from_index=True)
     facets = _Facets(session, where)
     total, counts = facets.total, facets.counts
     return RegistryStats(
@@ -217,10 +236,10 @@ def registry_stats(session: Session, filters: RegistryFilters) -> RegistryStats:
         computed_at=dt.datetime.now(dt.UTC),
         filters=describe(filters),
         by_status=_shares(counts["status"], total, [s.value for s in PublicStatus]),
-        by_sdg=_shares(_index_counts(session, PledgeSDG, PledgeSDG.sdg, where), total, [str(n) for n in range(1, 18)]),
+        by_sdg=_shares(_index_counts(session, filters, PledgeSDG, PledgeSDG.sdg, where), total, [str(n) for n in SDGS]),
         by_scope=_shares(counts["geographic_scope"], total, [s.value for s in GeographicScope]),
-        by_region=_shares(_regions(session, where, total), total),
-        by_country=_shares(_index_counts(session, PledgeCountry, PledgeCountry.country, where), total),
+        by_region=_shares(_regions(session, filters, where, total), total),
+        by_country=_shares(_index_counts(session, filters, PledgeCountry, PledgeCountry.country, where), total),
         by_organization_type=_shares(counts["organization_type"], total, [t.value for t in OrganizationType]),
         by_pledge_type=_shares(counts["pledge_type"], total, [t.value for t in PledgeType]),
         by_time_frame=_shares(counts["time_frame"], total, [f.value for f in TimeFrame]),

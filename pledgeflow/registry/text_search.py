@@ -15,7 +15,6 @@ from sqlalchemy import ColumnElement, column, exists, select, table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement as _Element
 from sqlalchemy.sql.visitors import InternalTraversal
-from sqlalchemy.types import Boolean
 from sqlmodel import col
 
 from pledgeflow.core.models import Pledge, PledgeDocument
@@ -30,7 +29,6 @@ class TextMatch(_Element[bool]):
 
     inherit_cache = False
     _traverse_internals = [("q", InternalTraversal.dp_string)]
-    type = Boolean()
 
     def __init__(self, q: str) -> None:
         self.q = q
@@ -42,7 +40,7 @@ def _like_pattern(q: str) -> str:
 
 
 def _on_document(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(select(PledgeDocument.id).where(col(PledgeDocument.pledge_id) == col(Pledge.id), condition))
+    return exists(select(col(PledgeDocument.id)).where(col(PledgeDocument.pledge_id) == col(Pledge.id), condition))
 
 
 def _postgresql(match: TextMatch) -> ColumnElement[bool]:
@@ -54,7 +52,7 @@ def _sqlite(match: TextMatch) -> ColumnElement[bool]:
         return _on_document(col(PledgeDocument.document).ilike(_like_pattern(match.q), escape="\\"))
     phrase = '"' + match.q.replace('"', '""') + '"'
     rows = select(_fts.c.rowid).where(_fts.c[FTS_TABLE].match(phrase))
-    documents = select(PledgeDocument.pledge_id).where(col(PledgeDocument.id).in_(rows))
+    documents = select(col(PledgeDocument.pledge_id)).where(col(PledgeDocument.id).in_(rows))
     return col(Pledge.id).in_(documents)
 
 

@@ -151,3 +151,22 @@ async def test_bad_paging_input_is_a_problem(registry: Registry) -> None:
     follows = await registry.http.get("/api/v1/registry/pledges", params={"limit": 1, "cursor": cursor})
     assert follows.status_code == 200
     assert follows.json()["items"][0]["id"] != first["items"][0]["id"]
+
+
+async def test_text_search_reads_partners_and_deliverables_and_any_query(registry: Registry) -> None:
+    kiosks = registry.publish(
+        published_at=EPOCH,
+        title='The "Blue" coast: 5G-ready kiosks',
+        description="Solar-powered kiosks selling connectivity and mobile data along the coast, run by women fishers.",
+        partners=[{"name": "Fisherfolk Cooperative of Joal", "type": "ngo"}],
+        deliverables=[{"title": "Solar kiosks in Joal and Mbour", "due_date": "2026-06-30"}],
+    ).pledge_id
+    schools = registry.publish(published_at=EPOCH + dt.timedelta(days=1)).pledge_id
+
+    assert await _ids(registry, q="FISHERFOLK") == [kiosks]  # a partner
+    assert await _ids(registry, q="joal and mbour") == [kiosks]  # a deliverable
+    assert await _ids(registry, q='"Blue" coast') == [kiosks]  # quotes are text, not query syntax
+    assert await _ids(registry, q="5G") == [kiosks]  # shorter than a trigram
+    assert await _ids(registry, q="kiosks Connect") == []  # no match runs from one field into the next
+    assert await _ids(registry, q="schools") == [schools]
+    assert await _ids(registry, q="zanzibar") == []

@@ -31,15 +31,15 @@ depends_on = None
 
 BATCH = 1000
 FACETS = [
-    "published_at",
     "status",
     "closure_reason",
     "geographic_scope",
     "organization_type",
     "pledge_type",
     "time_frame",
-    "cycle",
     "reported_last_due",
+    "cycle",
+    "published_at",
     "financial_usd",
     "id",
 ]
