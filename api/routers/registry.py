@@ -49,7 +49,11 @@ NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 def registry_filters(
     q: Annotated[
         str | None,
-        Query(max_length=200, pattern=NO_CONTROL_CHARACTERS, description="Words in title, description or organisation"),
+        Query(
+            max_length=200,
+            pattern=NO_CONTROL_CHARACTERS,
+            description="Text in the title, organisation, description, partners or deliverables (any case)",
+        ),
     ] = None,
     sdg: Annotated[list[SdgNumber] | None, Query(description="Any of these SDGs (repeat the parameter)")] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3")] = None,
