@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
 from pledgeflow.registry.public import NEVER_PUBLIC, PublicStatus
-from pledgeflow.registry.text_search import text_match
+from pledgeflow.registry.text_search import is_broad, text_match
 from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
@@ -96,18 +96,21 @@ def is_public() -> ColumnElement[bool]:
     return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(sorted(NEVER_PUBLIC)))
 
 
-def conditions(filters: RegistryFilters, *, from_index: bool = False) -> list[ColumnElement[bool]]:
+def conditions(
+    filters: RegistryFilters, *, from_index: bool = False, broad_text: bool = False
+) -> list[ColumnElement[bool]]:
     """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export).
 
     Text goes to its trigram index (pledgeflow/registry/text_search.py). SDGs and countries are, for a
     page in the listing's order, EXISTS probes of their index tables' primary keys, so the planner walks
     that order and stops at a page. ``from_index`` (statistics, which read every covered pledge) makes them
     ``id IN (index rows)`` instead, so the planner can start from the index rows of the SDG or country and
-    read only those pledges.
+    read only those pledges. ``broad_text`` (``text_search.is_broad``) checks the text pledge by pledge
+    along the order instead of starting from its matches.
     """
     clauses = [is_public()]
     if filters.q:
-        clauses.append(text_match(filters.q))
+        clauses.append(text_match(filters.q, broad=broad_text))
     # Aliased, so that a query over an index table itself (statistics) correlates only the pledge.
     if filters.sdgs:
         sdg = aliased(PledgeSDG)
@@ -141,7 +144,7 @@ def _after(position: Position) -> ColumnElement[bool]:
 
 
 def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
-    clauses = conditions(filters)
+    clauses = conditions(filters, broad_text=bool(filters.q) and is_broad(session, filters.q or ""))
     if after is not None:
         clauses.append(_after(after))
     query = select(Pledge).where(*clauses).order_by(col(Pledge.published_at).desc(), col(Pledge.id).desc()).limit(limit)
