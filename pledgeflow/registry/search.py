@@ -101,12 +101,12 @@ def conditions(
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export).
 
-    Text goes to its trigram index (pledgeflow/registry/text_search.py). SDGs and countries are, for a
-    page in the listing's order, EXISTS probes of their index tables' primary keys, so the planner walks
-    that order and stops at a page. ``from_index`` (statistics, which read every covered pledge) makes them
-    ``id IN (index rows)`` instead, so the planner can start from the index rows of the SDG or country and
-    read only those pledges. ``broad_text`` (``text_search.is_broad``) checks the text pledge by pledge
-    along the order instead of starting from its matches.
+    Text goes to its trigram index (pledgeflow/registry/text_search.py). A country names a few pledges in
+    a hundred at most: ``id IN`` its index rows, so the planner starts from those and reads only them. An
+    SDG names many: for a page in the listing's order it is an EXISTS probe of the index table's primary
+    key, so the planner walks that order and stops at a page; ``from_index`` (statistics, which read every
+    covered pledge) makes it ``id IN`` as well. ``broad_text`` (``text_search.is_broad``) checks the text
+    pledge by pledge along the order instead of starting from its matches.
     """
     clauses = [is_public()]
     if filters.q:
@@ -121,11 +121,7 @@ def conditions(
             clauses.append(exists(select(sdg.sdg).where(col(sdg.pledge_id) == col(Pledge.id), chosen)))
     if filters.country:
         country = aliased(PledgeCountry)
-        named = col(country.country) == filters.country
-        if from_index:
-            clauses.append(col(Pledge.id).in_(select(country.pledge_id).where(named)))
-        else:
-            clauses.append(exists(select(country.country).where(col(country.pledge_id) == col(Pledge.id), named)))
+        clauses.append(col(Pledge.id).in_(select(country.pledge_id).where(col(country.country) == filters.country)))
     if filters.organization_type:
         clauses.append(col(Pledge.organization_type) == filters.organization_type.value)
     if filters.scope:
