@@ -1,4 +1,5 @@
-"""The registry projection: the pledge row, its search index rows, timeline events and reports.
+"""The registry projection: the pledge row with its export records, its search index rows, timeline events
+and reports.
 
 :func:`write_projections` is the one write path, for one pledge (the activity) or many at once (the bulk
 seeding of pledgeflow/registry/seeding.py): a batch costs a fixed number of statements, not some per pledge.
@@ -27,6 +28,7 @@ from pledgeflow.core.models import (
     utcnow,
 )
 from pledgeflow.registry import facets
+from pledgeflow.registry.records import public_records
 from workflows.projection import PledgeProjection
 
 
@@ -60,7 +62,8 @@ def _insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]])
 
 
 def write_projections(session: Session, projections: Sequence[PledgeProjection]) -> None:
-    """Upsert the pledges' rows, their index rows and search text, and add their new events and reports.
+    """Upsert the pledges' rows (with their export records), their index rows and search text, and add their
+    new events and reports.
 
     Idempotent, like the activity that calls it; the caller commits. At most one projection per pledge.
     New rows go in as one multi-row INSERT per table, so a batch costs a fixed number of statements.
@@ -69,7 +72,7 @@ def write_projections(session: Session, projections: Sequence[PledgeProjection])
     if len(set(ids)) != len(ids):
         raise ValueError("one projection per pledge in a batch")
     rows = {row.id: row for row in session.exec(select(Pledge).where(col(Pledge.id).in_(ids)))}
-    new = [_new_row(projection) for projection in projections if projection.pledge_id not in rows]
+    new = [_with_records(_new_row(projection)) for projection in projections if projection.pledge_id not in rows]
     _insert(session, Pledge, new)
     reindexed = [
         projection
@@ -122,6 +125,12 @@ def _new_row(projection: PledgeProjection) -> dict[str, Any]:
     return {**new, "reported_last_due": False, **values}
 
 
+def _with_records(values: dict[str, Any]) -> dict[str, Any]:
+    """A new row's values with its export records (pledgeflow/registry/records.py)."""
+    public_json, public_csv = public_records(Pledge(**values))
+    return {**values, "public_json": public_json, "public_csv": public_csv}
+
+
 def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) -> bool:
     """Write the pledge row's new values; True when its index rows must be written again."""
     values = _row_values(projection)
@@ -133,6 +142,7 @@ def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) 
     index_changed = bool(row.submission != values["submission"] or row.published_at != values["published_at"])
     for column, value in values.items():
         setattr(row, column, value)
+    row.public_json, row.public_csv = public_records(row)
     session.add(row)
     return index_changed
 

@@ -106,6 +106,9 @@ class Pledge(SQLModel, table=True):
     # Bumping it revokes every token issued for the pledge: `pledgeflow ops revoke-tokens` does.
     token_version: int = 1
     updated_at: dt.datetime = _utc(nullable=False)
+    # What the exports emit for it, written with the row once it is public (pledgeflow/registry/records.py).
+    public_json: str | None = None
+    public_csv: str | None = None
 
 
 class PledgeSDG(SQLModel, table=True):

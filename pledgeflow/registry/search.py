@@ -139,11 +139,18 @@ def _after(position: Position) -> ColumnElement[bool]:
     )
 
 
-def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
+def _page_clauses(session: Session, filters: RegistryFilters, after: Position | None) -> list[ColumnElement[bool]]:
     clauses = conditions(filters, broad_text=bool(filters.q) and is_broad(session, filters.q or ""))
     if after is not None:
         clauses.append(_after(after))
-    query = select(Pledge).where(*clauses).order_by(col(Pledge.published_at).desc(), col(Pledge.id).desc()).limit(limit)
+    return clauses
+
+
+_ORDER = (col(Pledge.published_at).desc(), col(Pledge.id).desc())
+
+
+def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
+    query = select(Pledge).where(*_page_clauses(session, filters, after)).order_by(*_ORDER).limit(limit)
     return session.exec(query).all()
 
 
@@ -180,6 +187,25 @@ def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]
         if len(rows) < size:
             return
         after = _position(rows[-1])
+
+
+def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool = False) -> Iterator[tuple[str, str]]:
+    """(id, ``public_json``) of every public pledge (``csv``: its ``public_csv``), walked like
+    :func:`iter_public` but reading only those columns."""
+    record = col(Pledge.public_csv) if csv else col(Pledge.public_json)
+    after: Position | None = None
+    while True:
+        with session_for(database_url) as session:
+            query = select(Pledge.published_at, Pledge.id, record).where(*_page_clauses(session, filters, after))
+            rows = session.exec(query.order_by(*_ORDER).limit(EXPORT_BATCH)).all()
+        for _, pledge_id, text in rows:
+            assert text is not None, f"pledge {pledge_id} is public without its export records"
+            yield pledge_id, text
+        if len(rows) < EXPORT_BATCH:
+            return
+        published_at, pledge_id, _ = rows[-1]
+        assert published_at is not None
+        after = Position(published_at, pledge_id)
 
 
 def newest(session: Session, count: int) -> Sequence[Pledge]:

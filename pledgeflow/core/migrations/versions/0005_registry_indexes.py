@@ -8,7 +8,9 @@ Builds for existing pledges what the projection now writes (pledgeflow/registry/
 - the listing's sort key (``published_at``) on the SDG, country and region index rows;
 - ``pledge.time_frame`` and ``pledge.reported_last_due``, and ``ix_pledge_facets`` covering what the
   statistics count;
-- the submission as JSONB on PostgreSQL.
+- the submission as JSONB on PostgreSQL;
+- ``pledge.public_json`` and ``pledge.public_csv``, what the exports emit for each public pledge
+  (pledgeflow/registry/records.py).
 
 Revision ID: 0005
 Revises: 0004
@@ -23,6 +25,9 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from pledgeflow.core.models import Pledge, UTCDateTime
+from pledgeflow.registry.records import public_records
 
 revision = "0005"
 down_revision = "0004"
@@ -67,6 +72,23 @@ pledge = sa.table(
     sa.column("status", sa.String),
     sa.column("cycle", sa.Integer),
     sa.column("reported_last_due", sa.Boolean),
+)
+# What the public shape reads of a row; times aware in UTC, as the model reads them.
+shown = sa.table(
+    "pledge",
+    *(sa.column(name, sa.String) for name in ("id", "title", "status", "closure_reason", "closure_note")),
+    *(sa.column(name, sa.String) for name in ("pledge_type", "organization_name", "organization_type")),
+    *(sa.column(name, sa.String) for name in ("organization_country", "geographic_scope")),
+    sa.column("financial_usd", sa.Float),
+    sa.column("start_date", sa.Date),
+    sa.column("end_date", sa.Date),
+    sa.column("open_ended", sa.Boolean),
+    sa.column("submission", sa.JSON),
+    *(sa.column(name, UTCDateTime()) for name in ("published_at", "last_report_at", "next_deadline")),
+    sa.column("cycle", sa.Integer),
+    sa.column("missed_cycles", sa.Integer),
+    sa.column("public_json", sa.String),
+    sa.column("public_csv", sa.String),
 )
 report = sa.table(
     "report", sa.column("id", sa.Integer), sa.column("pledge_id", sa.String), sa.column("cycle", sa.Integer)
@@ -145,6 +167,40 @@ def _backfill(connection: sa.Connection) -> None:
         last = rows[-1][0]
 
 
+def _export_records(connection: sa.Connection) -> None:
+    """The export records of every public pledge, a batch at a time.
+
+    Built by the projection's own code rather than a copy frozen here: a record is what the exports emit
+    today, and a later change to that shape must write the records again in its own migration.
+    """
+    readable = [column for column in shown.c if column.name not in ("public_json", "public_csv")]
+    write = (
+        shown.update()
+        .where(shown.c.id == sa.bindparam("key"))
+        .values(public_json=sa.bindparam("record"), public_csv=sa.bindparam("line"))
+    )
+    last = ""
+    while True:
+        query = (
+            sa.select(*readable)
+            .where(shown.c.id > last, shown.c.published_at.is_not(None))
+            .order_by(shown.c.id)
+            .limit(BATCH)
+        )
+        rows = connection.execute(query).mappings().all()
+        if not rows:
+            return
+        records = []
+        for values in rows:
+            row = Pledge(**values)
+            if isinstance(row.submission, str):
+                row.submission = json.loads(row.submission)
+            record, line = public_records(row)
+            records.append({"key": row.id, "record": record, "line": line})
+        connection.execute(write, records)
+        last = rows[-1]["id"]
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     postgres = connection.dialect.name == "postgresql"
@@ -161,6 +217,8 @@ def upgrade() -> None:
     with op.batch_alter_table("pledge") as batch_op:
         batch_op.add_column(sa.Column("time_frame", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
         batch_op.add_column(sa.Column("reported_last_due", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column("public_json", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column("public_csv", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
     _sorted_index_rows("pledgesdg", "sdg")
     _sorted_index_rows("pledgecountry", "country")
@@ -187,6 +245,7 @@ def upgrade() -> None:
             op.execute(statement)
 
     _backfill(connection)
+    _export_records(connection)
     last_due = sa.case((pledge.c.status == "report_due", pledge.c.cycle - 1), else_=pledge.c.cycle)
     reported = sa.exists(sa.select(report.c.id).where(report.c.pledge_id == pledge.c.id, report.c.cycle == last_due))
     op.execute(pledge.update().values(reported_last_due=reported))
@@ -225,6 +284,8 @@ def downgrade() -> None:
             batch_op.drop_column("published_at")
     with op.batch_alter_table("pledge") as batch_op:
         batch_op.drop_index("ix_pledge_facets")
+        batch_op.drop_column("public_csv")
+        batch_op.drop_column("public_json")
         batch_op.drop_column("reported_last_due")
         batch_op.drop_column("time_frame")
     if postgres:
