@@ -4,6 +4,7 @@ on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from sqlmodel import col, select
@@ -159,3 +160,38 @@ async def test_search_text_regions_sort_keys_and_the_reporting_flag_follow_the_p
     state.status = PledgeStatus.report_overdue  # cycle 2 is now the one due, and unreported
     ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state, events_after_seq=1))
     assert _search_rows(database_url, state.pledge_id)[2] is False
+
+
+def _records(database_url: str, pledge_id: str) -> tuple[dict[str, object] | None, list[str] | None]:
+    pledge, *_ = rows(database_url, pledge_id)
+    shown = json.loads(pledge.public_json) if pledge.public_json else None
+    return shown, json.loads(pledge.public_csv) if pledge.public_csv else None
+
+
+async def test_the_export_records_follow_every_write_of_the_row(database_url: str) -> None:
+    """What the exports stream is written with the row: none in review, the public shape once published,
+    and again at each transition (here the reporting ladder), not only when the submission changes."""
+    activities = RegistryActivities(database_url)
+    environment = ActivityEnvironment()
+    state = pledge_state()
+    state.submission = make_submission(description="Write to amina@connect-africa.example for the plan.")
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+    assert _records(database_url, state.pledge_id) == (None, None)
+
+    state.status, state.published_at, state.cycle = PledgeStatus.published, T0 + dt.timedelta(days=2), 1
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+    shown, line = _records(database_url, state.pledge_id)
+    assert shown is not None and line is not None
+    assert (shown["status"], shown["traffic_light"], shown["missed_cycles"]) == ("published", "green", 0)
+    assert shown["description"] == "Write to [e-mail withheld] for the plan."
+    assert "links" not in shown
+    head, tail = line
+    assert head.startswith(f"{state.pledge_id},") and head.endswith(",")
+    assert tail == ",Write to [e-mail withheld] for the plan.\r\n"
+
+    state.status, state.missed_cycles = PledgeStatus.report_overdue, 1
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+    shown, line = _records(database_url, state.pledge_id)
+    assert shown is not None and line is not None
+    assert (shown["status"], shown["traffic_light"], shown["missed_cycles"]) == ("report_overdue", "yellow", 1)
+    assert ",report_overdue,yellow," in line[0]

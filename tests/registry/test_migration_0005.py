@@ -1,10 +1,14 @@
 """Migration 0005 builds, for pledges already in the registry, what the projection now writes: the search
-text and its index, region index rows, the listing's sort key on the index rows, the time frame and the
-reporting flag; and on PostgreSQL it makes the submission JSONB. Then the registry answers from them."""
+text and its index, region index rows, the listing's sort key on the index rows, the time frame, the
+reporting flag and the export records; and on PostgreSQL it makes the submission JSONB. Then the registry
+answers from them."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +18,8 @@ from sqlmodel import select
 from pledgeflow.core import db
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeRegion, PledgeSDG
 from pledgeflow.registry import search
+from pledgeflow.registry.public import public_pledge
+from pledgeflow.registry.records import Links
 from pledgeflow.registry.search import RegistryFilters
 from pledgeflow.registry.stats import registry_stats
 from tests.factories import make_submission
@@ -59,8 +65,9 @@ def test_0005_builds_search_text_regions_sort_keys_and_facets_for_existing_pledg
         start_date="2024-01-01", end_date="2024-12-31", countries=["SEN"],
     )  # fmt: skip
     schools = _pledge("PF-SCHOOL2", "published", 1, open_ended=True, end_date=None)
+    waiting = {**_pledge("PF-REVIEW3", "in_review", 0), "published_at": None}
     with engine.begin() as connection:
-        connection.execute(tables.tables["pledge"].insert(), [ocean, schools])
+        connection.execute(tables.tables["pledge"].insert(), [ocean, schools, waiting])
         connection.execute(
             tables.tables["pledgesdg"].insert(),
             [{"pledge_id": "PF-OCEAN1", "sdg": 14}, {"pledge_id": "PF-SCHOOL2", "sdg": 4}],
@@ -82,7 +89,16 @@ def test_0005_builds_search_text_regions_sort_keys_and_facets_for_existing_pledg
         assert {i: (p.time_frame, p.reported_last_due) for i, p in pledges.items()} == {
             "PF-OCEAN1": ("up_to_1y", True),
             "PF-SCHOOL2": ("open_ended", False),
+            "PF-REVIEW3": ("1_to_3y", False),
         }
+        links = Links("https://registry.example")
+        for pledge in (pledges["PF-OCEAN1"], pledges["PF-SCHOOL2"]):
+            assert pledge.public_json is not None and pledge.public_csv is not None
+            shown = json.loads(links.json_record(pledge.id, pledge.public_json))
+            assert shown == public_pledge(pledge, "https://registry.example").model_dump(mode="json")
+            line = next(csv.reader(io.StringIO(links.csv_line(pledge.id, pledge.public_csv))))
+            assert line[:2] == [pledge.id, pledge.title] and line[-2:] == [shown["links"]["page"], shown["description"]]
+        assert (pledges["PF-REVIEW3"].public_json, pledges["PF-REVIEW3"].public_csv) == (None, None)
         assert sorted((r.pledge_id, r.region) for r in session.exec(select(PledgeRegion))) == [
             ("PF-OCEAN1", "Sahel"),
             ("PF-OCEAN1", "West Africa"),
