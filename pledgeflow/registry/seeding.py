@@ -3,10 +3,10 @@ timing the registry by hand: :func:`seed_registry`.
 
 Every pledge is written through the projection's own write path (``activities.registry.write_projections``,
 what the ``project_pledge`` activity runs), a batch at a time, so the registry holds exactly what real
-workflows would have written: rows, index rows, search text, timeline and reports. The data is varied the
-way real registries are (SDGs, countries, regions, organisation and pledge types, scopes, time frames,
-amounts with a few huge outliers, statuses across the reporting ladder), so filters are selective; the
-same ``seed`` gives the same registry.
+workflows would have written: rows with their export records, index rows, search text, timeline and
+reports. The data is varied the way real registries are (SDGs, countries, regions, organisation and
+pledge types, scopes, time frames, amounts with a few huge outliers, statuses across the reporting
+ladder), so filters are selective; the same ``seed`` gives the same registry.
 """
 
 from __future__ import annotations
