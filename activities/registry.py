@@ -1,16 +1,34 @@
-"""The registry projection: the pledge row, its search index rows, timeline events and reports."""
+"""The registry projection: the pledge row with its export records, its search index rows, timeline events
+and reports.
+
+:func:`write_projections` is the one write path, for one pledge (the activity) or many at once (the bulk
+seeding of pledgeflow/registry/seeding.py): a batch costs a fixed number of statements, not some per pledge.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy import Table, insert, tuple_
+from sqlmodel import Session, SQLModel, col, delete, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from pledgeflow.auth.revocation import NotInRegistry, revoke_tokens
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry, utcnow
+from pledgeflow.core.models import (
+    Pledge,
+    PledgeCountry,
+    PledgeDocument,
+    PledgeRegion,
+    PledgeSDG,
+    Report,
+    TimelineEntry,
+    utcnow,
+)
+from pledgeflow.registry import facets
+from pledgeflow.registry.records import public_records
 from workflows.projection import PledgeProjection
 
 
@@ -22,9 +40,7 @@ class RegistryActivities:
     def project_pledge(self, projection: PledgeProjection) -> None:
         """Upsert the pledge row and add the new timeline events and reports; safe to retry."""
         with session_for(self.database_url) as session:
-            _upsert_pledge(session, projection)
-            _add_events(session, projection)
-            _add_reports(session, projection)
+            write_projections(session, [projection])
             session.commit()
 
     @activity.defn
@@ -36,6 +52,38 @@ class RegistryActivities:
                 return revoke_tokens(session, pledge_id)
             except NotInRegistry as exc:
                 raise ApplicationError(f"pledge {pledge_id} is not in the registry yet") from exc
+
+
+def _insert(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """A multi-row INSERT on the table itself: the ORM's per-object bookkeeping costs more than the write."""
+    if rows:
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        session.execute(insert(table), rows)
+
+
+def write_projections(session: Session, projections: Sequence[PledgeProjection]) -> None:
+    """Upsert the pledges' rows (with their export records), their index rows and search text, and add their
+    new events and reports.
+
+    Idempotent, like the activity that calls it; the caller commits. At most one projection per pledge.
+    New rows go in as one multi-row INSERT per table, so a batch costs a fixed number of statements.
+    """
+    ids = [projection.pledge_id for projection in projections]
+    if len(set(ids)) != len(ids):
+        raise ValueError("one projection per pledge in a batch")
+    rows = {row.id: row for row in session.exec(select(Pledge).where(col(Pledge.id).in_(ids)))}
+    new = [_with_records(_new_row(projection)) for projection in projections if projection.pledge_id not in rows]
+    _insert(session, Pledge, new)
+    reindexed = [
+        projection
+        for projection in projections
+        if projection.pledge_id not in rows or _update_pledge(session, rows[projection.pledge_id], projection)
+    ]
+    session.flush()
+    _reindex(session, reindexed)
+    _add_events(session, projections)
+    _add_reports(session, projections)
+    facets.refresh_reported_last_due(session, ids)
 
 
 def _row_values(projection: PledgeProjection) -> dict[str, Any]:
@@ -55,6 +103,7 @@ def _row_values(projection: PledgeProjection) -> dict[str, Any]:
         "start_date": submission.start_date,
         "end_date": submission.end_date,
         "open_ended": submission.open_ended,
+        "time_frame": facets.time_frame(submission.start_date, submission.end_date, submission.open_ended).value,
         "submission": submission.model_dump(mode="json"),
         "submission_version": projection.submission_version,
         "review_started_at": projection.review_started_at,
@@ -68,77 +117,109 @@ def _row_values(projection: PledgeProjection) -> dict[str, Any]:
     }
 
 
-def _upsert_pledge(session: Session, projection: PledgeProjection) -> None:
+def _new_row(projection: PledgeProjection) -> dict[str, Any]:
     values = _row_values(projection)
-    row = session.get(Pledge, projection.pledge_id)
+    # Scheduled before projections carried it: a new pledge is in its first review round, begun at submission.
+    values["review_started_at"] = projection.review_started_at or projection.submitted_at
+    new = {"id": projection.pledge_id, "submitted_at": projection.submitted_at, "token_version": 1}
+    return {**new, "reported_last_due": False, **values}
+
+
+def _with_records(values: dict[str, Any]) -> dict[str, Any]:
+    """A new row's values with its export records (pledgeflow/registry/records.py)."""
+    public_json, public_csv = public_records(Pledge(**values))
+    return {**values, "public_json": public_json, "public_csv": public_csv}
+
+
+def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) -> bool:
+    """Write the pledge row's new values; True when its index rows must be written again."""
+    values = _row_values(projection)
     if projection.review_started_at is None:
-        # Scheduled before projections carried it: a row keeps what migration 0002 gave it, and a new
-        # pledge is in its first review round, which begins at submission.
-        values["review_started_at"] = row.review_started_at if row is not None else projection.submitted_at
-    # The search index rows change only with the submission (a revision), not with each transition.
-    index_changed = row is None or row.submission != values["submission"]
-    if row is None:
-        row = Pledge(id=projection.pledge_id, submitted_at=projection.submitted_at, **values)
-    else:
-        for column, value in values.items():
-            setattr(row, column, value)
+        # Scheduled before projections carried it: the row keeps what migration 0002 gave it.
+        values["review_started_at"] = row.review_started_at
+    # The index rows change only with the submission (a revision) and the publication (their sort key),
+    # not with each transition.
+    index_changed = bool(row.submission != values["submission"] or row.published_at != values["published_at"])
+    for column, value in values.items():
+        setattr(row, column, value)
+    row.public_json, row.public_csv = public_records(row)
     session.add(row)
-    if not index_changed:
-        return
-    session.flush()
-    submission = projection.submission
-    session.execute(delete(PledgeSDG).where(col(PledgeSDG.pledge_id) == row.id))
-    session.execute(delete(PledgeCountry).where(col(PledgeCountry.pledge_id) == row.id))
-    session.add_all(PledgeSDG(pledge_id=row.id, sdg=sdg) for sdg in submission.sdgs)
-    session.add_all(PledgeCountry(pledge_id=row.id, country=code) for code in sorted(set(submission.countries)))
+    return index_changed
 
 
-def _add_events(session: Session, projection: PledgeProjection) -> None:
-    if not projection.events:
+def _reindex(session: Session, projections: Sequence[PledgeProjection]) -> None:
+    if not projections:
         return
+    ids = [projection.pledge_id for projection in projections]
+    for table in (PledgeSDG, PledgeCountry, PledgeRegion, PledgeDocument):
+        session.execute(delete(table).where(col(table.pledge_id).in_(ids)))
+    sdgs: list[dict[str, Any]] = []
+    countries: list[dict[str, Any]] = []
+    regions: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
+    for projection in projections:
+        submission, key = projection.submission, {"pledge_id": projection.pledge_id}
+        sorted_key = {**key, "published_at": projection.published_at}
+        sdgs += [{**sorted_key, "sdg": sdg} for sdg in sorted(set(submission.sdgs))]
+        countries += [{**sorted_key, "country": code} for code in sorted(set(submission.countries))]
+        regions += [{**sorted_key, "region": region} for region in sorted(set(submission.regions))]
+        documents.append({**key, "document": facets.document(submission)})
+    for table, values in ((PledgeSDG, sdgs), (PledgeCountry, countries), (PledgeRegion, regions)):
+        _insert(session, table, values)
+    _insert(session, PledgeDocument, documents)
+
+
+def _add_events(session: Session, projections: Sequence[PledgeProjection]) -> None:
+    wanted = [(projection.pledge_id, event) for projection in projections for event in projection.events]
+    if not wanted:
+        return
+    keys = [(pledge_id, event.seq) for pledge_id, event in wanted]
     known = set(
         session.exec(
-            select(TimelineEntry.seq).where(
-                TimelineEntry.pledge_id == projection.pledge_id,
-                TimelineEntry.seq >= min(event.seq for event in projection.events),
+            select(TimelineEntry.pledge_id, TimelineEntry.seq).where(
+                tuple_(col(TimelineEntry.pledge_id), col(TimelineEntry.seq)).in_(keys)
             )
-        )
+        ).all()
     )
-    for event in projection.events:
-        if event.seq not in known:
-            session.add(
-                TimelineEntry(
-                    pledge_id=projection.pledge_id,
-                    seq=event.seq,
-                    at=event.at,
-                    actor=event.registry_actor,
-                    kind=event.kind.value,
-                    message=event.message,
-                    status=event.status.value,
-                    public=event.public,
-                )
-            )
+    new = [
+        {
+            "pledge_id": pledge_id,
+            "seq": event.seq,
+            "at": event.at,
+            "actor": event.registry_actor,
+            "kind": event.kind.value,
+            "message": event.message,
+            "status": event.status.value,
+            "public": event.public,
+        }
+        for pledge_id, event in wanted
+        if (pledge_id, event.seq) not in known
+    ]
+    _insert(session, TimelineEntry, new)
 
 
-def _add_reports(session: Session, projection: PledgeProjection) -> None:
-    for record in projection.reports:
-        exists = session.exec(
-            select(Report.id).where(
-                Report.pledge_id == projection.pledge_id,
-                Report.cycle == record.cycle,
-                Report.received_at == record.received_at,
-            )
-        ).first()
-        if exists is None:
-            session.add(
-                Report(
-                    pledge_id=projection.pledge_id,
-                    cycle=record.cycle,
-                    received_at=record.received_at,
-                    source=record.source,
-                    final=record.final,
-                    progress=record.report.progress.value,
-                    narrative=record.report.narrative,
-                    details=record.report.model_dump(mode="json", exclude={"progress", "narrative"}),
-                )
-            )
+def _add_reports(session: Session, projections: Sequence[PledgeProjection]) -> None:
+    wanted = [(projection.pledge_id, record) for projection in projections for record in projection.reports]
+    if not wanted:
+        return
+    ids = sorted({pledge_id for pledge_id, _ in wanted})
+    known = set(
+        session.exec(
+            select(Report.pledge_id, Report.cycle, Report.received_at).where(col(Report.pledge_id).in_(ids))
+        ).all()
+    )
+    new = [
+        {
+            "pledge_id": pledge_id,
+            "cycle": record.cycle,
+            "received_at": record.received_at,
+            "source": record.source,
+            "final": record.final,
+            "progress": record.report.progress.value,
+            "narrative": record.report.narrative,
+            "details": record.report.model_dump(mode="json", exclude={"progress", "narrative"}),
+        }
+        for pledge_id, record in wanted
+        if (pledge_id, record.cycle, record.received_at) not in known
+    ]
+    _insert(session, Report, new)

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -46,8 +47,33 @@ def _utc(**kwargs: Any) -> Any:
     return Field(sa_column=Column(UTCDateTime(), **kwargs))
 
 
+# JSONB on PostgreSQL: stored parsed, so reading one key does not reparse the whole submission.
+SubmissionJSON = JSON().with_variant(JSONB(), "postgresql")
+
+
 class Pledge(SQLModel, table=True):
-    """One row per pledge: the public fields searched and listed, plus the full submission as JSON."""
+    """One row per pledge: the public fields searched and listed, plus the full submission as JSON.
+
+    ``ix_pledge_facets`` covers every column the statistics count, so they are read from the index
+    without touching the wide rows (on SQLite the submission sits in overflow pages).
+    """
+
+    __table_args__ = (
+        Index(
+            "ix_pledge_facets",
+            "status",
+            "closure_reason",
+            "geographic_scope",
+            "organization_type",
+            "pledge_type",
+            "time_frame",
+            "reported_last_due",
+            "cycle",
+            "published_at",
+            "financial_usd",
+            "id",
+        ),
+    )
 
     id: str = Field(primary_key=True, max_length=16)
     title: str = Field(max_length=200)
@@ -63,7 +89,11 @@ class Pledge(SQLModel, table=True):
     start_date: dt.date
     end_date: dt.date | None = None
     open_ended: bool = False
-    submission: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    submission: dict[str, Any] = Field(sa_column=Column(SubmissionJSON, nullable=False))
+    # up_to_1y | 1_to_3y | 3_to_5y | over_5y | open_ended, from the dates (pledgeflow.registry.facets)
+    time_frame: str = Field(max_length=16)
+    # It has a report for its last due cycle (the current one, or the one before while report_due).
+    reported_last_due: bool = False
     submission_version: int = 1
     submitted_at: dt.datetime = _utc(nullable=False)
     review_started_at: dt.datetime = _utc(nullable=False)  # the current (or last) review round: submission or revision
@@ -76,20 +106,60 @@ class Pledge(SQLModel, table=True):
     # Bumping it revokes every token issued for the pledge: `pledgeflow ops revoke-tokens` does.
     token_version: int = 1
     updated_at: dt.datetime = _utc(nullable=False)
+    # What the exports emit for it, written with the row once it is public (pledgeflow/registry/records.py).
+    public_json: str | None = None
+    public_csv: str | None = None
 
 
 class PledgeSDG(SQLModel, table=True):
-    """Search index: one row per (pledge, SDG)."""
+    """Search index: one row per (pledge, SDG), with the listing's sort key (published_at, pledge_id)."""
+
+    __table_args__ = (Index("ix_pledgesdg_sorted", "sdg", "published_at", "pledge_id"),)
 
     pledge_id: str = Field(foreign_key="pledge.id", primary_key=True, max_length=16)
-    sdg: int = Field(primary_key=True, index=True)
+    sdg: int = Field(primary_key=True)
+    published_at: dt.datetime | None = _utc(nullable=True)
 
 
 class PledgeCountry(SQLModel, table=True):
-    """Search index: one row per (pledge, country)."""
+    """Search index: one row per (pledge, country), with the listing's sort key."""
+
+    __table_args__ = (Index("ix_pledgecountry_sorted", "country", "published_at", "pledge_id"),)
 
     pledge_id: str = Field(foreign_key="pledge.id", primary_key=True, max_length=16)
-    country: str = Field(primary_key=True, index=True, max_length=3)
+    country: str = Field(primary_key=True, max_length=3)
+    published_at: dt.datetime | None = _utc(nullable=True)
+
+
+class PledgeRegion(SQLModel, table=True):
+    """Search index: one row per (pledge, region named in the submission), with the listing's sort key."""
+
+    __table_args__ = (Index("ix_pledgeregion_sorted", "region", "published_at", "pledge_id"),)
+
+    pledge_id: str = Field(foreign_key="pledge.id", primary_key=True, max_length=16)
+    region: str = Field(primary_key=True, max_length=200)
+    published_at: dt.datetime | None = _utc(nullable=True)
+
+
+class PledgeDocument(SQLModel, table=True):
+    """The text searched by ``q``: title, organisation, description, partners and deliverables, one per line.
+
+    Indexed for substring matching: by trigrams with GIN (``pg_trgm``) on PostgreSQL, and on SQLite by
+    the FTS5 table ``pledgedocument_fts`` (trigram tokenizer, external content), kept by triggers.
+    """
+
+    __table_args__ = (
+        Index(
+            "ix_pledgedocument_trgm",
+            "document",
+            postgresql_using="gin",
+            postgresql_ops={"document": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: str = Field(foreign_key="pledge.id", unique=True, max_length=16)
+    document: str
 
 
 class TimelineEntry(SQLModel, table=True):

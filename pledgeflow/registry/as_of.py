@@ -6,6 +6,7 @@ The snapshot is an in-memory SQLite registry holding the pledges published by th
 - its status then: the status of its last timeline line up to that moment (the timeline records every
   transition with the status it left the pledge in), and its closure reason only if it was closed by then;
 - the reports received by then;
+- whether it had reported for its last due cycle then (worked out again from the above);
 - its reporting cycle then. A cycle begins only when a report settles the one before (docs/lifecycle.md §5,
   §9), and a settling report belongs to the cycle it settles; so the cycle then is that of the first
   settling report after the moment, or, if none came since, the cycle the pledge is in now.
@@ -24,7 +25,8 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, col, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeRegion, PledgeSDG, Report, TimelineEntry
+from pledgeflow.registry import facets
 from pledgeflow.registry.public import PublicStatus
 from workflows.state import EventKind
 
@@ -56,12 +58,14 @@ def _copy(source: Session, snapshot: Session, moment: dt.datetime) -> None:
         row.cycle = cycle_then.get(pledge.id, pledge.cycle)
         snapshot.add(row)
     snapshot.flush()
-    for table in (PledgeSDG, PledgeCountry):
+    for table in (PledgeSDG, PledgeCountry, PledgeRegion):
         for index_row in source.exec(select(table).where(col(table.pledge_id).in_(ids))):
             snapshot.add(table.model_validate(index_row.model_dump()))
     reports = select(Report).where(col(Report.pledge_id).in_(ids), col(Report.received_at) <= moment)
     for report in source.exec(reports):
         snapshot.add(Report.model_validate(report.model_dump()))
+    snapshot.flush()
+    facets.refresh_reported_last_due(snapshot)  # from the status, cycle and reports of then
 
 
 def _statuses(source: Session, ids: SelectOfScalar[str], moment: dt.datetime) -> dict[str, str]:

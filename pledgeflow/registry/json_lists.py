@@ -1,8 +1,8 @@
 """The submission's JSON lists (partners, regions) as rows, on SQLite and PostgreSQL alike.
 
 The registry keeps the full submission as JSON; lists that have no index table of their own are
-unnested in SQL (``json_each`` on SQLite, ``json_array_elements`` on PostgreSQL) so counting and
-matching them never loads every submission into Python.
+unnested in SQL (``json_each`` on SQLite, ``jsonb_array_elements`` on PostgreSQL, where the submission
+is JSONB) so counting and matching them never loads every submission into Python.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ def _postgres(session: Session) -> bool:
 def string_items(session: Session, key: str) -> TableValuedAlias:
     """One row per string in ``submission[key]`` of the pledge it is joined to, as column ``value``."""
     if _postgres(session):
-        return func.json_array_elements_text(col(Pledge.submission)[key]).table_valued("value")
+        return func.jsonb_array_elements_text(col(Pledge.submission)[key]).table_valued("value")
     return func.json_each(col(Pledge.submission), f"$.{key}").table_valued("value")
 
 
 def object_items(session: Session, key: str) -> TableValuedAlias:
     """One row per object in ``submission[key]``; read its fields with :func:`field_of`."""
     if _postgres(session):
-        return func.json_array_elements(col(Pledge.submission)[key]).table_valued("value")
+        return func.jsonb_array_elements(col(Pledge.submission)[key]).table_valued("value")
     return func.json_each(col(Pledge.submission), f"$.{key}").table_valued("value")
 
 

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
 from pledgeflow.registry.public import NEVER_PUBLIC, PublicStatus
+from pledgeflow.registry.text_search import is_broad, text_match
 from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
@@ -94,25 +96,32 @@ def is_public() -> ColumnElement[bool]:
     return and_(col(Pledge.published_at).is_not(None), col(Pledge.status).not_in(sorted(NEVER_PUBLIC)))
 
 
-def conditions(filters: RegistryFilters) -> list[ColumnElement[bool]]:
-    """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export)."""
+def conditions(
+    filters: RegistryFilters, *, from_index: bool = False, broad_text: bool = False
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses for public pledges matching ``filters`` (used by search, stats and export).
+
+    Text goes to its trigram index (pledgeflow/registry/text_search.py). A country names a few pledges in
+    a hundred at most: ``id IN`` its index rows, so the planner starts from those and reads only them. An
+    SDG names many: for a page in the listing's order it is an EXISTS probe of the index table's primary
+    key, so the planner walks that order and stops at a page; ``from_index`` (statistics, which read every
+    covered pledge) makes it ``id IN`` as well. ``broad_text`` (``text_search.is_broad``) checks the text
+    pledge by pledge along the order instead of starting from its matches.
+    """
     clauses = [is_public()]
     if filters.q:
-        clauses.append(
-            or_(
-                col(Pledge.title).icontains(filters.q, autoescape=True),
-                col(Pledge.organization_name).icontains(filters.q, autoescape=True),
-                col(Pledge.submission)["description"].as_string().icontains(filters.q, autoescape=True),
-            )
-        )
+        clauses.append(text_match(filters.q, broad=broad_text))
+    # Aliased, so that a query over an index table itself (statistics) correlates only the pledge.
     if filters.sdgs:
-        clauses.append(
-            col(Pledge.id).in_(select(PledgeSDG.pledge_id).where(col(PledgeSDG.sdg).in_(sorted(set(filters.sdgs)))))
-        )
+        sdg = aliased(PledgeSDG)
+        chosen = col(sdg.sdg).in_(sorted(set(filters.sdgs)))
+        if from_index:
+            clauses.append(col(Pledge.id).in_(select(sdg.pledge_id).where(chosen)))
+        else:
+            clauses.append(exists(select(sdg.sdg).where(col(sdg.pledge_id) == col(Pledge.id), chosen)))
     if filters.country:
-        clauses.append(
-            col(Pledge.id).in_(select(PledgeCountry.pledge_id).where(PledgeCountry.country == filters.country))
-        )
+        country = aliased(PledgeCountry)
+        clauses.append(col(Pledge.id).in_(select(country.pledge_id).where(col(country.country) == filters.country)))
     if filters.organization_type:
         clauses.append(col(Pledge.organization_type) == filters.organization_type.value)
     if filters.scope:
@@ -130,11 +139,18 @@ def _after(position: Position) -> ColumnElement[bool]:
     )
 
 
-def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
-    clauses = conditions(filters)
+def _page_clauses(session: Session, filters: RegistryFilters, after: Position | None) -> list[ColumnElement[bool]]:
+    clauses = conditions(filters, broad_text=bool(filters.q) and is_broad(session, filters.q or ""))
     if after is not None:
         clauses.append(_after(after))
-    query = select(Pledge).where(*clauses).order_by(col(Pledge.published_at).desc(), col(Pledge.id).desc()).limit(limit)
+    return clauses
+
+
+_ORDER = (col(Pledge.published_at).desc(), col(Pledge.id).desc())
+
+
+def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
+    query = select(Pledge).where(*_page_clauses(session, filters, after)).order_by(*_ORDER).limit(limit)
     return session.exec(query).all()
 
 
@@ -171,6 +187,25 @@ def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]
         if len(rows) < size:
             return
         after = _position(rows[-1])
+
+
+def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool = False) -> Iterator[tuple[str, str]]:
+    """(id, ``public_json``) of every public pledge (``csv``: its ``public_csv``), walked like
+    :func:`iter_public` but reading only those columns."""
+    record = col(Pledge.public_csv) if csv else col(Pledge.public_json)
+    after: Position | None = None
+    while True:
+        with session_for(database_url) as session:
+            query = select(Pledge.published_at, Pledge.id, record).where(*_page_clauses(session, filters, after))
+            rows = session.exec(query.order_by(*_ORDER).limit(EXPORT_BATCH)).all()
+        for _, pledge_id, text in rows:
+            assert text is not None, f"pledge {pledge_id} is public without its export records"
+            yield pledge_id, text
+        if len(rows) < EXPORT_BATCH:
+            return
+        published_at, pledge_id, _ = rows[-1]
+        assert published_at is not None
+        after = Position(published_at, pledge_id)
 
 
 def newest(session: Session, count: int) -> Sequence[Pledge]:

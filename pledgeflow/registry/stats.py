@@ -1,10 +1,10 @@
 """Registry statistics, the figures of the UN partnerships reports: themes, geography, partners, time frame,
 resources and reporting compliance.
 
-One query reads the light columns of the covered pledges and the SDG and country index tables are read
-as pairs; everything but regions (which only the submission JSON holds) is counted in Python from those.
-So the pledge table is scanned twice, not once per breakdown: on SQLite a registry row carries its
-submission in overflow pages, and every GROUP BY over the table would read all of them again.
+Computed in SQL over columns and index rows the projection keeps (pledgeflow/registry/facets.py), so no
+request reparses a submission: one GROUP BY over ``ix_pledge_facets`` gives every per-pledge breakdown and
+the reporting compliance, one GROUP BY per index table (SDGs, countries, regions) the rest, and the pledged
+amounts are read from the same covering index and sorted, so the median and the outlier fence stay exact.
 A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a trend.
 """
 
@@ -16,16 +16,15 @@ import statistics
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, case, func, true
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report
-from pledgeflow.registry import json_lists
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeRegion, PledgeSDG
+from pledgeflow.registry.facets import TimeFrame, last_due_cycle
 from pledgeflow.registry.public import PublicStatus
 from pledgeflow.registry.search import RegistryFilters, conditions, describe
 from workflows.state import ClosureReason
@@ -41,14 +40,7 @@ COMPLIANCE_RULE = (
     "(report_due)"
 )
 MAX_LISTED_OUTLIERS = 50
-
-
-class TimeFrame(StrEnum):
-    up_to_1y = "up_to_1y"
-    from_1_to_3y = "1_to_3y"
-    from_3_to_5y = "3_to_5y"
-    over_5y = "over_5y"
-    open_ended = "open_ended"
+SDGS = range(1, 18)
 
 
 class Share(BaseModel):
@@ -120,84 +112,63 @@ def _shares(counts: Counter[str], total: int, keys: Iterable[str] | None = None)
     return [Share(key=key, count=counts[key], share=round(counts[key] / total, 4) if total else 0.0) for key in ordered]
 
 
-class _Covered(NamedTuple):
-    """The light columns statistics need, one per covered pledge, read in a single pass.
+class _Facets:
+    """The per-pledge breakdowns of the covered pledges and their reporting compliance, in one pass.
 
-    One pass matters on SQLite, where a registry row carries its submission JSON in overflow pages: each
-    further GROUP BY over the pledge table would read all of them again.
+    Grouped by the leading columns of ``ix_pledge_facets`` in its order, so the database walks the index
+    once and groups as it goes: no table row is read and nothing is sorted.
     """
 
-    id: str
-    status: str
-    closure_reason: str | None
-    geographic_scope: str
-    organization_type: str
-    pledge_type: str
-    start_date: dt.date
-    end_date: dt.date | None
-    open_ended: bool
-    financial_usd: float
-    last_due_cycle: int
-    reported_last_due: bool
+    _COLUMNS = ("status", "closure_reason", "geographic_scope", "organization_type", "pledge_type", "time_frame")
+
+    def __init__(self, session: Session, where: list[ColumnElement[bool]]) -> None:
+        considered = and_(col(Pledge.status) != PublicStatus.closed.value, last_due_cycle() >= 1)
+        keys = [getattr(Pledge, name) for name in self._COLUMNS]
+        flags = [
+            func.sum(case((considered, 1), else_=0)),
+            func.sum(case((and_(considered, col(Pledge.reported_last_due)), 1), else_=0)),
+        ]
+        query = sa_select(*keys, func.count(), *flags).where(*where).group_by(*keys)
+        self.counts = {name: Counter[str]() for name in self._COLUMNS}
+        self.total = self.considered = self.with_report = self.delisted = 0
+        for *values, number, considered_here, reported_here in session.execute(query):
+            self.total += number
+            for name, value in zip(self._COLUMNS, values, strict=True):
+                self.counts[name][value] += number
+            self.considered += int(considered_here)
+            self.with_report += int(reported_here)
+            if values[1] == ClosureReason.delisted.value:
+                self.delisted += number
 
 
-_COVERED_COLUMNS = (
-    "id",
-    "status",
-    "closure_reason",
-    "geographic_scope",
-    "organization_type",
-    "pledge_type",
-    "start_date",
-    "end_date",
-    "open_ended",
-    "financial_usd",
-)
+def _index_counts(
+    session: Session, filters: RegistryFilters, table: Any, column: Any, where: list[ColumnElement[bool]]
+) -> Counter[str]:
+    """Counts from an index table (one row per pledge and SDG, country or region) for the covered pledges.
 
-
-def _covered(session: Session, where: list[ColumnElement[bool]]) -> list[_Covered]:
-    last_due = case((col(Pledge.status) == PublicStatus.report_due.value, col(Pledge.cycle) - 1), else_=Pledge.cycle)
-    reported = select(Report.id).where(col(Report.pledge_id) == col(Pledge.id), col(Report.cycle) == last_due).exists()
-    columns = [getattr(Pledge, name) for name in _COVERED_COLUMNS]
-    query = sa_select(*columns, last_due.label("last_due_cycle"), reported.label("reported_last_due")).where(*where)
-    return [_Covered._make(row) for row in session.execute(query)]
-
-
-def _index_counts(session: Session, table: Any, column: Any, where: list[ColumnElement[bool]]) -> Counter[str]:
-    """Counts from an index table (one row per pledge and SDG or country) for the covered pledges.
-
-    A semi-join on the pledge ids, which the planner answers from the pledge table's narrow columns.
+    Without filters the index rows answer alone: their sort key (``published_at``) is set exactly for the
+    pledges ever published, and a published pledge never goes back to review. With filters, joined to the
+    covered pledges.
     """
-    covered = select(Pledge.id).where(*where)
-    query = select(column, func.count()).where(col(table.pledge_id).in_(covered)).group_by(column)
-    return Counter({str(value): int(count) for value, count in session.exec(query).all()})
+    query = select(column, func.count())
+    if filters == RegistryFilters():
+        query = query.where(col(table.published_at).is_not(None))
+    else:
+        query = query.join(Pledge, col(Pledge.id) == col(table.pledge_id)).where(*where)
+    return Counter({str(value): int(count) for value, count in session.exec(query.group_by(column)).all()})
 
 
-def _regions(session: Session, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
-    """Regions live only in the submission JSON: unnested in SQL, the one pass that reads it."""
-    items = json_lists.string_items(session, "regions")
-    pairs = set(session.exec(select(items.c.value, Pledge.id).select_from(Pledge).join(items, true()).where(*where)))
-    counts = Counter(str(region) for region, _ in pairs)
-    unspecified = total - len({pledge_id for _, pledge_id in pairs})
+def _regions(session: Session, filters: RegistryFilters, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
+    counts = _index_counts(session, filters, PledgeRegion, PledgeRegion.region, where)
+    named = select(func.count(func.distinct(PledgeRegion.pledge_id)))
+    if filters == RegistryFilters():
+        named = named.where(col(PledgeRegion.published_at).is_not(None))
+    else:
+        named = named.join(Pledge, col(Pledge.id) == col(PledgeRegion.pledge_id)).where(*where)
+    unspecified = total - int(session.exec(named).one())
     if unspecified:
         counts["unspecified"] = unspecified
     return counts
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February in a year that has none
-        return day.replace(year=day.year + years, day=28)
-
-
-def time_frame(start: dt.date, end: dt.date | None, open_ended: bool) -> TimeFrame:
-    if open_ended or end is None:
-        return TimeFrame.open_ended
-    for years, frame in ((1, TimeFrame.up_to_1y), (3, TimeFrame.from_1_to_3y), (5, TimeFrame.from_3_to_5y)):
-        if end <= _add_years(start, years):
-            return frame
-    return TimeFrame.over_5y
 
 
 def far_out_fence(amounts: list[float]) -> float | None:
@@ -208,21 +179,27 @@ def far_out_fence(amounts: list[float]) -> float | None:
     return q3 + 3 * (q3 - q1)
 
 
-def _financial(session: Session, pledges: list[_Covered]) -> Financial:
-    amounts = sorted(pledge.financial_usd for pledge in pledges if pledge.financial_usd > 0)
+def _financial(session: Session, where: list[ColumnElement[bool]], total: int) -> Financial:
+    above_zero = [*where, col(Pledge.financial_usd) > 0]
+    amounts = sorted(
+        float(amount) for amount in session.execute(sa_select(col(Pledge.financial_usd)).where(*above_zero)).scalars()
+    )
     fence = far_out_fence(amounts)
     regular = [a for a in amounts if fence is None or a <= fence]
     flagged = amounts[len(regular) :]
-    largest = sorted(
-        (pledge for pledge in pledges if fence is not None and pledge.financial_usd > fence),
-        key=lambda pledge: (-pledge.financial_usd, pledge.id),
-    )[:MAX_LISTED_OUTLIERS]
-    query = select(Pledge.id, Pledge.title).where(col(Pledge.id).in_([p.id for p in largest]))
-    titles = {pledge_id: title for pledge_id, title in session.exec(query).all()}
+    largest = []
+    if fence is not None and flagged:
+        query = (
+            select(Pledge.id, Pledge.title, Pledge.financial_usd)
+            .where(*where, col(Pledge.financial_usd) > fence)
+            .order_by(col(Pledge.financial_usd).desc(), col(Pledge.id))
+            .limit(MAX_LISTED_OUTLIERS)
+        )
+        largest = [OutlierPledge(id=i, title=t, financial_usd=usd) for i, t, usd in session.exec(query).all()]
     total_usd = math.fsum(amounts)
     return Financial(
         pledges_with_amount=len(amounts),
-        pledges_without_amount=len(pledges) - len(amounts),
+        pledges_without_amount=total - len(amounts),
         sum_usd=total_usd,
         median_usd=statistics.median(amounts) if amounts else None,
         sum_without_outliers_usd=math.fsum(regular),
@@ -232,49 +209,42 @@ def _financial(session: Session, pledges: list[_Covered]) -> Financial:
             count=len(flagged),
             sum_usd=math.fsum(flagged),
             share_of_sum=round(math.fsum(flagged) / total_usd, 4) if total_usd else 0.0,
-            pledges=[OutlierPledge(id=p.id, title=titles[p.id], financial_usd=p.financial_usd) for p in largest],
+            pledges=largest,
         ),
     )
 
 
-def _compliance(pledges: list[_Covered], by_status: Counter[str]) -> ReportingCompliance:
-    considered = [p for p in pledges if p.status != PublicStatus.closed.value and p.last_due_cycle >= 1]
-    with_report = sum(1 for p in considered if p.reported_last_due)
+def _compliance(facets: _Facets) -> ReportingCompliance:
+    by_status = facets.counts["status"]
     return ReportingCompliance(
-        pledges_considered=len(considered),
-        with_report=with_report,
-        share=round(with_report / len(considered), 4) if considered else None,
+        pledges_considered=facets.considered,
+        with_report=facets.with_report,
+        share=round(facets.with_report / facets.considered, 4) if facets.considered else None,
         report_due=by_status[PublicStatus.report_due.value],
         report_overdue=by_status[PublicStatus.report_overdue.value],
         non_reporting=by_status[PublicStatus.non_reporting.value],
-        delisted=sum(1 for p in pledges if p.closure_reason == ClosureReason.delisted.value),
+        delisted=facets.delisted,
     )
 
 
 def registry_stats(session: Session, filters: RegistryFilters) -> RegistryStats:
-    where = conditions(filters)
-    pledges = _covered(session, where)
-    total = len(pledges)
-
-    def count(attribute: str) -> Counter[str]:
-        return Counter(getattr(pledge, attribute) for pledge in pledges)
-
-    by_status = count("status")
-    time_frames = Counter(time_frame(p.start_date, p.end_date, p.open_ended).value for p in pledges)
+    where = conditions(filters, from_index=True)
+    facets = _Facets(session, where)
+    total, counts = facets.total, facets.counts
     return RegistryStats(
         pledges=total,
         computed_at=dt.datetime.now(dt.UTC),
         filters=describe(filters),
-        by_status=_shares(by_status, total, [s.value for s in PublicStatus]),
-        by_sdg=_shares(_index_counts(session, PledgeSDG, PledgeSDG.sdg, where), total, [str(n) for n in range(1, 18)]),
-        by_scope=_shares(count("geographic_scope"), total, [s.value for s in GeographicScope]),
-        by_region=_shares(_regions(session, where, total), total),
-        by_country=_shares(_index_counts(session, PledgeCountry, PledgeCountry.country, where), total),
-        by_organization_type=_shares(count("organization_type"), total, [t.value for t in OrganizationType]),
-        by_pledge_type=_shares(count("pledge_type"), total, [t.value for t in PledgeType]),
-        by_time_frame=_shares(time_frames, total, [f.value for f in TimeFrame]),
-        financial=_financial(session, pledges),
-        reporting=_compliance(pledges, by_status),
+        by_status=_shares(counts["status"], total, [s.value for s in PublicStatus]),
+        by_sdg=_shares(_index_counts(session, filters, PledgeSDG, PledgeSDG.sdg, where), total, [str(n) for n in SDGS]),
+        by_scope=_shares(counts["geographic_scope"], total, [s.value for s in GeographicScope]),
+        by_region=_shares(_regions(session, filters, where, total), total),
+        by_country=_shares(_index_counts(session, filters, PledgeCountry, PledgeCountry.country, where), total),
+        by_organization_type=_shares(counts["organization_type"], total, [t.value for t in OrganizationType]),
+        by_pledge_type=_shares(counts["pledge_type"], total, [t.value for t in PledgeType]),
+        by_time_frame=_shares(counts["time_frame"], total, [f.value for f in TimeFrame]),
+        financial=_financial(session, where, total),
+        reporting=_compliance(facets),
     )
 
 

@@ -4,6 +4,7 @@ on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from sqlmodel import col, select
@@ -11,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.registry import RegistryActivities
 from pledgeflow.core.db import session_for
-from pledgeflow.core.models import Pledge, PledgeCountry, PledgeSDG, Report, TimelineEntry
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeDocument, PledgeRegion, PledgeSDG, Report, TimelineEntry
 from tests.factories import make_report, make_submission
 from workflows.projection import PledgeProjection
 from workflows.state import PledgeState, PledgeStatus, ReportRecord, TimelineEvent
@@ -113,3 +114,84 @@ async def test_the_review_round_start_is_projected_and_kept_from_a_projection_wi
     newcomer = pledge_state()
     ActivityEnvironment().run(activities.project_pledge, without_it(newcomer))
     assert rows(database_url, newcomer.pledge_id)[0].review_started_at == newcomer.submitted_at
+
+
+def _search_rows(database_url: str, pledge_id: str) -> tuple[list[str], list[tuple[int, dt.datetime | None]], bool]:
+    with session_for(database_url) as session:
+        documents = list(session.exec(select(PledgeDocument.document).where(PledgeDocument.pledge_id == pledge_id)))
+        regions = list(session.exec(select(PledgeRegion.region).where(PledgeRegion.pledge_id == pledge_id)))
+        keys = [
+            (row.sdg, row.published_at)
+            for row in session.exec(select(PledgeSDG).where(PledgeSDG.pledge_id == pledge_id))
+        ]
+        pledge = session.get(Pledge, pledge_id)
+        assert pledge is not None
+        return documents + regions, sorted(keys), pledge.reported_last_due
+
+
+async def test_search_text_regions_sort_keys_and_the_reporting_flag_follow_the_pledge(database_url: str) -> None:
+    activities = RegistryActivities(database_url)
+    state = pledge_state()
+    state.submission = make_submission(regions=["Eastern Africa"], sdgs=[4], sdg_targets=[])
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state))
+    texts, keys, reported = _search_rows(database_url, state.pledge_id)
+    assert "Connecting 500 rural schools" in texts[0] and "Ministry of ICT" in texts[0]  # title and a partner
+    assert "200 schools connected" in texts[0] and texts[1:] == ["Eastern Africa"]  # a deliverable; the region
+    assert (keys, reported) == ([(4, None)], False)
+
+    published_at = T0 + dt.timedelta(days=2)
+    state.status, state.published_at, state.cycle = PledgeStatus.published, published_at, 1
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state, events_after_seq=1))
+    assert _search_rows(database_url, state.pledge_id)[1] == [(4, published_at)]  # the listing's sort key
+
+    state.submission = make_submission(title="Solar kiosks for 80 clinics", sdgs=[4, 7], sdg_targets=[], regions=[])
+    state.reports.append(
+        ReportRecord(cycle=1, received_at=T0 + dt.timedelta(days=300), source="form", report=make_report())
+    )
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state, events_after_seq=1))
+    texts, keys, reported = _search_rows(database_url, state.pledge_id)
+    assert len(texts) == 1 and texts[0].startswith("Solar kiosks for 80 clinics\n")
+    assert (keys, reported) == ([(4, published_at), (7, published_at)], True)
+
+    state.status = PledgeStatus.report_due  # cycle 2 requested: cycle 1's report still counts
+    state.cycle = 2
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state, events_after_seq=1))
+    assert _search_rows(database_url, state.pledge_id)[2] is True
+    state.status = PledgeStatus.report_overdue  # cycle 2 is now the one due, and unreported
+    ActivityEnvironment().run(activities.project_pledge, PledgeProjection.of(state, events_after_seq=1))
+    assert _search_rows(database_url, state.pledge_id)[2] is False
+
+
+def _records(database_url: str, pledge_id: str) -> tuple[dict[str, object] | None, list[str] | None]:
+    pledge, *_ = rows(database_url, pledge_id)
+    shown = json.loads(pledge.public_json) if pledge.public_json else None
+    return shown, json.loads(pledge.public_csv) if pledge.public_csv else None
+
+
+async def test_the_export_records_follow_every_write_of_the_row(database_url: str) -> None:
+    """What the exports stream is written with the row: none in review, the public shape once published,
+    and again at each transition (here the reporting ladder), not only when the submission changes."""
+    activities = RegistryActivities(database_url)
+    environment = ActivityEnvironment()
+    state = pledge_state()
+    state.submission = make_submission(description="Write to amina@connect-africa.example for the plan.")
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+    assert _records(database_url, state.pledge_id) == (None, None)
+
+    state.status, state.published_at, state.cycle = PledgeStatus.published, T0 + dt.timedelta(days=2), 1
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+    shown, line = _records(database_url, state.pledge_id)
+    assert shown is not None and line is not None
+    assert (shown["status"], shown["traffic_light"], shown["missed_cycles"]) == ("published", "green", 0)
+    assert shown["description"] == "Write to [e-mail withheld] for the plan."
+    assert "links" not in shown
+    head, tail = line
+    assert head.startswith(f"{state.pledge_id},") and head.endswith(",")
+    assert tail == ",Write to [e-mail withheld] for the plan.\r\n"
+
+    state.status, state.missed_cycles = PledgeStatus.report_overdue, 1
+    environment.run(activities.project_pledge, PledgeProjection.of(state))
+    shown, line = _records(database_url, state.pledge_id)
+    assert shown is not None and line is not None
+    assert (shown["status"], shown["traffic_light"], shown["missed_cycles"]) == ("report_overdue", "yellow", 1)
+    assert ",report_overdue,yellow," in line[0]

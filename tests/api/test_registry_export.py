@@ -87,6 +87,16 @@ async def test_json_export_is_one_array_in_order(registry: Registry) -> None:
     assert pledges[1]["sdgs"] == [4, 9] and pledges[1]["traffic_light"] == "green"
 
 
+async def test_json_export_carries_each_pledge_as_the_api_shows_it(registry: Registry) -> None:
+    """The export streams records the projection stored; the listing builds the public shape now. They
+    agree field for field and in the fields' order, the links (made from the base URL) last."""
+    _seed(registry, 5)
+    listed = (await registry.http.get("/api/v1/registry/pledges", params={"limit": 100})).json()["items"]
+    exported = json.loads((await registry.http.get("/api/v1/registry/export.json")).content)
+    assert exported == listed
+    assert [list(pledge) for pledge in exported] == [list(pledge) for pledge in listed]
+
+
 async def test_empty_exports_are_well_formed(registry: Registry) -> None:
     assert json.loads((await registry.http.get("/api/v1/registry/export.json")).content) == []
     rows = list(csv.reader(io.StringIO((await registry.http.get("/api/v1/registry/export.csv")).text)))

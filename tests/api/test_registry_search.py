@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
+from pledgeflow.core.db import session_for
+from pledgeflow.registry import text_search
 from tests.api.registry_seeding import EPOCH, Registry, registry_fixture, registry_url_fixture  # noqa: F401
 from workflows.state import ClosureReason, PledgeStatus
 
@@ -151,3 +155,47 @@ async def test_bad_paging_input_is_a_problem(registry: Registry) -> None:
     follows = await registry.http.get("/api/v1/registry/pledges", params={"limit": 1, "cursor": cursor})
     assert follows.status_code == 200
     assert follows.json()["items"][0]["id"] != first["items"][0]["id"]
+
+
+async def test_text_search_reads_partners_and_deliverables_and_any_query(registry: Registry) -> None:
+    kiosks = registry.publish(
+        published_at=EPOCH,
+        title='The "Blue" coast: 5G-ready kiosks',
+        description="Solar-powered kiosks selling connectivity and mobile data along the coast, run by women fishers.",
+        partners=[{"name": "Fisherfolk Cooperative of Joal", "type": "ngo"}],
+        deliverables=[{"title": "Solar kiosks in Joal and Mbour", "due_date": "2026-06-30"}],
+    ).pledge_id
+    schools = registry.publish(published_at=EPOCH + dt.timedelta(days=1)).pledge_id
+
+    assert await _ids(registry, q="FISHERFOLK") == [kiosks]  # a partner
+    assert await _ids(registry, q="joal and mbour") == [kiosks]  # a deliverable
+    assert await _ids(registry, q='"Blue" coast') == [kiosks]  # quotes are text, not query syntax
+    assert await _ids(registry, q="5G") == [kiosks]  # shorter than a trigram
+    assert await _ids(registry, q="kiosks Connect") == []  # no match runs from one field into the next
+    assert await _ids(registry, q="schools") == [schools]
+    assert await _ids(registry, q="zanzibar") == []
+
+
+async def _walk(registry: Registry, **params: Any) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = {"limit": 2, **params, **({"cursor": cursor} if cursor else {})}
+        body = (await registry.http.get("/api/v1/registry/pledges", params=page)).json()
+        seen += [item["id"] for item in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+async def test_a_common_text_is_paged_like_a_rare_one(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    schools = [registry.publish(published_at=EPOCH + dt.timedelta(days=i)).pledge_id for i in range(5)]
+    ocean = "Marine protected areas along the coast of Senegal with fishing communities."
+    reserves = [{"title": "Three marine reserves", "due_date": "2026-12-31"}]
+    registry.publish(published_at=EPOCH + dt.timedelta(days=9), title="Coastal waters", description=ocean,
+                     deliverables=reserves)  # fmt: skip
+    rare = await _walk(registry, q="schools")  # five matches: answered from the matches
+    monkeypatch.setattr(text_search, "BROAD_MATCHES", 2)  # now a common text: the order is walked (SQLite)
+    with session_for(registry.url) as session:
+        assert text_search.is_broad(session, "schools") == (session.get_bind().dialect.name == "sqlite")
+    assert await _walk(registry, q="schools") == rare == list(reversed(schools))

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from pledgeflow.registry.stats import TimeFrame, far_out_fence, time_frame
+from pledgeflow.registry.facets import TimeFrame, time_frame
+from pledgeflow.registry.stats import far_out_fence
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,91 @@
+"""The registry's text search ``q``: a case-insensitive substring of a pledge's searched text (its title,
+organisation, description, partners or deliverables; pledgeflow/registry/facets.py), answered from an index.
+
+PostgreSQL matches ``ILIKE '%q%'`` on ``pledgedocument.document`` through its GIN trigram index
+(``pg_trgm``). SQLite matches the text as one FTS5 phrase in ``pledgedocument_fts`` (trigram tokenizer,
+so a phrase is a substring); a phrase needs three characters, so a shorter ``q`` falls back to LIKE over
+the searched text (correct, but a scan). Either way, wildcard characters in ``q`` are matched literally.
+
+On SQLite a page in the listing's order asks first whether ``q`` is broad (at least ``BROAD_MATCHES``
+matches): a rare text is best answered from its matches, a common one by walking the order and keeping
+the pledges whose text matches, which finds a page long before it has read every match. PostgreSQL's
+planner makes that choice itself from the trigram statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, column, exists, func, select, table
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement as _Element
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlmodel import Session, col
+
+from pledgeflow.core.models import Pledge, PledgeDocument
+
+FTS_TABLE = "pledgedocument_fts"
+TRIGRAM = 3  # the shortest text a trigram index can look up
+BROAD_MATCHES = 1000
+_fts = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+
+
+class TextMatch(_Element[bool]):
+    """``q`` matches the pledge's searched text; compiled for the database it runs on."""
+
+    inherit_cache = False
+    _traverse_internals = [("q", InternalTraversal.dp_string), ("broad", InternalTraversal.dp_boolean)]
+
+    def __init__(self, q: str, broad: bool) -> None:
+        self.q = q
+        self.broad = broad
+
+
+def _like_pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _on_document(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(select(col(PledgeDocument.id)).where(col(PledgeDocument.pledge_id) == col(Pledge.id), condition))
+
+
+def _postgresql(match: TextMatch) -> ColumnElement[bool]:
+    return _on_document(col(PledgeDocument.document).ilike(_like_pattern(match.q), escape="\\"))
+
+
+def _sqlite(match: TextMatch) -> ColumnElement[bool]:
+    if len(match.q) < TRIGRAM:
+        return _on_document(col(PledgeDocument.document).ilike(_like_pattern(match.q), escape="\\"))
+    rows = _fts_rows(match.q)
+    if match.broad:
+        return _on_document(col(PledgeDocument.id).in_(rows))
+    documents = select(col(PledgeDocument.pledge_id)).where(col(PledgeDocument.id).in_(rows))
+    return col(Pledge.id).in_(documents)
+
+
+def _fts_rows(q: str) -> Select[tuple[Any]]:
+    phrase = '"' + q.replace('"', '""') + '"'  # one phrase: its quotes and operators are text
+    return select(_fts.c.rowid).where(_fts.c[FTS_TABLE].match(phrase))
+
+
+def is_broad(session: Session, q: str) -> bool:
+    """Whether ``q`` matches at least ``BROAD_MATCHES`` pledges (asked of SQLite's index only)."""
+    if session.get_bind().dialect.name != "sqlite" or len(q) < TRIGRAM:
+        return False
+    found = select(func.count()).select_from(_fts_rows(q).limit(BROAD_MATCHES).subquery())
+    return int(session.execute(found).scalar_one()) >= BROAD_MATCHES
+
+
+@compiles(TextMatch, "postgresql")
+def _compile_postgresql(element: TextMatch, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(_postgresql(element), **kw))
+
+
+@compiles(TextMatch)
+def _compile_sqlite(element: TextMatch, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(_sqlite(element), **kw))
+
+
+def text_match(q: str, broad: bool = False) -> ColumnElement[bool]:
+    return TextMatch(q, broad)
