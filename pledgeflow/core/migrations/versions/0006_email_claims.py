@@ -4,16 +4,16 @@ an operator had a failed one resent
 A send now commits a "claimed" row before the message's DATA and "sent" after the server's 250; a retry
 that finds the claim compares its age with the SMTP timeout (docs/email.md §3).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 19:00:00.000000
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
