@@ -1,9 +1,10 @@
 """History events per pledge-year: one pledge's ten years on the time-skipping server, default policy.
 
-The real workers run it (registry projection on SQLite, the policy activity, the email activity sending to
-an SMTP sink). Each year's report comes at another point of the ladder (on time, after the reminders,
-overdue, non-reporting and back, early), so the figure covers every timed step, not only the quiet path.
-The carried state is the input of each run (what continue-as-new hands the next one): it should stay flat.
+An open-ended pledge (no final cycle ends it early), run by the real workers (registry projection on
+SQLite, the policy activity, the email activity sending to an SMTP sink). Each year's report comes at
+another point of the ladder (on time, after the reminders, overdue, non-reporting and back, early), so
+the figure covers every timed step, not only the quiet path. The carried state is the input of each run
+(what continue-as-new hands the next one): it should stay flat.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import random
 import time
 
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client
 
@@ -28,26 +30,30 @@ from workflows.state import Decision, DecisionInput, PledgeState, ReportInput, w
 
 # Days after each anniversary the report comes: the same spread as tests/workflows/test_long_lived.py.
 REPORT_OFFSETS = [3, 3, 32, 50, 3, -20, 100, 3, 16, 3]
-QUIET_POLLS = 3
 
 
 async def settled(client: Client, pledge_client: PledgeClient, pledge_id: str, within: float) -> PledgeState:
-    """The state once the workflow is quiet (no activity pending, history not growing): the time-skipping
-    server can lose a query that races a continue-as-new, so only a quiet workflow is asked."""
+    """The state once the workflow is quiet: its last workflow task completed, no activity pending, and its
+    history as long as the server says. The time-skipping server can lose a query that races a
+    continue-as-new, so only a quiet workflow is asked."""
+    handle = client.get_workflow_handle(workflow_id(pledge_id))
     request = DescribeWorkflowExecutionRequest(
         namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id(pledge_id))
     )
     deadline = time.monotonic() + within
-    last, same = -1, 0
-    while same < QUIET_POLLS:
+    while True:
+        kinds = [EventType.Name(event.event_type) for event in (await handle.fetch_history()).events]
+        described = await client.workflow_service.describe_workflow_execution(request)
+        task = next((kind for kind in reversed(kinds) if kind.startswith("EVENT_TYPE_WORKFLOW_TASK_")), "")
+        if (
+            described.workflow_execution_info.history_length == len(kinds)
+            and not described.pending_activities
+            and task.endswith("_COMPLETED")
+        ):
+            return await pledge_client.state(pledge_id)
         if time.monotonic() > deadline:
             raise TimeoutError(f"pledge {pledge_id} did not settle in {within:.0f}s")
-        described = await client.workflow_service.describe_workflow_execution(request)
-        length = described.workflow_execution_info.history_length
-        quiet = not described.pending_activities and length == last
-        same, last = (same + 1 if quiet else 0), length
-        await asyncio.sleep(0.1)
-    return await pledge_client.state(pledge_id)
+        await asyncio.sleep(0.05)
 
 
 async def run_sizes(client: Client, pledge_id: str) -> list[tuple[int, int]]:
@@ -77,7 +83,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
             running = [asyncio.create_task(worker.run()) for worker in workers]
             try:
                 pledge_client = PledgeClient(settings, env.client)
-                pledge_id = await pledge_client.start(pledges.submission(0, random.Random(scale.seed)))
+                pledge_id = await pledge_client.start(pledges.submission(0, random.Random(scale.seed), open_ended=True))
                 await pledge_client.decide(pledge_id, DecisionInput(decision=Decision.approve, staff="bench"))
                 state = await settled(env.client, pledge_client, pledge_id, scale.timeout)
                 for year, offset in enumerate(REPORT_OFFSETS[: scale.history_years], start=1):

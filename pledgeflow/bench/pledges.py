@@ -23,7 +23,7 @@ NO_MATCH = "zyzzogeton"  # a word no submission carries
 FIRST_MILESTONE = dt.timedelta(days=300)
 
 
-def submission(n: int, rng: random.Random) -> Submission:
+def submission(n: int, rng: random.Random, open_ended: bool = False) -> Submission:
     word, title, what = THEMES[n % len(THEMES)]
     country = rng.choice(COUNTRIES)
     start = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
@@ -40,7 +40,8 @@ def submission(n: int, rng: random.Random) -> Submission:
             "geographic_scope": "national",
             "countries": [country],
             "start_date": start.isoformat(),
-            "end_date": (start + dt.timedelta(days=365 * rng.randint(1, 5))).isoformat(),
+            "end_date": None if open_ended else (start + dt.timedelta(days=365 * rng.randint(1, 5))).isoformat(),
+            "open_ended": open_ended,
             "deliverables": [{"title": f"First {word} milestone", "due_date": (start + FIRST_MILESTONE).isoformat()}],
             "resources": {"financial_usd": rng.randrange(10_000, 900_000), "funding_sources": ["foundation"]},
             "implementation": ["training"],

@@ -28,12 +28,12 @@ class Scale:
     def quick(self) -> Scale:
         return replace(
             self,
-            engine_workflows=60,
-            engine_pledges=20,
-            in_flight=30,
-            emails=100,
-            registry_pledges=min(self.registry_pledges, 500),
-            registry_samples=8,
-            open_pledges=min(self.open_pledges, 100),
+            engine_workflows=30,
+            engine_pledges=10,
+            in_flight=20,
+            emails=40,
+            registry_pledges=min(self.registry_pledges, 300),
+            registry_samples=5,
+            open_pledges=min(self.open_pledges, 50),
             timeout=120.0,
         )

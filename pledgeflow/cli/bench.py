@@ -27,14 +27,14 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes (a few minutes): CI's smoke run.")] = False,
     only: Annotated[str, typer.Option(help=f"Parts to run, comma-separated: {','.join(PARTS)}.")] = ",".join(PARTS),
     pledges: Annotated[
-        int, typer.Option(min=1, help="Published pledges in the registry part (--quick: at most 500).")
+        int, typer.Option(min=1, help="Published pledges in the registry part (--quick: at most 300).")
     ] = 100_000,
     databases: Annotated[str, typer.Option(help="Registry databases: sqlite,postgresql.")] = ",".join(DATABASES),
     postgres_url: Annotated[
         str, typer.Option(help="A PostgreSQL server and a database to connect to; the bench creates and drops its own.")
     ] = "postgresql+psycopg://127.0.0.1:5432/test",
     open_pledges: Annotated[
-        int, typer.Option(min=1, help="Open pledges for the worker memory figure (--quick: at most 100).")
+        int, typer.Option(min=1, help="Open pledges for the worker memory figure (--quick: at most 50).")
     ] = 10_000,
     keep: Annotated[
         Path | None,
