@@ -19,7 +19,7 @@ from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pledgeflow.bench.figures import Part
+from pledgeflow.bench.figures import Goal, Part
 from pledgeflow.bench.scale import Progress, Scale
 from pledgeflow.cli.bench import PARTS
 
@@ -107,18 +107,32 @@ def bench(scale_options: dict[str, Any], quick: bool, parts: list[str], out: Pat
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    Console().print(summary(results))
+    console_out = Console()
+    console_out.print(summary(results), width=max(120, console_out.width))
     return bool(report["all_goals_hold"])
 
 
 def summary(results: dict[str, Part]) -> Table:
+    """One row per figure; a p50 and the p95 after it share a row (the goal is on the p95)."""
     table = Table(title="pledgeflow bench")
     for column in ("part", "figure", "value", "unit", "goal", "holds"):
         table.add_column(column, justify="right" if column == "value" else "left")
     marks = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}
     for part in results.values():
-        for figure in part.figures:
-            table.add_row(
-                part.name, figure.name, f"{figure.value:,.2f}", figure.unit, str(figure.goal or ""), marks[figure.holds]
-            )
+        figures = iter(part.figures)
+        for figure in figures:
+            if figure.name.endswith(" p50"):
+                p95 = next(figures)
+                value, unit, goal = f"{figure.value:,.1f} / {p95.value:,.1f}", f"{p95.unit} p50 / p95", p95.goal
+                table.add_row(
+                    part.name, figure.name.removesuffix(" p50"), value, unit, _goal(goal, "p95 "), marks[p95.holds]
+                )
+            else:
+                table.add_row(
+                    part.name, figure.name, f"{figure.value:,.2f}", figure.unit, _goal(figure.goal), marks[figure.holds]
+                )
     return table
+
+
+def _goal(goal: Goal | None, prefix: str = "") -> str:
+    return f"{prefix}{goal}" if goal else ""
