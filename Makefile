@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # axe-core, which the browser tests inject into the pages (package.json, package-lock.json).
 NODE_STAMP := node_modules/.installed
 
-.PHONY: dev test lint
+.PHONY: dev test lint bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,6 @@ test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and the test suite against rea
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## every SPEC 9 figure to bench.json (docs/benchmark.md); ARGS="--quick" for the small run
+	$(BIN)/pledgeflow bench $(ARGS)

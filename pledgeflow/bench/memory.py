@@ -39,7 +39,15 @@ def rss_mb(pid: int) -> float:
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:
-    names = ("home", "database_url", "secret_key", "temporal_address", "smtp_port", "email_rate_per_second")
+    names = (
+        "home",
+        "database_url",
+        "secret_key",
+        "temporal_address",
+        "smtp_port",
+        "email_rate_per_second",
+        "worker_max_cached_workflows",
+    )
     values = {f"PLEDGEFLOW_{name.upper()}": str(getattr(settings, name)) for name in names}
     return values  # the child's whole environment: nothing of this shell's PLEDGEFLOW_* reaches it
 

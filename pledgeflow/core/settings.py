@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     task_queue: str = "pledges"
     email_task_queue: str = "pledge-email"
     worker_max_cached_workflows: int = Field(
-        500, ge=0, description="Pledge workflows a worker keeps in memory; others are replayed when they wake."
+        200, ge=0, description="Pledge workflows a worker keeps in memory; others are replayed when they wake."
     )
 
     api_host: str = "127.0.0.1"
