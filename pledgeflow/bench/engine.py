@@ -97,43 +97,48 @@ async def _until_registry(settings: Settings, ids: list[str], done: Callable[[Pl
         await asyncio.sleep(POLL_SECONDS)
 
 
-async def decide(pledge_client: PledgeClient, pledge_id: str) -> int:
-    """Approve as staff do: an answer that is late (the API's 202 or 503) is asked for again with the same
-    update id until it comes, so the latency is the time to the decision's answer, however long. Returns how
-    many times the answer was late."""
-    update_id = f"bench-approve-{pledge_id}"
+async def answered(act: Callable[[str], Awaitable[object]], update_id: str) -> int:
+    """Act as a person through the API does: an answer that is late (the API's 202 or 503) is asked for again
+    with the same update id until it comes, so what is timed is the wait for the answer, however long.
+    Returns how many times the answer was late."""
     late = 0
     while True:
         try:
-            await pledge_client.decide(pledge_id, DecisionInput(decision=Decision.approve, staff="bench"), update_id)
+            await act(update_id)
             return late
         except (ActionPending, WorkersNotAnswering):
             late += 1
 
 
-async def publish(pledge_client: PledgeClient, count: int, rng: random.Random) -> tuple[list[str], list[float], int]:
-    """Submit ``count`` pledges and approve each once started: their ids, the decision latencies in seconds,
-    and how many decisions were answered late (past the API's answer timeout)."""
+async def publish(
+    pledge_client: PledgeClient, count: int, rng: random.Random, at_once: int = STARTS_AT_ONCE
+) -> tuple[list[str], list[float], int]:
+    """Submit ``count`` pledges, ``at_once`` at a time, and approve each once started: their ids, the
+    decisions' latencies in seconds, and how many decisions were answered late (past the answer timeout)."""
     latencies: list[float] = []
     late: list[int] = []
     ids: list[str] = []
+    approval = DecisionInput(decision=Decision.approve, staff="bench")
 
     async def submit_and_approve(n: int) -> None:
         pledge_id = await pledge_client.start(pledges.submission(n, rng))
         ids.append(pledge_id)
         began = time.perf_counter()
-        late.append(await decide(pledge_client, pledge_id))
+        late.append(
+            await answered(functools.partial(pledge_client.decide, pledge_id, approval), f"approve-{pledge_id}")
+        )
         latencies.append(time.perf_counter() - began)
 
-    await run_all(functools.partial(submit_and_approve, n) for n in range(count))
+    await run_all((functools.partial(submit_and_approve, n) for n in range(count)), at_once)
     return ids, latencies, sum(1 for n in late if n)
 
 
 async def report_cycles(pledge_client: PledgeClient, ids: list[str]) -> None:
-    async def one(pledge_id: str) -> None:
-        await pledge_client.report(pledge_id, ReportInput(report=pledges.report(1), source="form"))
-
-    await run_all(functools.partial(one, pledge_id) for pledge_id in ids)
+    report = ReportInput(report=pledges.report(1), source="form")
+    await run_all(
+        functools.partial(answered, functools.partial(pledge_client.report, pledge_id, report), f"report-{pledge_id}")
+        for pledge_id in ids
+    )
 
 
 async def run(scale: Scale, progress: Progress) -> Part:
@@ -179,7 +184,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
                 part.add("report cycle vs yardstick", cycle_rate / one_rate, "x")
 
                 progress(f"engine: decisions with {scale.in_flight} pledges in flight")
-                _, latencies, late_answers = await publish(pledge_client, scale.in_flight, rng)
+                _, latencies, late_answers = await publish(pledge_client, scale.in_flight, rng, at_once=scale.in_flight)
                 part.add_latencies("decision latency", latencies, p95_goal_ms=2000)
                 with db.session_for(settings.database_url) as session:
                     rows = session.exec(select(func.count()).select_from(Pledge)).one()

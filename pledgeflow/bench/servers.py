@@ -41,8 +41,11 @@ def free_port() -> int:
 
 
 def bench_settings(home: Path, database_url: str, **overrides: Any) -> Settings:
-    """Settings of one part: its own home and database, a fixed secret, ports that are free now."""
+    """Settings of one part: its own home and database, a fixed secret, ports that are free now, the default
+    policy (whatever PLEDGEFLOW_POLICY says in this shell), then ``overrides``."""
     values: dict[str, Any] = {
+        "policy": "default",
+        "policy_file": None,
         "home": home,
         "database_url": database_url,
         "secret_key": "pledgeflow-bench-" + "k" * 32,
