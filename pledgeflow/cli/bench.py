@@ -49,8 +49,11 @@ def bench(
     """
     parts = _names(only, PARTS, "--only")
     chosen = tuple(_names(databases, DATABASES, "--databases"))
-    if keep is not None and "sqlite" not in chosen and "registry" in parts:
-        raise typer.BadParameter("--keep keeps the SQLite registry: include sqlite in --databases", param_hint="--keep")
+    if keep is not None and ("sqlite" not in chosen or "registry" not in parts):
+        raise typer.BadParameter(
+            "--keep keeps the registry part's SQLite registry: run the registry part with sqlite in --databases",
+            param_hint="--keep",
+        )
 
     from pledgeflow.bench.run import bench as run_bench
 
@@ -68,6 +71,6 @@ def bench(
         keep,
     )
     typer.echo(f"figures written to {out}; every goal holds: {'yes' if holds else 'no'}")
-    if keep is not None and "registry" in parts:
+    if keep is not None:
         kept = keep.resolve() / "registry.sqlite"
         typer.echo(f"registry kept: PLEDGEFLOW_DATABASE_URL=sqlite:///{kept} pledgeflow api")

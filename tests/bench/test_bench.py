@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pledgeflow.bench.figures import Goal, Part, percentile
+from pledgeflow.bench.run import summary
 from pledgeflow.cli.bench import PARTS
 from pledgeflow.cli.main import app
 from tests.cli.conftest import PLEDGEFLOW, clean_env
@@ -56,7 +57,13 @@ def test_the_quick_run_writes_every_part_with_numbers_and_keeps_the_registry(tmp
 
 @pytest.mark.parametrize(
     ("arguments", "named"),
-    [(["--only", "engine,nope"], "nope"), (["--databases", "mysql"], "mysql"), (["--only", ","], "nothing")],
+    [
+        (["--only", "engine,nope"], "nope"),
+        (["--databases", "mysql"], "mysql"),
+        (["--only", ","], "nothing"),
+        (["--only", "engine", "--keep", "kept"], "--keep"),
+        (["--databases", "postgresql", "--keep", "kept"], "--keep"),
+    ],
 )
 def test_an_unknown_part_or_database_is_refused_by_name(arguments: list[str], named: str) -> None:
     result = CliRunner().invoke(app, ["bench", *arguments])
@@ -79,3 +86,14 @@ def test_percentiles_lie_within_the_samples() -> None:
     assert percentile([0.2], 95) == 0.2
     with pytest.raises(ValueError, match="no samples"):
         percentile([], 50)
+
+
+def test_the_summary_gives_a_latency_one_row_with_its_p50_p95_and_the_p95_verdict() -> None:
+    part = Part("registry")
+    part.add_latencies("sqlite no match", [0.010, 0.012, 0.030], p95_goal_ms=20)
+    part.add("sqlite export.csv, all pledges", 1.5, "s", Goal("<=", 10))
+    table = summary({"registry": part})
+    assert table.row_count == 2
+    figure, value, goal, holds = (list(table.columns[n].cells) for n in (1, 2, 4, 5))
+    assert (figure[0], value[0], goal[0], holds[0]) == ("sqlite no match", "12.0 / 28.2", "p95 <= 20", "[red]no[/]")
+    assert (figure[1], holds[1]) == ("sqlite export.csv, all pledges", "[green]yes[/]")
