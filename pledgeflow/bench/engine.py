@@ -3,8 +3,9 @@
 Everything runs side by side on one server with the real workers (``build_workers``: pledge workflows, the
 registry projection on SQLite, the policy activity and the email activity sending to an SMTP sink), so the
 ratios compare like with like whatever the machine's load. The demo policy runs the ladder in seconds; a
-policy file brings the first anniversary's early-report window forward so a report can close cycle 1 at
-once, and the email rate limit is lifted (the provider's limit is not what is measured here).
+policy file moves the first anniversary and the vetting reminders an hour away, with the early-report
+window open from publication, so a report closes cycle 1 at once and no timed step races the
+measurement. The email rate limit is lifted (the provider's limit is not what is measured here).
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from workflows.state import Decision, DecisionInput, PledgeStatus, ReportInput
 
 from .yardstick import YARDSTICK_QUEUE, NoOpWorkflow, OneActivityWorkflow, touch
 
-FAST_REPORT_POLICY = 'reporting_interval = "60s"\nearly_report_window = "60s"\n'
+# The demo ladder, except: the first anniversary an hour away with its early-report window open from
+# publication, so a report closes cycle 1 at once; and the vetting reminders an hour away too. No timed
+# step (a reminder, non-reporting) fires while a slow machine is still publishing the batch.
+FAST_REPORT_POLICY = "\n".join(
+    f'{name} = "1h"'
+    for name in ("reporting_interval", "early_report_window", "review_reminder_after", "review_escalation_after")
+)
 STARTS_AT_ONCE = 50  # client calls in flight, as many API requests would be
 POLL_SECONDS = 0.1
 
@@ -194,7 +201,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
                 await asyncio.gather(*running, return_exceptions=True)
     part.details = {
         "server": "temporal server start-dev (as pledgeflow dev), SQLite registry, aiosmtpd sink",
-        "policy": "demo, first anniversary's early-report window opening at publication",
+        "policy": "demo; first anniversary and vetting reminders an hour away, early-report window open",
         "yardstick_workflows": scale.engine_workflows,
         "pledges": scale.engine_pledges,
         "pledges_in_flight_for_decisions": scale.in_flight,
