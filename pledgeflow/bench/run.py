@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,7 @@ from pledgeflow.bench.scale import Progress, Scale
 from pledgeflow.cli.bench import PARTS
 
 PartRun = Callable[[Scale, Progress], Awaitable[Part]]
+PIPED_WIDTH = 160
 
 
 def _part(name: str, keep: Path | None) -> PartRun:
@@ -107,8 +109,8 @@ def bench(scale_options: dict[str, Any], quick: bool, parts: list[str], out: Pat
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    console_out = Console()
-    console_out.print(summary(results), width=max(120, console_out.width))
+    # Piped (CI logs, a file to paste from), the table gets room for its longest rows instead of 80 columns.
+    Console(width=None if sys.stdout.isatty() else PIPED_WIDTH).print(summary(results))
     return bool(report["all_goals_hold"])
 
 
