@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # axe-core, which the browser tests inject into the pages (package.json, package-lock.json).
 NODE_STAMP := node_modules/.installed
 
-.PHONY: dev test lint faults
+.PHONY: dev test lint faults bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ test: $(STAMP) $(NODE_STAMP)  ## lint, type-check and the test suite against rea
 
 faults: $(STAMP)  ## the long fault run (docs/reliability.md); e.g. make faults ARGS="--seed 7 --pledges 150 --kills 10"
 	$(BIN)/python -m tests.faults.run $(ARGS)
+
+bench: $(STAMP)  ## every SPEC 9 figure to bench.json (docs/benchmark.md); ARGS="--quick" for the small run
+	$(BIN)/pledgeflow bench $(ARGS)

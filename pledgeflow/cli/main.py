@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from pledgeflow.cli.bench import bench
 from pledgeflow.cli.importing import import_registry
 from pledgeflow.cli.inbound import inbound_app
 from pledgeflow.cli.ops import ops_app
@@ -28,6 +29,7 @@ app.add_typer(inbound_app, name="inbound")
 ops_app.add_typer(suppressions_app, name="suppressions")
 app.command("import")(import_registry)
 app.command("report")(report)
+app.command("bench")(bench)
 ops_app.command("revoke-tokens")(revoke_tokens_command)
 
 

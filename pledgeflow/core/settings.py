@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     )
     task_queue: str = "pledges"
     email_task_queue: str = "pledge-email"
+    worker_max_cached_workflows: int = Field(
+        200, ge=0, description="Pledge workflows a worker keeps in memory; others are replayed when they wake."
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)

@@ -20,7 +20,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -127,10 +127,14 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
-def spawn_child(argv: list[str], output: IO[bytes] | int) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own process group, killed by the kernel if this process dies."""
+def spawn_child(
+    argv: list[str], output: IO[bytes] | int, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own process group, killed by the kernel if this process dies; ``env``, when
+    given, is the child's whole environment."""
     return subprocess.Popen(  # noqa: S603  (argv is built here, not from user input)
         argv,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,

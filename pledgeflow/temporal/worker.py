@@ -42,6 +42,7 @@ def build_workers(
             activities=[registry.project_pledge, registry.revoke_tokens, policy.load_policy],
             activity_executor=executor,
             workflow_runner=workflow_runner(),
+            max_cached_workflows=settings.worker_max_cached_workflows,
         ),
         Worker(
             client,

@@ -1,0 +1,213 @@
+"""Engine rates and pledges on one Temporal dev server: the yardstick, publication, report cycles, decisions.
+
+Everything runs side by side on one server with the real workers (``build_workers``: pledge workflows, the
+registry projection on SQLite, the policy activity and the email activity sending to an SMTP sink), so the
+ratios compare like with like whatever the machine's load. The demo policy runs the ladder in seconds; a
+policy file moves the first anniversary and the vetting reminders an hour away, with the early-report
+window open from publication, so a report closes cycle 1 at once and no timed step races the
+measurement. The email rate limit is lifted (the provider's limit is not what is measured here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from sqlmodel import col, func, select
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from pledgeflow.bench import pledges, servers
+from pledgeflow.bench.figures import Goal, Part
+from pledgeflow.bench.scale import Progress, Scale
+from pledgeflow.core import db
+from pledgeflow.core.models import Pledge
+from pledgeflow.core.settings import Settings
+from pledgeflow.temporal.pledge_client import ActionPending, PledgeClient, WorkersNotAnswering
+from pledgeflow.temporal.worker import build_workers, workflow_runner
+from workflows.state import Decision, DecisionInput, PledgeStatus, ReportInput
+
+from .yardstick import YARDSTICK_QUEUE, NoOpWorkflow, OneActivityWorkflow, touch
+
+# The demo ladder, except: the first anniversary an hour away with its early-report window open from
+# publication, so a report closes cycle 1 at once; and the vetting reminders an hour away too. No timed
+# step (a reminder, non-reporting) fires while a slow machine is still publishing the batch.
+FAST_REPORT_POLICY = "\n".join(
+    f'{name} = "1h"'
+    for name in ("reporting_interval", "early_report_window", "review_reminder_after", "review_escalation_after")
+)
+STARTS_AT_ONCE = 50  # client calls in flight, as many API requests would be
+POLL_SECONDS = 0.1
+
+
+def engine_settings(home: Path) -> Settings:
+    home.mkdir(parents=True, exist_ok=True)
+    policy_file = home / "policy.toml"
+    policy_file.write_text(FAST_REPORT_POLICY)
+    return servers.bench_settings(
+        home,
+        f"sqlite:///{home / 'registry.sqlite'}",
+        policy="demo",
+        policy_file=policy_file,
+        email_rate_per_second=10_000,
+    )
+
+
+async def run_all(calls: Iterable[Callable[[], Awaitable[object]]], at_once: int = STARTS_AT_ONCE) -> None:
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(call: Callable[[], Awaitable[object]]) -> None:
+        async with gate:
+            await call()
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+async def _rate(count: int, calls: Iterable[Callable[[], Awaitable[object]]]) -> float:
+    began = time.perf_counter()
+    await run_all(calls)
+    return count / (time.perf_counter() - began)
+
+
+async def yardstick_rates(client: Client, count: int) -> tuple[float, float]:
+    """Workflows completed per second: no-op, then one activity each."""
+    tag = uuid.uuid4().hex[:8]
+
+    def noop(n: int) -> Callable[[], Awaitable[object]]:
+        return lambda: client.execute_workflow(NoOpWorkflow.run, n, id=f"noop-{tag}-{n}", task_queue=YARDSTICK_QUEUE)
+
+    def one(n: int) -> Callable[[], Awaitable[object]]:
+        return lambda: client.execute_workflow(
+            OneActivityWorkflow.run, n, id=f"one-{tag}-{n}", task_queue=YARDSTICK_QUEUE
+        )
+
+    return await _rate(count, map(noop, range(count))), await _rate(count, map(one, range(count)))
+
+
+async def _until_registry(settings: Settings, ids: list[str], done: Callable[[Pledge], bool], within: float) -> None:
+    """Wait until every pledge's registry row passes ``done`` (what the public sees)."""
+    deadline = time.monotonic() + within
+    while True:
+        with db.session_for(settings.database_url) as session:
+            rows = session.exec(select(Pledge).where(col(Pledge.id).in_(ids))).all()
+            finished = sum(1 for row in rows if done(row))
+        if finished == len(ids):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(ids) - finished} of {len(ids)} pledges did not get there in {within:.0f}s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def answered(act: Callable[[str], Awaitable[object]], update_id: str) -> int:
+    """Act as a person through the API does: an answer that is late (the API's 202 or 503) is asked for again
+    with the same update id until it comes, so what is timed is the wait for the answer, however long.
+    Returns how many times the answer was late."""
+    late = 0
+    while True:
+        try:
+            await act(update_id)
+            return late
+        except (ActionPending, WorkersNotAnswering):
+            late += 1
+
+
+async def publish(
+    pledge_client: PledgeClient, count: int, rng: random.Random, at_once: int = STARTS_AT_ONCE
+) -> tuple[list[str], list[float], int]:
+    """Submit ``count`` pledges, ``at_once`` at a time, and approve each once started: their ids, the
+    decisions' latencies in seconds, and how many decisions were answered late (past the answer timeout)."""
+    latencies: list[float] = []
+    late: list[int] = []
+    ids: list[str] = []
+    approval = DecisionInput(decision=Decision.approve, staff="bench")
+
+    async def submit_and_approve(n: int) -> None:
+        pledge_id = await pledge_client.start(pledges.submission(n, rng))
+        ids.append(pledge_id)
+        began = time.perf_counter()
+        late.append(
+            await answered(functools.partial(pledge_client.decide, pledge_id, approval), f"approve-{pledge_id}")
+        )
+        latencies.append(time.perf_counter() - began)
+
+    await run_all((functools.partial(submit_and_approve, n) for n in range(count)), at_once)
+    return ids, latencies, sum(1 for n in late if n)
+
+
+async def report_cycles(pledge_client: PledgeClient, ids: list[str]) -> None:
+    report = ReportInput(report=pledges.report(1), source="form")
+    await run_all(
+        functools.partial(answered, functools.partial(pledge_client.report, pledge_id, report), f"report-{pledge_id}")
+        for pledge_id in ids
+    )
+
+
+async def run(scale: Scale, progress: Progress) -> Part:
+    part = Part("engine")
+    settings = engine_settings(scale.folder / "engine")
+    db.upgrade(settings.database_url)
+    published = PledgeStatus.published.value
+    with servers.smtp_sink() as (sink, smtp_port), concurrent.futures.ThreadPoolExecutor(max_workers=16) as executor:
+        settings = settings.model_copy(update={"smtp_port": smtp_port})
+        async with servers.temporal_dev_server(settings) as client:
+            yardstick = Worker(
+                client,
+                task_queue=YARDSTICK_QUEUE,
+                workflows=[NoOpWorkflow, OneActivityWorkflow],
+                activities=[touch],
+                activity_executor=executor,
+                workflow_runner=workflow_runner(),
+            )
+            workers = [yardstick, *build_workers(client, settings, executor)]
+            running = [asyncio.create_task(worker.run()) for worker in workers]
+            try:
+                pledge_client = PledgeClient(settings, client)
+                progress("engine: bare workflows")
+                noop_rate, one_rate = await yardstick_rates(client, scale.engine_workflows)
+                part.add("no-op workflows", noop_rate, "workflows/s")
+                part.add("one-activity workflows (yardstick)", one_rate, "workflows/s")
+
+                progress("engine: pledges submitted, approved, published")
+                rng = random.Random(scale.seed)
+                began = time.perf_counter()
+                ids, _, _ = await publish(pledge_client, scale.engine_pledges, rng)
+                await _until_registry(settings, ids, lambda row: row.status == published, scale.timeout)
+                publish_rate = len(ids) / (time.perf_counter() - began)
+                part.add("pledges submitted to published", publish_rate, "pledges/s")
+                part.add("publication vs yardstick", publish_rate / one_rate, "x", Goal(">=", 0.5))
+
+                progress("engine: report cycles")
+                began = time.perf_counter()
+                await report_cycles(pledge_client, ids)
+                await _until_registry(settings, ids, lambda row: row.cycle >= 2, scale.timeout)
+                cycle_rate = len(ids) / (time.perf_counter() - began)
+                part.add("report cycles (report to next cycle)", cycle_rate, "cycles/s")
+                part.add("report cycle vs yardstick", cycle_rate / one_rate, "x")
+
+                progress(f"engine: decisions with {scale.in_flight} pledges in flight")
+                _, latencies, late_answers = await publish(pledge_client, scale.in_flight, rng, at_once=scale.in_flight)
+                part.add_latencies("decision latency", latencies, p95_goal_ms=2000)
+                with db.session_for(settings.database_url) as session:
+                    rows = session.exec(select(func.count()).select_from(Pledge)).one()
+            finally:
+                for worker in workers:
+                    await worker.shutdown()
+                await asyncio.gather(*running, return_exceptions=True)
+    part.details = {
+        "server": "temporal server start-dev (as pledgeflow dev), SQLite registry, aiosmtpd sink",
+        "policy": "demo; first anniversary and vetting reminders an hour away, early-report window open",
+        "yardstick_workflows": scale.engine_workflows,
+        "pledges": scale.engine_pledges,
+        "pledges_in_flight_for_decisions": scale.in_flight,
+        "registry_rows": rows,
+        "decisions_answered_late": late_answers,
+        "emails_accepted_by_sink": sink.accepted,
+        "worker_max_cached_workflows": settings.worker_max_cached_workflows,
+    }
+    return part
