@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 
-from pledgeflow.bench import pledges, servers
+from pledgeflow.bench import servers
 from pledgeflow.bench.figures import Goal, Part
 from pledgeflow.bench.scale import Progress, Scale
-from pledgeflow.bench.seeding import seed_registry
+from pledgeflow.registry import seeding
+from pledgeflow.registry.seeding import seed_registry
 
 API = "/api/v1/registry"
 SEARCH_GOAL_MS = 20
@@ -32,6 +33,9 @@ STATS_GOAL_MS = 200
 EXPORT_GOAL_S = 10
 PAGE = 100  # the largest page, to reach a deep cursor in few requests
 DEEP_PAGES = 50  # how far down the deep cursor is (at most halfway through the registry)
+TEXT_MATCH = seeding.SUBJECTS[0]  # one subject of 15: some titles and descriptions carry it
+COMMON_TEXT = seeding.ACTIONS[1][0]  # one action of 8: the listing's order, not the matches, is walked
+NO_MATCH = "zyzzogeton"  # a word no seeded pledge carries
 SEARCHES: dict[str, dict[str, Any]] = {
     "first page": {},
     "filter sdg": {"sdg": 7},
@@ -39,8 +43,9 @@ SEARCHES: dict[str, dict[str, Any]] = {
     "filter organization_type": {"organization_type": "ngo"},
     "filter scope": {"scope": "national"},
     "filter status": {"status": "report_overdue"},
-    "text match": {"q": pledges.TEXT_MATCH},
-    "no match": {"q": pledges.NO_MATCH},
+    "text match": {"q": TEXT_MATCH},
+    "common text": {"q": COMMON_TEXT},
+    "no match": {"q": NO_MATCH},
 }
 
 
@@ -69,7 +74,7 @@ async def _deep_cursor(http: httpx.AsyncClient, pledges_count: int) -> str:
 
 def _stats_filters(count: int) -> Sequence[dict[str, Any]]:
     """A filter set of its own for each sample, so none is answered from the minute's cache."""
-    combos = [{"sdg": sdg, "country": country} for country in pledges.COUNTRIES for sdg in range(1, 18)]
+    combos = [{"sdg": sdg, "country": country} for country in seeding.COUNTRIES for sdg in range(1, 18)]
     if count > len(combos):
         raise ValueError(f"at most {len(combos)} /stats samples")
     return combos[:count]
