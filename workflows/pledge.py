@@ -807,7 +807,8 @@ class PledgeWorkflow:
         """Append one transition; before publication nothing is public, since the pledge is not."""
         self.state.timeline.append(
             TimelineEvent(
-                seq=len(self.state.timeline) + 1,
+                # The state keeps the newest events only (workflows/projection.py): the next follows the last.
+                seq=(self.state.timeline[-1].seq if self.state.timeline else 0) + 1,
                 at=workflow.now(),
                 actor=actor,
                 staff=staff,
