@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from workflows.emails import EmailKind
 from workflows.policy import Policy
 from workflows.state import CYCLE_STATUSES, PledgeState, PledgeStatus, StepName
 
 # Steps after which the pledge's status changes: the report deadline a pledger is told about.
 CONSEQUENTIAL = (StepName.overdue, StepName.non_reporting, StepName.final_report_missing, StepName.delist)
+# A warning mail settled within this share of its grace after its step counts as on time: the consequence keeps
+# its date (a day's grace of 45 is not shortened by the seconds a mail takes).
+ON_TIME_SHARE = 100
 
 
 @dataclass(frozen=True)
@@ -95,14 +99,27 @@ def _cycle(policy: Policy, state: PledgeState) -> list[Step]:
         Step(StepName.reminder_2, due + policy.reminder_2_after, "reminder 2 to the focal point and backup contact"),
         Step(StepName.overdue, due + policy.overdue_after, f"{what} overdue: final notice to every contact"),
     ]
+    # A consequence never comes before the mail that warned of it settled, and then leaves its whole grace.
+    grace = policy.non_reporting_after - policy.overdue_after
+    consequence = _warned(state, EmailKind.final_notice, due + policy.non_reporting_after, grace)
+    if consequence is None:
+        return steps
     if state.final_cycle:
-        steps.append(
-            Step(
-                StepName.final_report_missing, due + policy.non_reporting_after, "closed as ended: final report missing"
-            )
-        )
-    else:
-        non_reporting = due + policy.non_reporting_after
-        steps.append(Step(StepName.non_reporting, non_reporting, "marked non-reporting in the public registry"))
-        steps.append(Step(StepName.delist, non_reporting + policy.delisted_after, "delisted from the registry"))
+        steps.append(Step(StepName.final_report_missing, consequence, "closed as ended: final report missing"))
+        return steps
+    steps.append(Step(StepName.non_reporting, consequence, "marked non-reporting in the public registry"))
+    delist = _warned(state, EmailKind.non_reporting, consequence + policy.delisted_after, policy.delisted_after)
+    if delist is not None:
+        steps.append(Step(StepName.delist, delist, "delisted from the registry"))
     return steps
+
+
+def _warned(state: PledgeState, warning: EmailKind, at: dt.datetime, grace: dt.timedelta) -> dt.datetime | None:
+    """When a consequence of not reporting comes: at its time (the warning's step plus ``grace``) if the warning
+    mail settled on time, else ``grace`` after it settled; None (no such step yet) while it is on its way."""
+    if state.warnings_pending.get(warning, 0) > 0:
+        return None
+    settled = state.warnings_settled_at.get(warning)
+    if settled is None or settled - (at - grace) <= grace / ON_TIME_SHARE:
+        return at
+    return settled + grace

@@ -97,6 +97,14 @@ PATCH_VIEWS_FROM_MAIN = "14-views-from-main"
 # Issue 10: the policy is read once per run. Publication opens cycle 1 under the policy the run read at its
 # start (the submission, or the import); the next read is at the start of cycle 2, in the run after.
 PATCH_POLICY_ONCE = "10-policy-once"
+# Issue 14: a stalled mail never rushes a consequence. Non-reporting (or the end, in the final cycle) waits for
+# the final notice to the contacts to settle and then leaves the whole grace from then; delisting waits so for
+# the non-reporting notice.
+PATCH_WARNED_FIRST = "14-warned-first"
+# Issue 14: a run that comes late (a long worker outage) takes a passed reminder only if the step after it is
+# not due too: no burst of stale reminders in one second, the steps with consequences all taken.
+PATCH_NO_STALE_REMINDERS = "14-no-stale-reminders"
+REMINDERS = (StepName.review_reminder, StepName.revision_reminder, StepName.reminder_1, StepName.reminder_2)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -408,6 +416,8 @@ class PledgeWorkflow:
         thread, cycle = rules.request_kind(state), state.cycle
         if contacts:
             self._outbox.send(EmailKind.final_notice, contacts, thread=thread, cycle=cycle, deadline=deadline)
+            if workflow.patched(PATCH_WARNED_FIRST):
+                self._outbox.await_warning(EmailKind.final_notice, len(contacts))
         secretariat = rules.staff(state, RecipientRole.secretariat)
         self._outbox.send(EmailKind.final_notice, [secretariat], cycle=cycle, deadline=deadline)
 
@@ -466,6 +476,8 @@ class PledgeWorkflow:
         self._outbox.to_focal_point(EmailKind.non_reporting, thread=rules.request_kind(state), cycle=state.cycle,
             delisting_date=delisting
         )  # fmt: skip
+        if workflow.patched(PATCH_WARNED_FIRST):
+            self._outbox.await_warning(EmailKind.non_reporting, 1)
 
     def _delist(self) -> None:
         message = "No report a year after becoming non-reporting: delisted."
@@ -771,8 +783,19 @@ class PledgeWorkflow:
                     if done():
                         return
             self.state.steps_done.append(step.name)
-            self._take_step(step)
+            if self._stale(step):
+                skipped = f"{step.says.capitalize()} not sent: its time passed while the pledge waited for a worker."
+                self._record(Actor.system, EventKind.email_skipped, skipped, public=False)
+            else:
+                self._take_step(step)
             await self._update_views()
+
+    def _stale(self, reminder: Step) -> bool:
+        """A reminder whose next step is due as well: the pledge is told by that one instead."""
+        if reminder.name not in REMINDERS:
+            return False
+        after = upcoming(self.state)  # the reminder is already among the steps done
+        return after is not None and after.at <= workflow.now() and workflow.patched(PATCH_NO_STALE_REMINDERS)
 
     def _take_step(self, step: Step) -> None:
         actions: dict[StepName, Callable[[], None]] = {
@@ -801,6 +824,9 @@ class PledgeWorkflow:
         if self._status_is(PledgeStatus.published) and self.state.cycle == 0:
             published = self.state.published_at
             return f"publication (approved {format_utc(published)})" if published else None
+        waiting = [kind.value.replace("_", " ") for kind, n in self.state.warnings_pending.items() if n > 0]
+        if waiting and self.state.status in CYCLE_STATUSES:
+            return f"delivery of the {waiting[0]} email, then its whole grace period"
         return None
 
     # --- the state's record: timeline, policy, what the world sees -----------------------------
@@ -856,7 +882,9 @@ class PledgeWorkflow:
     def _views_wanted(self) -> bool:
         return self._views_shown < self._views_asked
 
-    async def _email_settled(self, what: str, outcome: EmailOutcome | None, error: ActivityError | None) -> None:
+    async def _email_settled(
+        self, what: str, outcome: EmailOutcome | None, error: ActivityError | None, warned: bool
+    ) -> None:
         if error is not None:
             self._record(Actor.system, EventKind.email_failed, f"Email {what} failed: {error.cause}.", public=False)
             await self._show_from_handler()
@@ -867,6 +895,8 @@ class PledgeWorkflow:
             not_sent = f"Email {what} not sent: {outcome.detail}."
             self._record(Actor.system, EventKind.email_skipped, not_sent, public=False)
             await self._show_from_handler()
+        elif warned:
+            await self._show_from_handler()  # the consequence it waited for is on the plan now
         else:
             self._operator_view.refresh()
 
