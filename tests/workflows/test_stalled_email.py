@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.conftest import make_settings
 from tests.factories import open_ended
 from tests.workflows.conftest import run_pledge_worker
-from tests.workflows.driver import Mailbox, Pledge
+from tests.workflows.driver import DAY, Mailbox, Pledge
 from tests.workflows.histories import record
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest, RecipientRole
 from workflows.state import EventKind, PledgeState, PledgeStatus
@@ -91,6 +91,34 @@ async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole
         assert {s.to for s in pledge.emails(EmailKind.final_notice)} == {"focal_point", "backup_contact", "secretariat"}
         await pledge.assert_registry_matches()
         await record(pledge, "stalled_final_notice")
+
+
+async def test_an_extension_granted_while_the_final_notice_hangs_names_the_earliest_deadline(
+    env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(SECONDS_LADDER)
+    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledNotice()
+    async for pledges in run_pledge_worker(env, settings, mailbox):
+        pledge = await pledges.published(open_ended())
+        state = await pledge.state()
+        assert state.cycle_due_at is not None
+        async with asyncio.timeout(30):
+            await mailbox.stalled.wait()
+        await _query_until(pledge, lambda s: s.status == PledgeStatus.report_overdue)
+
+        granted = await pledge.grant_extension(1)
+
+        new_deadline = state.cycle_due_at + DAY + 8 * SECOND
+        assert granted.message == "Extension of 1 days granted."
+        assert (
+            (await _query_until(pledge, lambda _: True))
+            .timeline[-1]
+            .message.endswith(f"the next deadline is now {new_deadline:%Y-%m-%d}.")
+        )
+        mailbox.released.set()
+        after = await pledge.wait_for(lambda s: s.next_step == "marked non-reporting in the public registry")
+        assert after.next_deadline == new_deadline, "delivered in time for the extended date, which stands"
 
 
 # A year of ten seconds with reminders two and six seconds after the anniversary, overdue after twenty.
