@@ -71,26 +71,33 @@ async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole
     policy_file.write_text(SECONDS_LADDER)
     settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledNotice()
     async for pledges in run_pledge_worker(env, settings, mailbox):
-        pledge = await pledges.published(open_ended())
-        state = await pledge.state()
-        assert state.cycle_due_at is not None
-        async with asyncio.timeout(30):
-            await mailbox.stalled.wait()
-        # The time-skipping server skips no time while the mail hangs: wait in real time past the 8 s mark.
-        while await pledges.now() < state.cycle_due_at + 8 * SECOND + GRACE:
-            await asyncio.sleep(0.2)
-        stalled = await _query_until(pledge, lambda _: True)
-        assert stalled.status == PledgeStatus.report_overdue, "never non-reporting before the warning arrived"
-        assert stalled.next_step == "delivery of the final notice email, then its whole grace period"
+        try:
+            pledge = await pledges.published(open_ended())
+            state = await pledge.state()
+            assert state.cycle_due_at is not None
+            async with asyncio.timeout(30):
+                await mailbox.stalled.wait()
+            # The time-skipping server skips no time while the mail hangs: wait in real time past the 8 s mark.
+            while await pledges.now() < state.cycle_due_at + 8 * SECOND + GRACE:
+                await asyncio.sleep(0.2)
+            stalled = await _query_until(pledge, lambda _: True)
+            assert stalled.status == PledgeStatus.report_overdue, "never non-reporting before the warning arrived"
+            assert stalled.next_step == "delivery of the final notice email, then its whole grace period"
 
-        delivered = await pledges.now()
-        mailbox.released.set()
-        marked = await pledge.wait_for(lambda s: s.status == PledgeStatus.non_reporting, timeout=30)
-        [non_reporting] = [e for e in marked.timeline if e.kind == EventKind.non_reporting]
-        assert non_reporting.at >= delivered + GRACE, "the whole grace runs from the delivery"
-        assert {s.to for s in pledge.emails(EmailKind.final_notice)} == {"focal_point", "backup_contact", "secretariat"}
-        await pledge.assert_registry_matches()
-        await record(pledge, "stalled_final_notice")
+            delivered = await pledges.now()
+            mailbox.released.set()
+            marked = await pledge.wait_for(lambda s: s.status == PledgeStatus.non_reporting, timeout=30)
+            [non_reporting] = [e for e in marked.timeline if e.kind == EventKind.non_reporting]
+            assert non_reporting.at >= delivered + GRACE, "the whole grace runs from the delivery"
+            assert {s.to for s in pledge.emails(EmailKind.final_notice)} == {
+                "focal_point",
+                "backup_contact",
+                "secretariat",
+            }
+            await pledge.assert_registry_matches()
+            await record(pledge, "stalled_final_notice")
+        finally:
+            mailbox.released.set()  # a failed test must not leave the worker waiting
 
 
 async def test_an_extension_granted_while_the_final_notice_hangs_names_the_earliest_deadline(
@@ -100,25 +107,28 @@ async def test_an_extension_granted_while_the_final_notice_hangs_names_the_earli
     policy_file.write_text(SECONDS_LADDER)
     settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledNotice()
     async for pledges in run_pledge_worker(env, settings, mailbox):
-        pledge = await pledges.published(open_ended())
-        state = await pledge.state()
-        assert state.cycle_due_at is not None
-        async with asyncio.timeout(30):
-            await mailbox.stalled.wait()
-        await _query_until(pledge, lambda s: s.status == PledgeStatus.report_overdue)
+        try:
+            pledge = await pledges.published(open_ended())
+            state = await pledge.state()
+            assert state.cycle_due_at is not None
+            async with asyncio.timeout(30):
+                await mailbox.stalled.wait()
+            await _query_until(pledge, lambda s: s.status == PledgeStatus.report_overdue)
 
-        granted = await pledge.grant_extension(1)
+            granted = await pledge.grant_extension(1)
 
-        new_deadline = state.cycle_due_at + DAY + 8 * SECOND
-        assert granted.message == "Extension of 1 days granted."
-        assert (
-            (await _query_until(pledge, lambda _: True))
-            .timeline[-1]
-            .message.endswith(f"the next deadline is now {new_deadline:%Y-%m-%d}.")
-        )
-        mailbox.released.set()
-        after = await pledge.wait_for(lambda s: s.next_step == "marked non-reporting in the public registry")
-        assert after.next_deadline == new_deadline, "delivered in time for the extended date, which stands"
+            new_deadline = state.cycle_due_at + DAY + 8 * SECOND
+            assert granted.message == "Extension of 1 days granted."
+            assert (
+                (await _query_until(pledge, lambda _: True))
+                .timeline[-1]
+                .message.endswith(f"the next deadline is now {new_deadline:%Y-%m-%d}.")
+            )
+            mailbox.released.set()
+            after = await pledge.wait_for(lambda s: s.next_step == "marked non-reporting in the public registry")
+            assert after.next_deadline == new_deadline, "delivered in time for the extended date, which stands"
+        finally:
+            mailbox.released.set()  # a failed test must not leave the worker waiting
 
 
 # A year of ten seconds with reminders two and six seconds after the anniversary, overdue after twenty.
