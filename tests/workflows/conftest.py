@@ -4,7 +4,6 @@ SQLite, the real policy activity, and a stand-in ``send_email`` that records wha
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -74,14 +73,12 @@ async def run_pledge_worker(
     *,
     load_policy: Callable[..., Any] | None = None,
     send_email: Callable[..., Any] | None = None,
-    email_worker: bool = True,
     **worker_options: Any,
 ) -> AsyncIterator[Pledges]:
     """One worker serving both queues, as far as the workflow can tell: pledges and pledge-email.
 
     ``load_policy`` and ``send_email`` replace the real policy activity and the recording mailbox;
-    ``worker_options`` go to the pledges worker. Without ``email_worker`` the test serves pledge-email itself
-    (:func:`email_worker_for`), to stall the mail."""
+    ``worker_options`` go to the pledges worker."""
     registry = RegistryActivities(settings.database_url)
     load_policy = load_policy or PolicyActivities(settings).load_policy
     send_email = send_email or mailbox.send_email
@@ -97,14 +94,10 @@ async def run_pledge_worker(
                 workflow_runner=workflow_runner(),
                 **worker_options,
             ),
-            email_worker_for(env, settings, send_email) if email_worker else contextlib.nullcontext(),
+            Worker(**common, task_queue=settings.email_task_queue, activities=[send_email]),
         ):
             yield Pledges(env, settings, mailbox)
     assert mailbox.problems == [], "emails that break the contract with the email engineer"
-
-
-def email_worker_for(env: WorkflowEnvironment, settings: Settings, send_email: Callable[..., Any]) -> Worker:
-    return Worker(env.client, task_queue=settings.email_task_queue, activities=[send_email])
 
 
 @pytest.fixture
