@@ -62,7 +62,8 @@ async def test_a_report_resumes_a_continued_run_on_a_fresh_worker(
         resumed = Pledge(pledges, pledge.id, pledge.first_run_id)
         answer = await resumed.report(make_report())
         assert answer.status == PledgeStatus.published
-        state = await resumed.wait_for(lambda s: s.cycle == 2)
+        # The anniversaries come every 2 s: a slow restart may let the next one pass too (a missed cycle).
+        state = await resumed.wait_for(lambda s: s.cycle >= 2)
         assert [r.cycle for r in state.reports] == [1]
         assert len(mailbox.of(pledge.id, EmailKind.report_received)) == 1
         await resumed.assert_registry_matches()
