@@ -94,9 +94,6 @@ PATCH_UPDATE_IDS = "13-update-ids"
 # the commands' order depend on how the jobs of that activation were batched, which a replay of the
 # same history need not repeat. It also folds the decision's projection into the publication's (issue 10).
 PATCH_VIEWS_FROM_MAIN = "14-views-from-main"
-# Issue 10: the policy is read once per run. Publication opens cycle 1 under the policy the run read at its
-# start (the submission, or the import); the next read is at the start of cycle 2, in the run after.
-PATCH_POLICY_ONCE = "10-policy-once"
 # Issue 14: a stalled mail never rushes a consequence. Non-reporting (or the end, in the final cycle) waits for
 # the final notice to the contacts to settle and then leaves the whole grace from then; delisting waits so for
 # the non-reporting notice.
@@ -328,9 +325,8 @@ class PledgeWorkflow:
     # --- 4. publication ------------------------------------------------------------------------
 
     async def _publish(self) -> None:
-        """Open cycle 1 under the policy this run read, tell the pledger, and start the first cycle's run."""
-        if not workflow.patched(PATCH_POLICY_ONCE):
-            await self._load_policy()
+        """Open cycle 1 under the policy in force now, tell the pledger, and start the first cycle's run."""
+        await self._load_policy()
         if not self._status_is(PledgeStatus.published):
             return  # withdrawn or closed while the policy was read
         assert self.state.published_at is not None
