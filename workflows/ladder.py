@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from workflows.emails import EmailKind
 from workflows.policy import Policy
 from workflows.state import CYCLE_STATUSES, PledgeState, PledgeStatus, StepName
 
 # Steps after which the pledge's status changes: the report deadline a pledger is told about.
 CONSEQUENTIAL = (StepName.overdue, StepName.non_reporting, StepName.final_report_missing, StepName.delist)
+# A warning mail settled within this share of its grace after its step counts as on time: the consequence keeps
+# its date (a day's grace of 45 is not shortened by the seconds a mail takes).
+ON_TIME_SHARE = 100
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,9 @@ def format_utc(at: dt.datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def ladder(state: PledgeState) -> list[Step]:
-    """Every timed step of the stage the pledge is in, in order (taken ones included)."""
+def ladder(state: PledgeState, hold: bool = True) -> list[Step]:
+    """Every timed step of the stage the pledge is in, in order (taken ones included). Without ``hold``, a
+    consequence waiting for its warning mail is shown at its own time, the earliest it can come."""
     policy = state.policy
     if policy is None or state.status == PledgeStatus.closed:
         return []
@@ -39,7 +44,7 @@ def ladder(state: PledgeState) -> list[Step]:
     if state.status == PledgeStatus.changes_requested and state.changes_requested_at is not None:
         return _revision(policy, state.changes_requested_at)
     if state.status in CYCLE_STATUSES and state.cycle_due_at is not None:
-        return _cycle(policy, state)
+        return _cycle(policy, state, hold)
     return []
 
 
@@ -49,9 +54,14 @@ def upcoming(state: PledgeState) -> Step | None:
 
 
 def report_deadline(state: PledgeState) -> dt.datetime | None:
-    """When not reporting next changes the pledge's status (overdue, non-reporting, delisted)."""
+    """When not reporting next changes the pledge's status (overdue, non-reporting, delisted); while a warning
+    mail is on its way, the earliest that can be."""
     return next(
-        (step.at for step in ladder(state) if step.name in CONSEQUENTIAL and step.name not in state.steps_done),
+        (
+            step.at
+            for step in ladder(state, hold=False)
+            if step.name in CONSEQUENTIAL and step.name not in state.steps_done
+        ),
         None,
     )
 
@@ -82,7 +92,7 @@ def _revision(policy: Policy, requested: dt.datetime) -> list[Step]:
     ]
 
 
-def _cycle(policy: Policy, state: PledgeState) -> list[Step]:
+def _cycle(policy: Policy, state: PledgeState, hold: bool) -> list[Step]:
     due = effective_due(state)
     if state.cycle_reported:
         assert state.cycle_due_at is not None
@@ -95,14 +105,31 @@ def _cycle(policy: Policy, state: PledgeState) -> list[Step]:
         Step(StepName.reminder_2, due + policy.reminder_2_after, "reminder 2 to the focal point and backup contact"),
         Step(StepName.overdue, due + policy.overdue_after, f"{what} overdue: final notice to every contact"),
     ]
+    # A consequence never comes before the mail that warned of it settled, and then leaves its whole grace.
+    grace = policy.non_reporting_after - policy.overdue_after
+    consequence = _warned(state, EmailKind.final_notice, due + policy.non_reporting_after, grace, hold)
+    if consequence is None:
+        return steps
     if state.final_cycle:
-        steps.append(
-            Step(
-                StepName.final_report_missing, due + policy.non_reporting_after, "closed as ended: final report missing"
-            )
-        )
-    else:
-        non_reporting = due + policy.non_reporting_after
-        steps.append(Step(StepName.non_reporting, non_reporting, "marked non-reporting in the public registry"))
-        steps.append(Step(StepName.delist, non_reporting + policy.delisted_after, "delisted from the registry"))
+        steps.append(Step(StepName.final_report_missing, consequence, "closed as ended: final report missing"))
+        return steps
+    steps.append(Step(StepName.non_reporting, consequence, "marked non-reporting in the public registry"))
+    delisting = consequence + policy.delisted_after
+    delist = _warned(state, EmailKind.non_reporting, delisting, policy.delisted_after, hold)
+    if delist is not None:
+        steps.append(Step(StepName.delist, delist, "delisted from the registry"))
     return steps
+
+
+def _warned(
+    state: PledgeState, warning: EmailKind, at: dt.datetime, grace: dt.timedelta, hold: bool
+) -> dt.datetime | None:
+    """When a consequence of not reporting comes: at its time (the warning's step plus ``grace``) if the warning
+    mail settled on time, else ``grace`` after it settled; while it is on its way, None (no such step yet)
+    with ``hold``, else its time."""
+    if state.warnings_pending.get(warning, 0) > 0:
+        return None if hold else at
+    settled = state.warnings_settled_at.get(warning)
+    if settled is None or settled - (at - grace) <= grace / ON_TIME_SHARE:
+        return at
+    return settled + grace

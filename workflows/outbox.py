@@ -17,14 +17,16 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.emails import ALWAYS, EmailKind, EmailOutcome, EmailRequest, Recipient
+    from workflows.emails import ALWAYS, EmailKind, EmailOutcome, EmailRequest, Recipient, RecipientRole
     from workflows.rules import focal_point
     from workflows.state import CycleEmail, PledgeState
 
 EMAIL_TIMEOUT = dt.timedelta(minutes=2)
+CONTACTS = (RecipientRole.focal_point, RecipientRole.backup_contact)
 
-# ``on_settled(what, outcome, error)``: exactly one of outcome and error is set.
-OnSettled = Callable[[str, EmailOutcome | None, ActivityError | None], Awaitable[None]]
+# ``on_settled(what, outcome, error, warned)``: exactly one of outcome and error is set; ``warned`` says the
+# warning mail a consequence waited for has settled (see ``await_warning``).
+OnSettled = Callable[[str, EmailOutcome | None, ActivityError | None, bool], Awaitable[None]]
 
 
 class Outbox:
@@ -79,6 +81,10 @@ class Outbox:
         state.emails_asked = {key: n for key, n in state.emails_asked.items() if key.startswith(f"{cycle}/")}
         state.cycle_emails = [email for email in state.cycle_emails if email.cycle == cycle]
 
+    def await_warning(self, kind: EmailKind, contacts: int) -> None:
+        """The ladder's next consequence waits until this cycle's ``kind`` to ``contacts`` contacts settled."""
+        self._state.warnings_pending = {**self._state.warnings_pending, kind: contacts}
+
     def current_cycle(self) -> int:
         """The cycle number the next email is keyed by (docs/email.md §3)."""
         return self._email_cycle()
@@ -123,6 +129,18 @@ class Outbox:
         except ActivityError as err:
             # The email activity retries what can succeed; what reaches here (an SMTP 5xx) needs an operator.
             workflow.logger.error("pledge %s: email %s failed: %s", self._state.pledge_id, what, err.cause)
-            await self._on_settled(what, None, err)
+            await self._on_settled(what, None, err, self._warning_settled(request))
             return
-        await self._on_settled(what, outcome, None)
+        await self._on_settled(what, outcome, None, self._warning_settled(request))
+
+    def _warning_settled(self, request: EmailRequest) -> bool:
+        """Count a settled warning mail; True when it was the last one its consequence waited for."""
+        state = self._state
+        pending = state.warnings_pending.get(request.kind, 0)
+        if not pending or request.cycle != state.cycle or request.recipient.role not in CONTACTS:
+            return False
+        state.warnings_pending = {**state.warnings_pending, request.kind: pending - 1}
+        if pending > 1:
+            return False
+        state.warnings_settled_at = {**state.warnings_settled_at, request.kind: workflow.now()}
+        return True

@@ -88,6 +88,20 @@ PATCH_EXCLUSIVE = "13-exclusive-actions"
 # A retry of an action (the same update id) that reaches a later run answers with the first run's result
 # instead of applying again; the server deduplicates update ids within one run only.
 PATCH_UPDATE_IDS = "13-update-ids"
+# Issue 14: only the main coroutine schedules the registry projection. An update handler, the reply signal
+# or a settled email asks for it and waits until the main coroutine has projected: two coroutines that
+# scheduled activities in one activation (an approval's projection, the publication's policy read) made
+# the commands' order depend on how the jobs of that activation were batched, which a replay of the
+# same history need not repeat. It also folds the decision's projection into the publication's (issue 10).
+PATCH_VIEWS_FROM_MAIN = "14-views-from-main"
+# Issue 14: a stalled mail never rushes a consequence. Non-reporting (or the end, in the final cycle) waits for
+# the final notice to the contacts to settle and then leaves the whole grace from then; delisting waits so for
+# the non-reporting notice.
+PATCH_WARNED_FIRST = "14-warned-first"
+# Issue 14: a run that comes late (a long worker outage) takes a passed reminder only if the step after it is
+# not due too: no burst of stale reminders in one second, the steps with consequences all taken.
+PATCH_NO_STALE_REMINDERS = "14-no-stale-reminders"
+REMINDERS = (StepName.review_reminder, StepName.revision_reminder, StepName.reminder_1, StepName.reminder_2)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -108,6 +122,8 @@ class PledgeWorkflow:
         self._outbox = Outbox(self.state, self._email_settled)
         self._registry = RegistryProjector(self.state)
         self._operator_view = OperatorView(self.state)
+        # Projections asked for by handlers, and the last one of them the main coroutine made.
+        self._views_asked = self._views_shown = 0
         self._operator_view.show_details()  # a continued run shows where the pledge stands before its first step
 
     @workflow.query(name=QUERY_STATE)
@@ -396,6 +412,8 @@ class PledgeWorkflow:
         thread, cycle = rules.request_kind(state), state.cycle
         if contacts:
             self._outbox.send(EmailKind.final_notice, contacts, thread=thread, cycle=cycle, deadline=deadline)
+            if workflow.patched(PATCH_WARNED_FIRST):
+                self._outbox.await_warning(EmailKind.final_notice, len(contacts))
         secretariat = rules.staff(state, RecipientRole.secretariat)
         self._outbox.send(EmailKind.final_notice, [secretariat], cycle=cycle, deadline=deadline)
 
@@ -454,6 +472,8 @@ class PledgeWorkflow:
         self._outbox.to_focal_point(EmailKind.non_reporting, thread=rules.request_kind(state), cycle=state.cycle,
             delisting_date=delisting
         )  # fmt: skip
+        if workflow.patched(PATCH_WARNED_FIRST):
+            self._outbox.await_warning(EmailKind.non_reporting, 1)
 
     def _delist(self) -> None:
         message = "No report a year after becoming non-reporting: delisted."
@@ -497,7 +517,7 @@ class PledgeWorkflow:
             report = ProgressReport(progress=Progress.in_progress, narrative=text)
             cycle = reply.cycle if 1 <= reply.cycle <= state.cycle else state.cycle
             self._accept_report(report, "email", cycle, Actor.email)
-        await self._update_views()
+        await self._show_from_handler()
 
     def _accept_report(self, report: ProgressReport, source: ReportSource, cycle: int, actor: Actor) -> str:
         """Record a report and settle what it settles. One receipt email per cycle, for the report that
@@ -702,7 +722,7 @@ class PledgeWorkflow:
         message = "Links renewed by an operator: earlier links and reply addresses no longer work."
         self._record(Actor.staff, EventKind.links_renewed, message, public=False, staff=renewal.staff)
         self._outbox.to_focal_point(EmailKind.links_renewed)
-        await self._update_views()
+        await self._show_from_handler()
         result = self._result("Every earlier link is revoked; a new link was emailed to the focal point.")
         self._remember(update_id, result)
         return result
@@ -728,11 +748,20 @@ class PledgeWorkflow:
         """Take the stage's timed steps in order until ``done()``: a person acted or the pledge closed."""
         while not done():
             await self._continue_as_new_if_suggested()
+            if self._views_wanted():
+                await self._update_views()
+                continue
             step = upcoming(self.state)
 
             def moved(step: Step | None = step) -> bool:
-                # An extension moves the step; a handler may end the stage; the server may ask for a new run.
-                return done() or upcoming(self.state) != step or workflow.info().is_continue_as_new_suggested()
+                # An extension moves the step; a handler may end the stage or ask for a projection; the server
+                # may ask for a new run.
+                return (
+                    done()
+                    or upcoming(self.state) != step
+                    or self._views_wanted()
+                    or workflow.info().is_continue_as_new_suggested()
+                )
 
             if step is None:
                 await workflow.wait_condition(moved)
@@ -750,8 +779,19 @@ class PledgeWorkflow:
                     if done():
                         return
             self.state.steps_done.append(step.name)
-            self._take_step(step)
+            if self._stale(step):
+                skipped = f"{step.says.capitalize()} not sent: its time passed while the pledge waited for a worker."
+                self._record(Actor.system, EventKind.email_skipped, skipped, public=False)
+            else:
+                self._take_step(step)
             await self._update_views()
+
+    def _stale(self, reminder: Step) -> bool:
+        """A reminder whose next step is due as well: the pledge is told by that one instead."""
+        if reminder.name not in REMINDERS:
+            return False
+        after = upcoming(self.state)  # the reminder is already among the steps done
+        return after is not None and after.at <= workflow.now() and workflow.patched(PATCH_NO_STALE_REMINDERS)
 
     def _take_step(self, step: Step) -> None:
         actions: dict[StepName, Callable[[], None]] = {
@@ -780,6 +820,9 @@ class PledgeWorkflow:
         if self._status_is(PledgeStatus.published) and self.state.cycle == 0:
             published = self.state.published_at
             return f"publication (approved {format_utc(published)})" if published else None
+        waiting = [kind.value.replace("_", " ") for kind, n in self.state.warnings_pending.items() if n > 0]
+        if waiting and self.state.status in CYCLE_STATUSES:
+            return f"delivery of the {waiting[0]} email, then its whole grace period"
         return None
 
     # --- the state's record: timeline, policy, what the world sees -----------------------------
@@ -790,7 +833,8 @@ class PledgeWorkflow:
         """Append one transition; before publication nothing is public, since the pledge is not."""
         self.state.timeline.append(
             TimelineEvent(
-                seq=len(self.state.timeline) + 1,
+                # The state keeps the newest events only (workflows/projection.py): the next follows the last.
+                seq=(self.state.timeline[-1].seq if self.state.timeline else 0) + 1,
                 at=workflow.now(),
                 actor=actor,
                 staff=staff,
@@ -812,32 +856,57 @@ class PledgeWorkflow:
         self.state.staff = loaded.staff
 
     async def _update_views(self) -> None:
-        """Make the state's plan, the Temporal UI and the registry agree with the state."""
+        """Make the state's plan, the Temporal UI and the registry agree with the state (main coroutine only,
+        once a run went past PATCH_VIEWS_FROM_MAIN); it answers every handler that asked before it began."""
+        asked = self._views_asked
         step = upcoming(self.state)
         self.state.next_deadline = step.at if step else None
         self.state.next_step = step.says if step else self._waiting_for_person()
         self._operator_view.refresh()
         await self._registry.project()
+        self._views_shown = max(self._views_shown, asked)
 
-    async def _email_settled(self, what: str, outcome: EmailOutcome | None, error: ActivityError | None) -> None:
+    async def _show_from_handler(self) -> None:
+        """A handler's change reaches the views through the main coroutine, which is woken for it."""
+        if not workflow.patched(PATCH_VIEWS_FROM_MAIN):
+            await self._update_views()
+            return
+        self._views_asked += 1
+        wanted = self._views_asked
+        await workflow.wait_condition(lambda: self._views_shown >= wanted)
+
+    def _views_wanted(self) -> bool:
+        return self._views_shown < self._views_asked
+
+    async def _email_settled(
+        self, what: str, outcome: EmailOutcome | None, error: ActivityError | None, warned: bool
+    ) -> None:
         if error is not None:
             self._record(Actor.system, EventKind.email_failed, f"Email {what} failed: {error.cause}.", public=False)
-            await self._update_views()
+            await self._show_from_handler()
             return
         assert outcome is not None
         self.state.last_email = f"{what} ({outcome.state})"
         if outcome.state == Delivery.skipped:
             not_sent = f"Email {what} not sent: {outcome.detail}."
             self._record(Actor.system, EventKind.email_skipped, not_sent, public=False)
-            await self._update_views()
+            await self._show_from_handler()
+        elif warned:
+            await self._show_from_handler()  # the consequence it waited for is on the plan now
         else:
             self._operator_view.refresh()
 
     # --- continuing as new ---------------------------------------------------------------------
 
     async def _finish_handlers_and_emails(self) -> None:
-        """Let every email and update or signal handler of this run finish."""
-        await workflow.wait_condition(lambda: self._outbox.all_sent() and workflow.all_handlers_finished())
+        """Let every email and update or signal handler of this run finish, projecting what they ask for."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self._views_wanted() or (self._outbox.all_sent() and workflow.all_handlers_finished())
+            )
+            if not self._views_wanted():
+                break
+            await self._update_views()
         self._outbox.raise_unexpected()
 
     async def _continue_as_new_if_suggested(self) -> None:
@@ -866,7 +935,7 @@ class PledgeWorkflow:
         if again is not None and workflow.patched(PATCH_EXCLUSIVE):
             self._refuse_if(again)
         message = act()
-        await self._update_views()
+        await self._show_from_handler()
         result = self._result(message)
         self._remember(update_id, result)
         return result

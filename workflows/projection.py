@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,6 +57,13 @@ class PledgeProjection(BaseModel):
 
 
 PROJECTION_TIMEOUT = dt.timedelta(minutes=1)
+# Issue 14: the state a run carries (its continue-as-new input, the query's answer) stays far below Temporal's
+# 2 MiB payload limit however many reports and events a pledge gathers. Reports and timeline events already in
+# the registry are dropped from the state, oldest first, beyond these budgets (JSON bytes); the registry keeps
+# them all, and the newest stay for the pages and the next run (nothing in the ladder reads older ones).
+KEPT_REPORT_BYTES = 256 * 1024
+KEPT_TIMELINE_BYTES = 128 * 1024
+PATCH_BOUNDED_STATE = "14-bounded-state"
 
 
 class RegistryProjector:
@@ -91,6 +99,18 @@ class RegistryProjector:
                 self._events_after = projection.events[-1].seq
             self._reports_from += len(projection.reports)
             self._row = row
+            self._forget_what_the_registry_keeps()
+
+    def _forget_what_the_registry_keeps(self) -> None:
+        state = self._state
+        reports = _over_budget(state.reports[: self._reports_from], state.reports, KEPT_REPORT_BYTES)
+        projected_events = [event for event in state.timeline if event.seq <= self._events_after]
+        # The newest event stays whatever its size: the next one's sequence number follows it.
+        events = _over_budget(projected_events[:-1], state.timeline, KEPT_TIMELINE_BYTES)
+        if not (reports or events) or not workflow.patched(PATCH_BOUNDED_STATE):
+            return
+        state.reports, state.timeline = state.reports[reports:], state.timeline[events:]
+        self._reports_from -= reports
 
     def _summary(self) -> str:
         state = self._state
@@ -98,3 +118,14 @@ class RegistryProjector:
         if new:
             return f"record {', '.join(new)} in the registry"
         return f"record the next step ({state.next_step}) in the registry"
+
+
+def _over_budget(droppable: Sequence[BaseModel], kept: Sequence[BaseModel], budget: int) -> int:
+    """How many of the oldest items (all of them among ``droppable``, the head of ``kept``) to drop so that
+    what stays of ``kept`` fits in ``budget`` JSON bytes."""
+    total = sum(len(item.model_dump_json()) for item in kept)
+    dropped = 0
+    while total > budget and dropped < len(droppable):
+        total -= len(droppable[dropped].model_dump_json())
+        dropped += 1
+    return dropped

@@ -227,6 +227,7 @@ def open_cycle(state: PledgeState, cycle: int, anniversary: dt.datetime, now: dt
     state.cycle_due_at = max(end, now) if final and end else anniversary
     state.cycle_reported, state.extension_days = False, 0
     state.steps_done, state.pending_extension_reason = [], None
+    state.warnings_pending, state.warnings_settled_at = {}, {}
 
 
 def end_at(state: PledgeState) -> dt.datetime | None:

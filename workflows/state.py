@@ -283,6 +283,11 @@ class PledgeState(BaseModel):
     # them, in this cycle or any later one. Runs recorded before there was such a field carry none.
     reminders_stopped: list[str] = []
     applied_updates: list[AppliedUpdate] = []  # the newest KEPT_UPDATE_IDS actions, newest last
+    # The warning mails of the current cycle that a consequence waits for (the final notice before non-reporting
+    # or the end, the non-reporting notice before delisting): how many to the contacts are still on their way,
+    # and when the last of them settled (sent, skipped or failed for good). Runs before issue 14 keep none.
+    warnings_pending: dict[EmailKind, int] = {}
+    warnings_settled_at: dict[EmailKind, dt.datetime] = {}
 
     @computed_field  # type: ignore[prop-decorator]
     @property

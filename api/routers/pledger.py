@@ -114,6 +114,8 @@ _INTERNAL = {
     "emails_asked",
     "applied_updates",
     "cycle_emails",
+    "warnings_pending",
+    "warnings_settled_at",
 }
 
 

@@ -6,12 +6,15 @@ meaning, so the API, the pages, ``pledgeflow ops`` and the inbound receiver all 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 import pytest
+from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 
+from api.problems import pledge_problem
 from pledgeflow.core import ids
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal import pledge_client
@@ -20,14 +23,18 @@ from pledgeflow.temporal.pledge_client import (
     PayloadTooLarge,
     PledgeClient,
     PledgeClosed,
+    PledgeError,
     PledgeNotFound,
     Refusal,
     TemporalUnavailable,
     WorkersNotAnswering,
+    WorkflowTaskFailing,
 )
 from tests.conftest import SmtpSink, free_port, make_settings, run_workers
 from tests.factories import make_report, make_submission
 from tests.temporal.older_pledge import older_pledge
+from tests.workflows.conftest import run_pledge_worker
+from tests.workflows.driver import Mailbox
 from workflows.state import EmailReply, PledgeStatus, ReportInput, WithdrawalInput, workflow_id
 from workflows.submission import Submission
 
@@ -141,3 +148,36 @@ async def test_an_action_too_large_for_a_history_is_refused_before_it_can_jam_th
             await client.report(pledge_id, ReportInput(report=huge, source="api"))
         withdrawn = await client.withdraw(pledge_id, WithdrawalInput(reason="still answers"))
         assert withdrawn.status == PledgeStatus.closed
+
+
+async def test_a_pledge_whose_workflow_task_is_failing_is_workflow_task_failing_and_a_503_to_retry(
+    dev_env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workflow task that fails (here: a policy the workflow cannot read) is retried by the server until it
+    passes. While a retry waits, the server answers a query FAILED_PRECONDITION ("workflow task in failed
+    state"), once a 500: it is WorkflowTaskFailing, a 503 to retry. (While a retry runs, the query waits for a
+    worker that never answers it: WorkersNotAnswering, a 503 too.)"""
+    monkeypatch.setattr(pledge_client, "ANSWER_TIMEOUT", 2.0)
+
+    @activity.defn(name="load_policy")
+    def unreadable_policy() -> dict[str, str]:
+        return {"policy": "not a policy"}
+
+    async for pledges in run_pledge_worker(dev_env, settings, Mailbox(), load_policy=unreadable_policy):
+        pledge_id = await pledges.pledge_client.start(make_submission())
+        handle = dev_env.client.get_workflow_handle(workflow_id(pledge_id))
+        answers: list[type[PledgeError]] = []
+        try:
+            async with asyncio.timeout(90):
+                while WorkflowTaskFailing not in answers:
+                    try:
+                        await pledges.pledge_client.state(pledge_id)
+                    except (WorkersNotAnswering, WorkflowTaskFailing) as error:
+                        answers.append(type(error))
+                        last = error
+                    await asyncio.sleep(0.5)
+            problem = pledge_problem(last)
+            assert (problem.status, problem.headers) == (503, {"Retry-After": "5"})
+            assert "recovering from an error" in problem.detail
+        finally:
+            await handle.terminate(reason="test finished")

@@ -47,6 +47,13 @@ SCENARIOS = {
     "race_extension_closure",
     "retried_report",
     "links_renewed",
+    # issue 14: a pledge resumed by an action on a freshly started worker (nothing cached), on the dev server:
+    # in vetting (approved, published, continued as new) and after continue-as-new (a report settles cycle 1).
+    "resumed_in_review",
+    "resumed_after_continue_as_new",
+    # issue 14: non-reporting waited for a stalled final notice; a late run skipped a stale reminder.
+    "stalled_final_notice",
+    "late_run_without_stale_reminders",
 }
 
 
