@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from pledgeflow.core.models import Pledge
+from pledgeflow.registry.facets import time_frame
 from workflows.submission import ProgressReport, Submission
 
 
@@ -76,6 +77,7 @@ def registry_row(pledge_id: str, status: str, token_version: int = 1) -> Pledge:
         organization_country="KEN",
         geographic_scope="national",
         start_date=dt.date(2026, 1, 1),
+        time_frame=time_frame(dt.date(2026, 1, 1), None, open_ended=False).value,
         submission={},
         submitted_at=now,
         review_started_at=now,
