@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import socket
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -44,6 +45,19 @@ LEDGER_UNWRITABLE = "EmailLedgerUnwritable"  # delivered, but "sent" could not b
 # The heartbeat detail an attempt leaves when the server accepted the message but the ledger refused the
 # write: the next attempt reads it from Temporal and records "sent" instead of sending again.
 DELIVERED = "delivered"
+# The heartbeat detail (with the attempt's number) an attempt leaves when the ledger failed it before its
+# DATA while the claim in the ledger was its own or one known to have sent nothing (the server refused
+# before DATA, or could not be reached, and the claim's release could not be written): the attempt right
+# after it may release the claim and send. A later one cannot know what the attempts between did.
+NOT_DELIVERED = "not-delivered"
+
+
+@dataclass
+class _Attempt:
+    number: int
+    # The email's claim in the ledger, if any, is this attempt's own before its DATA, or one the attempt
+    # before said sent nothing: releasing it can send nothing twice.
+    claim_sent_nothing: bool
 
 
 class Undecided(Exception):
@@ -62,15 +76,18 @@ class EmailActivities:
     @activity.defn
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
         message_id = self.renderer.message_id(request)
+        info = activity.info()
+        attempt = _Attempt(info.attempt, list(info.heartbeat_details) == [NOT_DELIVERED, info.attempt - 1])
         try:
-            return await self._send(request, message_id)
-        except SQLAlchemyError as exc:  # nothing was sent: the claim comes before DATA
+            return await self._send(request, message_id, attempt)
+        except SQLAlchemyError as exc:
+            if attempt.claim_sent_nothing:
+                activity.heartbeat(NOT_DELIVERED, attempt.number)
             raise ApplicationError(
-                f"the send ledger is unavailable ({type(exc).__name__}); nothing sent, will retry",
-                type=LEDGER_UNWRITABLE,
+                f"the send ledger is unavailable ({type(exc).__name__}); will retry", type=LEDGER_UNWRITABLE
             ) from exc
 
-    async def _send(self, request: EmailRequest, message_id: str) -> EmailOutcome:
+    async def _send(self, request: EmailRequest, message_id: str, attempt: _Attempt) -> EmailOutcome:
         url = self.settings.database_url
         smtp = self._smtp()
         # The connection and EHLO take round trips the look-up and the render need not wait for.
@@ -82,9 +99,9 @@ class EmailActivities:
             raise
         if message is None:
             await _hang_up(connecting, smtp)
-            return await self._not_sending(request, message_id, found)
+            return await self._not_sending(request, message_id, found, attempt)
         try:
-            claimed = await self._deliver(request, message, smtp, connecting)
+            claimed = await self._deliver(request, message, smtp, connecting, attempt)
         except Undecided as exc:
             reason = f"unconfirmed: {exc}; not sent again"
             activity.logger.error("email %s %s", request.business_key, reason)
@@ -107,10 +124,12 @@ class EmailActivities:
         finally:
             await quitting
 
-    async def _not_sending(self, request: EmailRequest, message_id: str, found: ledger.Ledger) -> EmailOutcome:
+    async def _not_sending(
+        self, request: EmailRequest, message_id: str, found: ledger.Ledger, attempt: _Attempt
+    ) -> EmailOutcome:
         """The ledger or the do-not-email list decided: this attempt sends nothing."""
         if found.state == ledger.CLAIMED:
-            return await self._claimed(request, message_id, found)
+            return await self._claimed(request, message_id, found, attempt)
         decided = self._decided(request, message_id, found)
         if decided is not None:
             return decided
@@ -148,15 +167,24 @@ class EmailActivities:
             )
         return None
 
-    async def _claimed(self, request: EmailRequest, message_id: str, found: ledger.Ledger) -> EmailOutcome:
+    async def _claimed(
+        self, request: EmailRequest, message_id: str, found: ledger.Ledger, attempt: _Attempt
+    ) -> EmailOutcome:
         """An earlier attempt claimed the key and did not say how it ended: never send it again.
 
         If that attempt saw the server's 250 but could not write "sent", its heartbeat says so: record it.
+        If the attempt just before this one says the claim sent nothing, release it and send.
         If the claim is younger than the SMTP timeout allows, the attempt may still be waiting for the
         server: retry later. Older, it died between its claim and its record: "unconfirmed"."""
         details = activity.info().heartbeat_details
         if details and details[0] == DELIVERED:
             return await self._record_sent(request, message_id, None)
+        if attempt.claim_sent_nothing:
+            reason = "released: the attempt before sent nothing"
+            await asyncio.to_thread(
+                ledger.settle, self.settings.database_url, request, message_id, ledger.SENDABLE, reason
+            )
+            return await self._send(request, message_id, attempt)
         claimed_at = found.claimed_at or utcnow()
         if utcnow() - claimed_at < self.claim_grace:
             raise ApplicationError(
@@ -207,13 +235,19 @@ class EmailActivities:
         )
 
     async def _deliver(
-        self, request: EmailRequest, message: EmailMessage, smtp: aiosmtplib.SMTP, connecting: asyncio.Task[Any]
+        self,
+        request: EmailRequest,
+        message: EmailMessage,
+        smtp: aiosmtplib.SMTP,
+        connecting: asyncio.Task[Any],
+        attempt: _Attempt,
     ) -> bool:
         """The SMTP conversation, with the claim committed before DATA; False if another attempt claimed it."""
         message_id = str(message["Message-ID"])
         try:
             await connecting
             eight_bit = smtp.supports_extension("8BITMIME")
+            attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until DATA
             # The claim's commit and MAIL / RCPT take their round trips side by side; DATA waits for both.
             claiming = asyncio.create_task(
                 asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
@@ -232,6 +266,7 @@ class EmailActivities:
             if not claimed:
                 smtp.close()
                 return False
+            attempt.claim_sent_nothing = False
             try:
                 await smtp.data(flat)
             except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:

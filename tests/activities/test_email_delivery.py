@@ -10,7 +10,7 @@ import asyncio
 import email
 import email.policy
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,10 +49,13 @@ class ScriptedSmtp:
     data_answers: list[str] = field(default_factory=list)
     stall_seconds: float = 0
     on_data: Callable[[], None] | None = None  # runs when the message is in, before the server's answer
+    on_rcpt: Callable[[], Awaitable[None]] | None = None  # runs before the answer to RCPT
     delivered: list[EmailMessage] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.on_rcpt is not None:
+            await self.on_rcpt()
         answer = self.rcpt_answers.pop(0) if self.rcpt_answers else "250 OK"
         if answer.startswith("250"):
             envelope.rcpt_tos.append(address)
@@ -272,6 +275,44 @@ async def test_a_database_turned_read_only_after_the_250_delivers_once(
         assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id]
         entry = ledger(settings, request)
         assert (entry.state, entry.attempts, entry.sent_at is not None) == ("sent", 1, True)
+
+
+async def test_a_claim_whose_release_the_database_refused_is_sent_once_it_is_back(
+    dev_env: WorkflowEnvironment, tmp_path: Path, smtp: ScriptedSmtp
+) -> None:
+    """Issue 14's long fault run lost 11 emails: the server answered 451 before DATA, and the database went
+    away between the claim and its release. Nothing was sent, yet every retry found the claim and, past
+    its grace, recorded the email "unconfirmed" and never sent it."""
+    with scratch_postgres("pledgeflow_release") as url:
+        upgrade(url)
+        settings = make_settings(tmp_path, url, smtp_host=smtp.host, smtp_port=smtp.port, smtp_timeout_seconds=1)
+        request = unique_request()
+        loop = asyncio.get_running_loop()
+
+        async def database_goes_once_claimed() -> None:  # in the server's own thread and loop
+            smtp.on_rcpt = None
+            async with asyncio.timeout(5):
+                while await asyncio.to_thread(_ledger_state, url, request) != "claimed":
+                    await asyncio.sleep(0.02)
+            await asyncio.to_thread(set_read_only, url, True)
+
+        smtp.rcpt_answers = ["451 4.3.0 Try again later"]
+        smtp.on_rcpt = database_goes_once_claimed
+        async with send_through(dev_env, settings) as send:
+            sending = asyncio.create_task(send(request))
+            await asyncio.sleep(9)  # past the claim's grace (2 x 1 s + 5 s), retries meet the read-only database
+            assert not sending.done() and smtp.delivered == []
+            await loop.run_in_executor(None, set_read_only, url, False)
+            outcome = await asyncio.wait_for(sending, 20)
+        assert outcome.state == "sent" and outcome.detail == ""
+        assert [message["Message-ID"] for message in smtp.delivered] == [outcome.message_id]
+        assert _ledger_state(url, request) == "sent"
+
+
+def _ledger_state(url: str, request: EmailRequest) -> str | None:
+    with session_for(url) as session:
+        entry = session.get(SentEmail, request.business_key)
+        return entry.state if entry is not None else None
 
 
 async def test_a_do_not_email_contact_is_skipped_and_the_outcome_says_so(
