@@ -247,22 +247,18 @@ class EmailActivities:
         try:
             await connecting
             eight_bit = smtp.supports_extension("8BITMIME")
-            attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until DATA
-            # The claim's commit and MAIL / RCPT take their round trips side by side; DATA waits for both.
-            claiming = asyncio.create_task(
-                asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
+            # The envelope names the one recipient: nothing in a header can add another. Its sender is
+            # this message's own return path (VERP), so a bounce says which message and recipient failed.
+            await smtp.mail(
+                bounces.return_path(message_id, self.settings.inbound_domain),
+                options=["BODY=8BITMIME"] if eight_bit else [],
             )
-            try:
-                # The envelope names the one recipient: nothing in a header can add another. Its sender is
-                # this message's own return path (VERP), so a bounce says which message and recipient failed.
-                await smtp.mail(
-                    bounces.return_path(message_id, self.settings.inbound_domain),
-                    options=["BODY=8BITMIME"] if eight_bit else [],
-                )
-                await smtp.rcpt(request.recipient.email)
-                flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
-            finally:
-                claimed = await claiming  # settled before any record of this attempt can follow it
+            await smtp.rcpt(request.recipient.email)
+            flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
+            # The claim comes last before DATA, so the window a killed worker leaves unknowable (claimed,
+            # and maybe delivered) is DATA alone, not MAIL and RCPT as well.
+            attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until DATA
+            claimed = await asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
             if not claimed:
                 smtp.close()
                 return False
@@ -271,6 +267,9 @@ class EmailActivities:
                 await smtp.data(flat)
             except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
                 raise Undecided(f"{type(exc).__name__} while waiting for the answer to DATA ({exc})") from exc
+            except aiosmtplib.SMTPResponseException:
+                attempt.claim_sent_nothing = True  # the server answered, and it refused the message
+                raise
         except BaseException:
             smtp.close()
             raise
