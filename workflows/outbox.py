@@ -22,6 +22,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.state import CycleEmail, PledgeState
 
 EMAIL_TIMEOUT = dt.timedelta(minutes=2)
+# Issue 14: one recipient's emails leave in the order the workflow asked for them. Each went out on its
+# own, so after an SMTP outage a reminder could arrive before the report request it reminds of.
+PATCH_MAIL_IN_ORDER = "14-mail-in-order"
 CONTACTS = (RecipientRole.focal_point, RecipientRole.backup_contact)
 
 # ``on_settled(what, outcome, error, warned)``: exactly one of outcome and error is set; ``warned`` says the
@@ -34,6 +37,7 @@ class Outbox:
         self._state = state
         self._on_settled = on_settled
         self._sending: list[asyncio.Task[None]] = []
+        self._last_to: dict[str, asyncio.Task[None]] = {}  # by address: the newest email asked for
 
     def send(
         self,
@@ -68,7 +72,10 @@ class Outbox:
                 occurrence=state.emails_asked[asked],
                 language=submission.language.value,
             )
-            self._sending.append(asyncio.create_task(self._deliver(request)))
+            address = recipient.email.lower()
+            sending = asyncio.create_task(self._deliver(request, after=self._last_to.get(address)))
+            self._last_to[address] = sending
+            self._sending.append(sending)
             self._remember(request)
 
     def to_focal_point(self, kind: EmailKind, *, thread: EmailKind | None = None, **context: Any) -> None:
@@ -115,7 +122,10 @@ class Outbox:
         state = self._state
         return state.cycle if state.published_at else state.submission_version - 1
 
-    async def _deliver(self, request: EmailRequest) -> None:
+    async def _deliver(self, request: EmailRequest, after: asyncio.Task[None] | None) -> None:
+        """Send once the email asked for before it to the same address has settled (sent, skipped, failed)."""
+        if after is not None and not after.done() and workflow.patched(PATCH_MAIL_IN_ORDER):
+            await asyncio.wait([after])
         what = f"{request.kind.value.replace('_', ' ')} to {request.recipient.role.replace('_', ' ')}"
         try:
             outcome = await workflow.execute_activity(

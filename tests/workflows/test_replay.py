@@ -54,6 +54,8 @@ SCENARIOS = {
     # issue 14: non-reporting waited for a stalled final notice; a late run skipped a stale reminder.
     "stalled_final_notice",
     "late_run_without_stale_reminders",
+    # issue 14: the report request to the focal point stalled; its reminders waited for it (14-mail-in-order).
+    "request_stalled_before_its_reminders",
 }
 
 

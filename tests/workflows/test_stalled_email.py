@@ -173,3 +173,52 @@ async def test_a_late_run_takes_the_passed_request_but_no_stale_reminder(
         assert state.next_deadline == due + 20 * SECOND
         await resumed.assert_registry_matches()
         await record(resumed, "late_run_without_stale_reminders")
+
+
+class StalledRequest(Mailbox):
+    """The report request to the focal point hangs until the test lets it through (an SMTP outage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = asyncio.Event()
+        self.stalled = asyncio.Event()
+
+    @activity.defn(name="send_email")
+    async def send_email(self, request: EmailRequest) -> EmailOutcome:
+        if request.kind == EmailKind.report_request and request.recipient.role == RecipientRole.focal_point:
+            self.stalled.set()
+            await self.released.wait()
+        return await super().send_email(request)
+
+
+async def test_a_reminder_never_reaches_a_contact_before_the_request_it_reminds_of(
+    env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    """Issue 14's long fault run: after an SMTP outage, reminder 1 arrived before the report request."""
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(SECONDS_LADDER)
+    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledRequest()
+    async for pledges in run_pledge_worker(env, settings, mailbox):
+        try:
+            pledge = await pledges.published(open_ended())
+            state = await pledge.state()
+            assert state.cycle_due_at is not None
+            async with asyncio.timeout(30):
+                await mailbox.stalled.wait()
+            # Real time past both reminders' moments (1 s and 2 s after the anniversary) while the request hangs.
+            while await pledges.now() < state.cycle_due_at + 2.5 * SECOND:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
+            to_focal_point = [s.kind for s in pledge.emails() if s.to == "focal_point"]
+            assert EmailKind.reminder_1 not in to_focal_point and EmailKind.reminder_2 not in to_focal_point
+
+            mailbox.released.set()
+            await pledge.wait_for(lambda s: s.status == PledgeStatus.report_overdue, timeout=30)
+            to_focal_point = [s.kind for s in pledge.emails() if s.to == "focal_point"]
+            assert to_focal_point.index(EmailKind.report_request) < to_focal_point.index(EmailKind.final_notice)
+            for reminder in (EmailKind.reminder_1, EmailKind.reminder_2):
+                if reminder in to_focal_point:
+                    assert to_focal_point.index(EmailKind.report_request) < to_focal_point.index(reminder)
+            await record(pledge, "request_stalled_before_its_reminders")
+        finally:
+            mailbox.released.set()  # a failed test must not leave the worker waiting
