@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from temporalio import activity
@@ -48,20 +49,31 @@ SECOND = dt.timedelta(seconds=1)
 GRACE = 5 * SECOND
 
 
-class StalledNotice(Mailbox):
-    """The final notice to the contacts hangs until the test lets it through (an SMTP server that stalls)."""
+class StalledMail(Mailbox):
+    """The emails ``holds`` picks hang until the test lets them through (an SMTP server that stalls)."""
 
-    def __init__(self) -> None:
+    def __init__(self, holds: Callable[[EmailRequest], bool]) -> None:
         super().__init__()
+        self.holds = holds
         self.released = asyncio.Event()
         self.stalled = asyncio.Event()
 
     @activity.defn(name="send_email")
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
-        if request.kind == EmailKind.final_notice and request.recipient.role != RecipientRole.secretariat:
+        if self.holds(request):
             self.stalled.set()
             await self.released.wait()
         return await super().send_email(request)
+
+
+def stalled_notice() -> StalledMail:
+    """The final notice to the contacts hangs."""
+    return StalledMail(lambda r: r.kind == EmailKind.final_notice and r.recipient.role != RecipientRole.secretariat)
+
+
+def stalled_request() -> StalledMail:
+    """The report request to the focal point hangs."""
+    return StalledMail(lambda r: r.kind == EmailKind.report_request and r.recipient.role == RecipientRole.focal_point)
 
 
 async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole_grace(
@@ -69,7 +81,7 @@ async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole
 ) -> None:
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(SECONDS_LADDER)
-    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledNotice()
+    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), stalled_notice()
     async for pledges in run_pledge_worker(env, settings, mailbox):
         try:
             pledge = await pledges.published(open_ended())
@@ -105,7 +117,7 @@ async def test_an_extension_granted_while_the_final_notice_hangs_names_the_earli
 ) -> None:
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(SECONDS_LADDER)
-    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledNotice()
+    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), stalled_notice()
     async for pledges in run_pledge_worker(env, settings, mailbox):
         try:
             pledge = await pledges.published(open_ended())
@@ -175,29 +187,13 @@ async def test_a_late_run_takes_the_passed_request_but_no_stale_reminder(
         await record(resumed, "late_run_without_stale_reminders")
 
 
-class StalledRequest(Mailbox):
-    """The report request to the focal point hangs until the test lets it through (an SMTP outage)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.released = asyncio.Event()
-        self.stalled = asyncio.Event()
-
-    @activity.defn(name="send_email")
-    async def send_email(self, request: EmailRequest) -> EmailOutcome:
-        if request.kind == EmailKind.report_request and request.recipient.role == RecipientRole.focal_point:
-            self.stalled.set()
-            await self.released.wait()
-        return await super().send_email(request)
-
-
 async def test_a_reminder_never_reaches_a_contact_before_the_request_it_reminds_of(
     env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     """Issue 14's long fault run: after an SMTP outage, reminder 1 arrived before the report request."""
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(SECONDS_LADDER)
-    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), StalledRequest()
+    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), stalled_request()
     async for pledges in run_pledge_worker(env, settings, mailbox):
         try:
             pledge = await pledges.published(open_ended())
