@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from temporalio import activity
@@ -20,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.conftest import make_settings
 from tests.factories import open_ended
 from tests.workflows.conftest import run_pledge_worker
-from tests.workflows.driver import DAY, Mailbox, Pledge
+from tests.workflows.driver import DAY, Mailbox, Pledge, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind, EmailOutcome, EmailRequest, RecipientRole
 from workflows.state import EventKind, PledgeState, PledgeStatus
@@ -76,12 +77,15 @@ def stalled_request() -> StalledMail:
     return StalledMail(lambda r: r.kind == EmailKind.report_request and r.recipient.role == RecipientRole.focal_point)
 
 
-async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole_grace(
-    env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
-) -> None:
+@asynccontextmanager
+async def _stalled_pledge(
+    env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str, mailbox: StalledMail
+) -> AsyncIterator[tuple[Pledges, Pledge, PledgeState]]:
+    """A published pledge on the seconds ladder, once the mail ``mailbox`` holds has stalled; the mail is
+    released at the end, so a failed test does not leave the worker waiting."""
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(SECONDS_LADDER)
-    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), stalled_notice()
+    settings = make_settings(tmp_path, sqlite_url, policy_file=policy_file)
     async for pledges in run_pledge_worker(env, settings, mailbox):
         try:
             pledge = await pledges.published(open_ended())
@@ -89,58 +93,56 @@ async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole
             assert state.cycle_due_at is not None
             async with asyncio.timeout(30):
                 await mailbox.stalled.wait()
-            # The time-skipping server skips no time while the mail hangs: wait in real time past the 8 s mark.
-            while await pledges.now() < state.cycle_due_at + 8 * SECOND + GRACE:
-                await asyncio.sleep(0.2)
-            stalled = await _query_until(pledge, lambda _: True)
-            assert stalled.status == PledgeStatus.report_overdue, "never non-reporting before the warning arrived"
-            assert stalled.next_step == "delivery of the final notice email, then its whole grace period"
-
-            delivered = await pledges.now()
-            mailbox.released.set()
-            marked = await pledge.wait_for(lambda s: s.status == PledgeStatus.non_reporting, timeout=30)
-            [non_reporting] = [e for e in marked.timeline if e.kind == EventKind.non_reporting]
-            assert non_reporting.at >= delivered + GRACE, "the whole grace runs from the delivery"
-            assert {s.to for s in pledge.emails(EmailKind.final_notice)} == {
-                "focal_point",
-                "backup_contact",
-                "secretariat",
-            }
-            await pledge.assert_registry_matches()
-            await record(pledge, "stalled_final_notice")
+            yield pledges, pledge, state
         finally:
-            mailbox.released.set()  # a failed test must not leave the worker waiting
+            mailbox.released.set()
+
+
+async def test_non_reporting_waits_for_the_final_notice_and_then_gives_the_whole_grace(
+    env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
+) -> None:
+    mailbox = stalled_notice()
+    async with _stalled_pledge(env, tmp_path, sqlite_url, mailbox) as (pledges, pledge, state):
+        # The time-skipping server skips no time while the mail hangs: wait in real time past the 8 s mark.
+        while await pledges.now() < state.cycle_due_at + 8 * SECOND + GRACE:
+            await asyncio.sleep(0.2)
+        stalled = await _query_until(pledge, lambda _: True)
+        assert stalled.status == PledgeStatus.report_overdue, "never non-reporting before the warning arrived"
+        assert stalled.next_step == "delivery of the final notice email, then its whole grace period"
+
+        delivered = await pledges.now()
+        mailbox.released.set()
+        marked = await pledge.wait_for(lambda s: s.status == PledgeStatus.non_reporting, timeout=30)
+        [non_reporting] = [e for e in marked.timeline if e.kind == EventKind.non_reporting]
+        assert non_reporting.at >= delivered + GRACE, "the whole grace runs from the delivery"
+        assert {s.to for s in pledge.emails(EmailKind.final_notice)} == {
+            "focal_point",
+            "backup_contact",
+            "secretariat",
+        }
+        await pledge.assert_registry_matches()
+        await record(pledge, "stalled_final_notice")
 
 
 async def test_an_extension_granted_while_the_final_notice_hangs_names_the_earliest_deadline(
     env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
-    policy_file = tmp_path / "policy.toml"
-    policy_file.write_text(SECONDS_LADDER)
-    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), stalled_notice()
-    async for pledges in run_pledge_worker(env, settings, mailbox):
-        try:
-            pledge = await pledges.published(open_ended())
-            state = await pledge.state()
-            assert state.cycle_due_at is not None
-            async with asyncio.timeout(30):
-                await mailbox.stalled.wait()
-            await _query_until(pledge, lambda s: s.status == PledgeStatus.report_overdue)
+    mailbox = stalled_notice()
+    async with _stalled_pledge(env, tmp_path, sqlite_url, mailbox) as (_, pledge, state):
+        await _query_until(pledge, lambda s: s.status == PledgeStatus.report_overdue)
 
-            granted = await pledge.grant_extension(1)
+        granted = await pledge.grant_extension(1)
 
-            new_deadline = state.cycle_due_at + DAY + 8 * SECOND
-            assert granted.message == "Extension of 1 days granted."
-            assert (
-                (await _query_until(pledge, lambda _: True))
-                .timeline[-1]
-                .message.endswith(f"the next deadline is now {new_deadline:%Y-%m-%d}.")
-            )
-            mailbox.released.set()
-            after = await pledge.wait_for(lambda s: s.next_step == "marked non-reporting in the public registry")
-            assert after.next_deadline == new_deadline, "delivered in time for the extended date, which stands"
-        finally:
-            mailbox.released.set()  # a failed test must not leave the worker waiting
+        new_deadline = state.cycle_due_at + DAY + 8 * SECOND
+        assert granted.message == "Extension of 1 days granted."
+        assert (
+            (await _query_until(pledge, lambda _: True))
+            .timeline[-1]
+            .message.endswith(f"the next deadline is now {new_deadline:%Y-%m-%d}.")
+        )
+        mailbox.released.set()
+        after = await pledge.wait_for(lambda s: s.next_step == "marked non-reporting in the public registry")
+        assert after.next_deadline == new_deadline, "delivered in time for the extended date, which stands"
 
 
 # A year of ten seconds with reminders two and six seconds after the anniversary, overdue after twenty.
@@ -191,30 +193,20 @@ async def test_a_reminder_never_reaches_a_contact_before_the_request_it_reminds_
     env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     """Issue 14's long fault run: after an SMTP outage, reminder 1 arrived before the report request."""
-    policy_file = tmp_path / "policy.toml"
-    policy_file.write_text(SECONDS_LADDER)
-    settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), stalled_request()
-    async for pledges in run_pledge_worker(env, settings, mailbox):
-        try:
-            pledge = await pledges.published(open_ended())
-            state = await pledge.state()
-            assert state.cycle_due_at is not None
-            async with asyncio.timeout(30):
-                await mailbox.stalled.wait()
-            # Real time past both reminders' moments (1 s and 2 s after the anniversary) while the request hangs.
-            while await pledges.now() < state.cycle_due_at + 2.5 * SECOND:
-                await asyncio.sleep(0.2)
-            await asyncio.sleep(1)
-            to_focal_point = [s.kind for s in pledge.emails() if s.to == "focal_point"]
-            assert EmailKind.reminder_1 not in to_focal_point and EmailKind.reminder_2 not in to_focal_point
+    mailbox = stalled_request()
+    async with _stalled_pledge(env, tmp_path, sqlite_url, mailbox) as (pledges, pledge, state):
+        # Real time past both reminders' moments (1 s and 2 s after the anniversary) while the request hangs.
+        while await pledges.now() < state.cycle_due_at + 2.5 * SECOND:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
+        to_focal_point = [s.kind for s in pledge.emails() if s.to == "focal_point"]
+        assert EmailKind.reminder_1 not in to_focal_point and EmailKind.reminder_2 not in to_focal_point
 
-            mailbox.released.set()
-            await pledge.wait_for(lambda s: s.status == PledgeStatus.report_overdue, timeout=30)
-            to_focal_point = [s.kind for s in pledge.emails() if s.to == "focal_point"]
-            assert to_focal_point.index(EmailKind.report_request) < to_focal_point.index(EmailKind.final_notice)
-            for reminder in (EmailKind.reminder_1, EmailKind.reminder_2):
-                if reminder in to_focal_point:
-                    assert to_focal_point.index(EmailKind.report_request) < to_focal_point.index(reminder)
-            await record(pledge, "request_stalled_before_its_reminders")
-        finally:
-            mailbox.released.set()  # a failed test must not leave the worker waiting
+        mailbox.released.set()
+        await pledge.wait_for(lambda s: s.status == PledgeStatus.report_overdue, timeout=30)
+        to_focal_point = [s.kind for s in pledge.emails() if s.to == "focal_point"]
+        assert to_focal_point.index(EmailKind.report_request) < to_focal_point.index(EmailKind.final_notice)
+        for reminder in (EmailKind.reminder_1, EmailKind.reminder_2):
+            if reminder in to_focal_point:
+                assert to_focal_point.index(EmailKind.report_request) < to_focal_point.index(reminder)
+        await record(pledge, "request_stalled_before_its_reminders")
