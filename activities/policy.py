@@ -27,6 +27,6 @@ class PolicyActivities:
             ),
         )
 
-    @activity.defn(name="load_policy")
+    @activity.defn(name="load_policy", no_thread_cancel_exception=True)  # reads a file: nothing to interrupt
     def load_policy(self) -> LoadedPolicy:
         return self.current()

@@ -32,18 +32,26 @@ from pledgeflow.registry.records import public_records
 from workflows.projection import PledgeProjection
 
 
+# A cancelled threaded activity (the worker shutting down, the workflow moving on) would be stopped by an
+# exception the SDK raises in its thread, wherever that lands: inside the database driver mid-statement it
+# hands a connection still busy with its statement back to the pool, and the next checkout fails ("can't
+# change 'autocommit' now: connection in transaction status ACTIVE"). These activities are short and safe
+# to retry, so they finish what they began instead.
+UNINTERRUPTED = activity.defn(no_thread_cancel_exception=True)
+
+
 class RegistryActivities:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
 
-    @activity.defn
+    @UNINTERRUPTED
     def project_pledge(self, projection: PledgeProjection) -> None:
         """Upsert the pledge row and add the new timeline events and reports; safe to retry."""
         with session_for(self.database_url) as session:
             write_projections(session, [projection])
             session.commit()
 
-    @activity.defn
+    @UNINTERRUPTED
     def revoke_tokens(self, pledge_id: str) -> int:
         """Raise the pledge's token version; a retry raises it again, which revokes no less. A pledge whose
         first projection is still on its way is not in the registry yet: retried until it is."""

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import threading
+import time
 import uuid
+from collections import Counter
 
+from sqlalchemy import text
 from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.registry import RegistryActivities
+from pledgeflow.core import db
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeDocument, PledgeRegion, PledgeSDG, Report, TimelineEntry
+from tests.conftest import scratch_postgres
 from tests.factories import make_report, make_submission
 from workflows.projection import PledgeProjection
 from workflows.state import PledgeState, PledgeStatus, ReportRecord, TimelineEvent
@@ -195,3 +202,44 @@ async def test_the_export_records_follow_every_write_of_the_row(database_url: st
     assert shown is not None and line is not None
     assert (shown["status"], shown["traffic_light"], shown["missed_cycles"]) == ("report_overdue", "yellow", 1)
     assert ",report_overdue,yellow," in line[0]
+
+
+
+def test_projections_cancelled_at_any_moment_finish_and_leave_every_pooled_connection_working() -> None:
+    """A worker shutting down cancels its running activities. A threaded activity is cancelled by an exception
+    the SDK raises in its thread, wherever that lands: inside the database driver mid-statement it failed the
+    projection with "another command is already in progress" and could hand a connection still busy with its
+    statement back to the pool, where the next checkout failed ("can't change 'autocommit' now: connection in
+    transaction status ACTIVE"), as one CI run did. The registry's activities opt out of that exception, so a
+    projection cancelled at any moment completes, and every pooled connection works after it."""
+    chance = random.Random(10)
+    with scratch_postgres("pledgeflow_cancel") as url:
+        db.upgrade(url)
+        activities = RegistryActivities(url)
+        outcomes: Counter[str] = Counter()
+        for _ in range(60):
+            environment = ActivityEnvironment()
+            projection = PledgeProjection.of(pledge_state())
+            thread = threading.Thread(target=_project, args=(environment, activities, projection, outcomes))
+            thread.start()
+            time.sleep(chance.uniform(0, 0.03))  # sometimes before its first statement, mostly during one
+            environment.cancel()
+            thread.join(timeout=30)
+        engine = db.engine_for(url)
+        connections = [engine.connect() for _ in range(engine.pool.size())]  # type: ignore[attr-defined]
+        try:
+            assert [connection.execute(text("SELECT 1")).scalar() for connection in connections] == [1] * 10
+        finally:
+            for connection in connections:
+                connection.close()
+        assert outcomes == Counter(completed=60), outcomes
+
+
+def _project(
+    environment: ActivityEnvironment, activities: RegistryActivities, projection: PledgeProjection, outcomes: Counter[str]
+) -> None:
+    try:
+        environment.run(activities.project_pledge, projection)
+        outcomes["completed"] += 1
+    except Exception as exc:  # noqa: BLE001 - the test counts what the projection met
+        outcomes[type(exc).__name__] += 1
