@@ -41,6 +41,11 @@ class OperatorView:
             workflow.upsert_search_attributes(updates)
         self.show_details()
 
+    def show_email(self) -> None:
+        """A settled email: the ``last_email`` memo (a command in history) and the current details."""
+        workflow.upsert_memo({"last_email": self._state.last_email})
+        self.show_details()
+
     def show_details(self) -> None:
         """The current details (no command in history, so a run shows them from its first task on)."""
         state = self._state

@@ -98,6 +98,13 @@ PATCH_VIEWS_FROM_MAIN = "14-views-from-main"
 # the final notice to the contacts to settle and then leaves the whole grace from then; delisting waits so for
 # the non-reporting notice.
 PATCH_WARNED_FIRST = "14-warned-first"
+# A sent email shows as the pledge's "last_email" memo, so the workflow task that takes its result always ends
+# with a command. One that ended with none (the view had nothing new) could be folded by the SDK's core, on
+# a worker that had not cached the pledge, into the next task when that one carried updates: the email's
+# result then reached the workflow after the updates (a reject waited for an email already sent, an upsert
+# moved), while a replay of the same history applies it first, and the replay failed. Measured with
+# tests/workflows/test_exclusive_actions.py's restart round on a loaded machine (docs/reliability.md).
+PATCH_MAIL_SHOWN = "14-mail-shown"
 # Issue 14: a run that comes late (a long worker outage) takes a passed reminder only if the step after it is
 # not due too: no burst of stale reminders in one second, the steps with consequences all taken.
 PATCH_NO_STALE_REMINDERS = "14-no-stale-reminders"
@@ -893,6 +900,8 @@ class PledgeWorkflow:
             await self._show_from_handler()
         elif warned:
             await self._show_from_handler()  # the consequence it waited for is on the plan now
+        elif workflow.patched(PATCH_MAIL_SHOWN):
+            self._operator_view.show_email()
         else:
             self._operator_view.refresh()
 

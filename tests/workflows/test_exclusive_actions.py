@@ -36,7 +36,7 @@ from pledgeflow.temporal.worker import workflow_runner
 from tests.api.conftest import Submitted, bearer, make_staff, submit
 from tests.conftest import SmtpSink, make_settings, run_workers
 from tests.factories import report_data
-from tests.workflows.histories import HISTORIES, recording
+from tests.workflows.histories import HISTORIES, recording, tasks_that_took_an_email_and_did_nothing
 from workflows.pledge import PledgeWorkflow
 from workflows.state import ClosureReason, PledgeState, workflow_id
 
@@ -213,6 +213,7 @@ async def _replays(histories: list[WorkflowHistory]) -> None:
     for history in histories:
         result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert result.replay_failure is None, f"{history.workflow_id}: {result.replay_failure}"
+        assert not tasks_that_took_an_email_and_did_nothing(history), history.workflow_id
 
 
 def _record(name: str, histories: list[WorkflowHistory]) -> None:

@@ -44,6 +44,8 @@ async def test_activities_and_timers_carry_sentences_and_details_stay_current(pl
     assert details.startswith("**report_due** (cycle 1)")
     assert f"next: reminder 2 to the focal point and backup contact on {due + 30 * DAY:%Y-%m-%d}" in details
     assert "last email: reminder 1 to focal point (sent)" in details
+    memo = await (await pledge.handle.describe()).memo()
+    assert memo["last_email"] == "reminder 1 to focal point (sent)"
 
 
 async def test_every_run_names_the_pledge_from_its_first_task(pledges: Pledges) -> None:
