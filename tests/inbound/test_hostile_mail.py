@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import InboundMessage
@@ -75,7 +76,7 @@ async def test_a_message_nested_a_thousand_deep_is_refused_with_a_clear_answer(
     assert (code, answer) == (552, "5.3.4 message structure too deep: MIME parts nested more than 30 deep")
     assert await pledge.replies() == []
     with session_for(settings.database_url) as session:
-        assert session.query(InboundMessage).filter_by(pledge_id=pledge.pledge_id).count() == 0
+        assert session.exec(select(InboundMessage).where(InboundMessage.pledge_id == pledge.pledge_id)).all() == []
 
 
 async def test_the_webhook_refuses_it_as_invalid_input(api: httpx.AsyncClient, pledge: OpenPledge) -> None:  # noqa: F811
