@@ -31,7 +31,6 @@ from pledgeflow.registry import facets
 from pledgeflow.registry.records import public_records
 from workflows.projection import PledgeProjection
 
-
 # A cancelled threaded activity (the worker shutting down, the workflow moving on) would be stopped by an
 # exception the SDK raises in its thread, wherever that lands: inside the database driver mid-statement it
 # hands a connection still busy with its statement back to the pool, and the next checkout fails ("can't

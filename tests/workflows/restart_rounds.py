@@ -48,7 +48,12 @@ def _busy(processes: int) -> Iterator[None]:
             spinner.kill()
 
 
-async def test_restart_rounds(racetrack: Racetrack) -> None:
+def _keep(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+async def test_restart_rounds(racetrack: Racetrack) -> None:  # noqa: F811
     pair = PAIRS[os.environ.get("PAIR", "approve_reject")]
     dump = Path(os.environ.get("DUMP", "/tmp/restart-rounds"))
     replayer = Replayer(
@@ -73,8 +78,7 @@ async def test_restart_rounds(racetrack: Racetrack) -> None:
             for run, history in enumerate(histories, start=1):
                 result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
                 if result.replay_failure is not None:
-                    dump.mkdir(parents=True, exist_ok=True)
-                    (dump / f"round{number}.{run}.json").write_text(history.to_json())
+                    await asyncio.to_thread(_keep, dump / f"round{number}.{run}.json", history.to_json())
                     failed.append(f"round {number} run {run}: {result.replay_failure}")
     print(f"{rounds} rounds, {eager} with an eagerly dispatched task, {len(failed)} replay failures")
     assert not failed, failed
