@@ -1,5 +1,5 @@
 """Emails going out in the background: the workflow asks for a message and goes on; the run waits for them
-all before it continues as new or ends.
+all before it continues as new or ends. A pledge's emails leave one after another, in the order asked for.
 
 Each message is one ``send_email`` activity on the email task queue (rate-limited by the server), keyed by
 its business key so the send ledger sends it at most once. What became of it is reported back to the
@@ -25,6 +25,10 @@ EMAIL_TIMEOUT = dt.timedelta(minutes=2)
 # Issue 14: one recipient's emails leave in the order the workflow asked for them. Each went out on its
 # own, so after an SMTP outage a reminder could arrive before the report request it reminds of.
 PATCH_MAIL_IN_ORDER = "14-mail-in-order"
+# Issue 14: all of a pledge's emails leave in the order the workflow asked for them, whoever they go to. In
+# order per address, reminder 2 to the backup contact still reached the server before the report request
+# to the focal point, stalled, that it reminds of; so could the secretariat's copy of a final notice.
+PATCH_ONE_MAIL_QUEUE = "14-one-mail-queue"
 CONTACTS = (RecipientRole.focal_point, RecipientRole.backup_contact)
 
 # ``on_settled(what, outcome, error, warned)``: exactly one of outcome and error is set; ``warned`` says the
@@ -38,6 +42,7 @@ class Outbox:
         self._on_settled = on_settled
         self._sending: list[asyncio.Task[None]] = []
         self._last_to: dict[str, asyncio.Task[None]] = {}  # by address: the newest email asked for
+        self._last: asyncio.Task[None] | None = None  # the newest email asked for, to anyone
 
     def send(
         self,
@@ -57,6 +62,7 @@ class Outbox:
         # A reporting email belongs to the cycle it names. Before publication an email's cycle is the
         # revision round, so each round's "changes requested" has its own business key in the send ledger.
         number = int(context["cycle"]) if "cycle" in context else self._email_cycle()
+        one_queue = workflow.patched(PATCH_ONE_MAIL_QUEUE)
         for recipient in recipients:
             # A second message of one kind in one cycle (two extensions granted) is new, not a retry: it
             # gets a business key of its own, so the send ledger does not drop it as already sent.
@@ -73,8 +79,9 @@ class Outbox:
                 language=submission.language.value,
             )
             address = recipient.email.lower()
-            sending = asyncio.create_task(self._deliver(request, after=self._last_to.get(address)))
-            self._last_to[address] = sending
+            after = self._last if one_queue else self._last_to.get(address)
+            sending = asyncio.create_task(self._deliver(request, after, one_queue))
+            self._last_to[address], self._last = sending, sending
             self._sending.append(sending)
             self._remember(request)
 
@@ -122,9 +129,10 @@ class Outbox:
         state = self._state
         return state.cycle if state.published_at else state.submission_version - 1
 
-    async def _deliver(self, request: EmailRequest, after: asyncio.Task[None] | None) -> None:
-        """Send once the email asked for before it to the same address has settled (sent, skipped, failed)."""
-        if after is not None and not after.done() and workflow.patched(PATCH_MAIL_IN_ORDER):
+    async def _deliver(self, request: EmailRequest, after: asyncio.Task[None] | None, one_queue: bool) -> None:
+        """Send once the email asked for before it has settled (sent, skipped, failed): the pledge's previous
+        email (``one_queue``), or in runs from before that patch the previous one to the same address."""
+        if after is not None and not after.done() and (one_queue or workflow.patched(PATCH_MAIL_IN_ORDER)):
             await asyncio.wait([after])
         what = f"{request.kind.value.replace('_', ' ')} to {request.recipient.role.replace('_', ' ')}"
         try:

@@ -56,6 +56,8 @@ SCENARIOS = {
     "late_run_without_stale_reminders",
     # issue 14: the report request to the focal point stalled; its reminders waited for it (14-mail-in-order).
     "request_stalled_before_its_reminders",
+    # issue 14: ... and every later email of the pledge, to any address, waited for it (14-one-mail-queue).
+    "request_stalled_before_anyone_s_mail",
     # issue 14: each sent email writes the last_email memo (14-mail-shown), so no task that took an email's
     # result ends empty: resumed on a fresh worker in vetting and after continue-as-new, and a race whose
     # updates reached a fresh worker together with both submission emails' results.
