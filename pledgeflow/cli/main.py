@@ -45,16 +45,18 @@ def db_upgrade() -> None:
 
 @app.command()
 def worker() -> None:
-    """Run the Temporal worker: pledge workflows, registry and email activities."""
+    """Run the Temporal worker: pledge workflows, registry and email activities.
+
+    With PLEDGEFLOW_WORKER_METRICS_PORT it also serves the SDK's Prometheus metrics (failed activities by type)."""
     import asyncio
 
-    from pledgeflow.temporal.connection import connect
+    from pledgeflow.temporal.connection import connect, worker_runtime
     from pledgeflow.temporal.worker import run_workers
 
     settings = settings_or_exit()
 
     async def main() -> None:
-        client = await connect(settings)
+        client = await connect(settings, worker_runtime(settings))
         await run_workers(client, settings)
 
     asyncio.run(main())

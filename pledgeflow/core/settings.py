@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(None, description="Bearer token Prometheus must send to GET /metrics.")
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(None, ge=1, le=65535, description="Serve /metrics on its own address.")
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="The worker's Temporal SDK metrics for Prometheus on metrics_host (failed activities by type).",
+    )
 
     policy: str = Field("default", description="Policy preset name (default, demo, global_compact).")
     policy_file: Path | None = Field(None, description="TOML file overriding the preset's numbers.")

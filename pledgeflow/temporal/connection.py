@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from pledgeflow.core.settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The worker's SDK runtime with its Prometheus endpoint, when ``worker_metrics_port`` is set: counters such
+    as ``temporal_activity_execution_failed`` by ``activity_type`` show a projection or an email that keeps
+    failing while Temporal retries it."""
+    if settings.worker_metrics_port is None:
+        return None
+    address = f"{settings.metrics_host}:{settings.worker_metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     tls: TLSConfig | bool = settings.temporal_tls
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         tls = TLSConfig(
@@ -21,4 +32,5 @@ async def connect(settings: Settings) -> Client:
         data_converter=pydantic_data_converter,
         tls=tls,
         api_key=settings.temporal_api_key,
+        runtime=runtime,
     )
