@@ -72,6 +72,8 @@ class EmailActivities:
         self.claim_grace = dt.timedelta(seconds=2 * settings.smtp_timeout_seconds + 5)
         # What EHLO says: looked up once, not in a thread per message as aiosmtplib does by default.
         self.local_hostname = socket.getfqdn()
+        # The worker's one message between MAIL and the server's answer to DATA (see ``_deliver``).
+        self._one_at_a_time = asyncio.Lock()
 
     @activity.defn
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
@@ -242,36 +244,51 @@ class EmailActivities:
         connecting: asyncio.Task[Any],
         attempt: _Attempt,
     ) -> bool:
-        """The SMTP conversation, with the claim committed before DATA; False if another attempt claimed it."""
+        """The SMTP conversation, with the claim committed before DATA; False if another attempt claimed it.
+
+        From MAIL to the answer to DATA the worker talks to the server about one message at a time. A worker
+        killed then leaves its message claimed with nobody to say whether the DATA arrived, so it is never
+        sent again; one message at a time, a kill loses at most that one instead of every message that was
+        between its claim and its DATA (a burst after an outage held several). Connecting and EHLO go on
+        beside it, and no claimed message waits: the wait comes before MAIL, so a server that drops the idle
+        connection meanwhile fails the attempt before its claim, and it is sent again.
+        """
         message_id = str(message["Message-ID"])
         try:
             await connecting
-            eight_bit = smtp.supports_extension("8BITMIME")
-            # The envelope names the one recipient: nothing in a header can add another. Its sender is
-            # this message's own return path (VERP), so a bounce says which message and recipient failed.
-            await smtp.mail(
-                bounces.return_path(message_id, self.settings.inbound_domain),
-                options=["BODY=8BITMIME"] if eight_bit else [],
-            )
-            await smtp.rcpt(request.recipient.email)
-            flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
-            # The claim comes last before DATA, so the window a killed worker leaves unknowable (claimed,
-            # and maybe delivered) is DATA alone, not MAIL and RCPT as well.
-            attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until DATA
-            claimed = await asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
-            if not claimed:
-                smtp.close()
-                return False
-            attempt.claim_sent_nothing = False
-            try:
-                await smtp.data(flat)
-            except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
-                raise Undecided(f"{type(exc).__name__} while waiting for the answer to DATA ({exc})") from exc
-            except aiosmtplib.SMTPResponseException:
-                attempt.claim_sent_nothing = True  # the server answered, and it refused the message
-                raise
+            async with self._one_at_a_time:
+                return await self._transaction(request, message, smtp, message_id, attempt)
         except BaseException:
             smtp.close()
+            raise
+
+    async def _transaction(
+        self, request: EmailRequest, message: EmailMessage, smtp: aiosmtplib.SMTP, message_id: str, attempt: _Attempt
+    ) -> bool:
+        """MAIL, RCPT, the claim and DATA: True once the server took the message."""
+        eight_bit = smtp.supports_extension("8BITMIME")
+        # The envelope names the one recipient: nothing in a header can add another. Its sender is
+        # this message's own return path (VERP), so a bounce says which message and recipient failed.
+        await smtp.mail(
+            bounces.return_path(message_id, self.settings.inbound_domain),
+            options=["BODY=8BITMIME"] if eight_bit else [],
+        )
+        await smtp.rcpt(request.recipient.email)
+        flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
+        # The claim comes last before DATA, so the window a killed worker leaves unknowable (claimed,
+        # and maybe delivered) is DATA alone, not MAIL and RCPT as well.
+        attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until DATA
+        claimed = await asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
+        if not claimed:
+            smtp.close()
+            return False
+        attempt.claim_sent_nothing = False
+        try:
+            await smtp.data(flat)
+        except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+            raise Undecided(f"{type(exc).__name__} while waiting for the answer to DATA ({exc})") from exc
+        except aiosmtplib.SMTPResponseException:
+            attempt.claim_sent_nothing = True  # the server answered, and it refused the message
             raise
         return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -361,3 +362,30 @@ async def test_a_line_break_in_a_title_cannot_add_a_recipient_or_header(
     assert smtp_sink.envelopes[0].rcpt_tos == ["amina@connect-africa.example"]
     assert message["Bcc"] is None and message["X-Evil"] is None
     assert "Schools Bcc: attacker@evil.example X-Evil: 1" in str(message["Subject"])
+
+
+async def test_a_worker_talks_to_the_server_about_one_message_at_a_time(settings: Settings, smtp: ScriptedSmtp) -> None:
+    """While the server holds its answer to one message's DATA (a worker killed now leaves that message
+    unknowable), the worker's next message waits before MAIL: it has no claim that a kill would strand."""
+    activities = EmailActivities(settings.model_copy(update={"smtp_timeout_seconds": 10}))
+    first, second = unique_request(), unique_request(EmailKind.published, first_report_due="2027-12-01")
+    arrived, answer = threading.Event(), threading.Event()  # the server runs in a thread of its own
+
+    async def hold_the_first_answer() -> None:
+        if not arrived.is_set():
+            arrived.set()
+            while not answer.is_set():
+                await asyncio.sleep(0.02)
+
+    smtp.on_any_data = hold_the_first_answer
+    sending_first = asyncio.ensure_future(ActivityEnvironment().run(activities.send_email, first))
+    assert await asyncio.to_thread(arrived.wait, 10)
+    sending_second = asyncio.ensure_future(ActivityEnvironment().run(activities.send_email, second))
+    await asyncio.sleep(1)
+    assert _ledger_state(settings.database_url, second) is None, "the second message claimed while the first was open"
+    assert len(smtp.envelopes) == 0 and not sending_second.done()
+
+    answer.set()
+    outcomes = await asyncio.wait_for(asyncio.gather(sending_first, sending_second), 20)
+    assert [outcome.state for outcome in outcomes] == ["sent", "sent"]
+    assert [str(m["Message-ID"]) for m in smtp.delivered] == [outcomes[0].message_id, outcomes[1].message_id]
