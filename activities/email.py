@@ -22,6 +22,9 @@ from typing import Any
 
 import aiosmtplib
 from aiosmtplib.email import flatten_message
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.response import SMTPResponse
+from aiosmtplib.typing import SMTPStatus
 from jinja2 import TemplateError
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
@@ -103,7 +106,7 @@ class EmailActivities:
             await _hang_up(connecting, smtp)
             return await self._not_sending(request, message_id, found, attempt)
         try:
-            claimed = await self._deliver(request, message, smtp, connecting, attempt)
+            delivered = await self._deliver(request, message, smtp, connecting, attempt)
         except Undecided as exc:
             reason = f"unconfirmed: {exc}; not sent again"
             activity.logger.error("email %s %s", request.business_key, reason)
@@ -117,14 +120,9 @@ class EmailActivities:
             lost = f"connection: {exc}"
             await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.SENDABLE, lost)
             raise ApplicationError(f"SMTP server unreachable, will retry: {exc}", type=SMTP_TEMPORARY) from exc
-        if not claimed:
+        if delivered is None:
             raise ApplicationError("another attempt claimed this email first", type=CLAIM_HELD)
-        # Delivered: the goodbye and the ledger's record go together, and how the goodbye goes changes nothing.
-        quitting = asyncio.create_task(_quit(smtp))
-        try:
-            return await self._record_sent(request, message_id, None)
-        finally:
-            await quitting
+        return delivered
 
     async def _not_sending(
         self, request: EmailRequest, message_id: str, found: ledger.Ledger, attempt: _Attempt
@@ -243,24 +241,37 @@ class EmailActivities:
         smtp: aiosmtplib.SMTP,
         connecting: asyncio.Task[Any],
         attempt: _Attempt,
-    ) -> bool:
-        """The SMTP conversation, with the claim committed before DATA; False if another attempt claimed it.
+    ) -> EmailOutcome | None:
+        """The SMTP conversation, with the claim committed before DATA, and "sent" recorded after the 250;
+        None if another attempt claimed the email first.
 
-        From MAIL to the answer to DATA the worker talks to the server about one message at a time. A worker
-        killed then leaves its message claimed with nobody to say whether the DATA arrived, so it is never
-        sent again; one message at a time, a kill loses at most that one instead of every message that was
-        between its claim and its DATA (a burst after an outage held several). Connecting and EHLO go on
-        beside it, and no claimed message waits: the wait comes before MAIL, so a server that drops the idle
+        From MAIL until its outcome is recorded, the worker handles one message at a time. A worker killed
+        between a claim and the answer to DATA leaves that message claimed with nobody to say whether it
+        arrived, so it is never sent again; one message at a time, a kill strands at most that one instead of
+        every message of a burst that was between its claim and its DATA. Connecting and EHLO go on beside
+        it, and no claimed message waits: the wait comes before MAIL, so a server that drops the idle
         connection meanwhile fails the attempt before its claim, and it is sent again.
         """
         message_id = str(message["Message-ID"])
         try:
             await connecting
-            async with self._one_at_a_time:
-                return await self._transaction(request, message, smtp, message_id, attempt)
         except BaseException:
             smtp.close()
             raise
+        async with self._one_at_a_time:
+            try:
+                claimed = await self._transaction(request, message, smtp, message_id, attempt)
+            except BaseException:
+                smtp.close()
+                raise
+            if not claimed:
+                return None
+            # The goodbye and the ledger's record go together, and how the goodbye goes changes nothing.
+            quitting = asyncio.create_task(_quit(smtp))
+            try:
+                return await self._record_sent(request, message_id, None)
+            finally:
+                await quitting
 
     async def _transaction(
         self, request: EmailRequest, message: EmailMessage, smtp: aiosmtplib.SMTP, message_id: str, attempt: _Attempt
@@ -274,23 +285,44 @@ class EmailActivities:
             options=["BODY=8BITMIME"] if eight_bit else [],
         )
         await smtp.rcpt(request.recipient.email)
-        flat = flatten_message(message, cte_type="8bit" if eight_bit else "7bit")
-        # The claim comes last before DATA, so the window a killed worker leaves unknowable (claimed,
-        # and maybe delivered) is DATA alone, not MAIL and RCPT as well.
-        attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until DATA
+        block = _data_block(flatten_message(message, cte_type="8bit" if eight_bit else "7bit"))
+        ready = await smtp.execute_command(b"DATA")
+        if ready.code != SMTPStatus.start_input:
+            raise aiosmtplib.SMTPDataError(ready.code, ready.message)
+        # The server waits for the message now. The claim comes here, between its 354 and the message, so the
+        # window a killed worker leaves unknowable (claimed, and maybe delivered) is the handing of the message
+        # to the socket alone: killed before the claim, the server drops the unfinished transaction and the
+        # retry sends afresh; killed once the message is written, the kernel still delivers it.
+        attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until the message goes
         claimed = await asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
         if not claimed:
             smtp.close()
             return False
         attempt.claim_sent_nothing = False
         try:
-            await smtp.data(flat)
+            answer = await _send_data_block(smtp, block)
         except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
+            smtp.close()
             raise Undecided(f"{type(exc).__name__} while waiting for the answer to DATA ({exc})") from exc
-        except aiosmtplib.SMTPResponseException:
+        if answer.code != SMTPStatus.completed:
             attempt.claim_sent_nothing = True  # the server answered, and it refused the message
-            raise
+            raise aiosmtplib.SMTPDataError(answer.code, answer.message)
         return True
+
+
+def _data_block(message: bytes) -> bytes:
+    """The message as DATA carries it: CRLF line ends, a leading dot doubled, and the closing dot line."""
+    return PERIOD_REGEX.sub(b"..", normalize_message_line_endings(message)) + b".\r\n"
+
+
+async def _send_data_block(smtp: aiosmtplib.SMTP, block: bytes) -> SMTPResponse:
+    """What ``SMTP.data`` does after the server's 354: write the message, read the server's answer (the
+    write and the read's start have no await between them, so the answer cannot arrive unawaited)."""
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    protocol.write(block)
+    return await protocol.read_response(timeout=smtp.timeout)
 
 
 async def _open(smtp: aiosmtplib.SMTP) -> None:
