@@ -338,7 +338,9 @@ class Stack:
 
 
 def read_mail(record: Path) -> list[dict[str, Any]]:
-    """Every message the sink was given, in arrival order."""
+    """Every message the sink was given, in arrival order. The sink, a process of its own, may be writing the
+    last line right now: only lines it ended are read."""
     if not record.exists():
         return []
-    return [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line.strip()]
+    *ended, _unfinished = record.read_text(encoding="utf-8").split("\n")
+    return [json.loads(line) for line in ended if line.strip()]
