@@ -301,8 +301,7 @@ class EmailActivities:
         attempt.claim_sent_nothing = False
         try:
             answer = await _send_data_block(smtp, block)
-        except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:
-            smtp.close()
+        except (aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected) as exc:  # _deliver hangs up
             raise Undecided(f"{type(exc).__name__} while waiting for the answer to DATA ({exc})") from exc
         if answer.code != SMTPStatus.completed:
             attempt.claim_sent_nothing = True  # the server answered, and it refused the message

@@ -103,7 +103,7 @@ PATCH_WARNED_FIRST = "14-warned-first"
 # a worker that had not cached the pledge, into the next task when that one carried updates: the email's
 # result then reached the workflow after the updates (a reject waited for an email already sent, an upsert
 # moved), while a replay of the same history applies it first, and the replay failed. Measured with
-# tests/workflows/test_exclusive_actions.py's restart round on a loaded machine (docs/reliability.md).
+# tests/workflows/restart_rounds.py on a loaded machine (docs/reliability.md).
 PATCH_MAIL_SHOWN = "14-mail-shown"
 # Issue 14: a run that comes late (a long worker outage) takes a passed reminder only if the step after it is
 # not due too: no burst of stale reminders in one second, the steps with consequences all taken.
