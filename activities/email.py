@@ -259,19 +259,34 @@ class EmailActivities:
             smtp.close()
             raise
         async with self._one_at_a_time:
+            # Once begun, the conversation runs to its recorded outcome even when the activity is cancelled
+            # (a worker stopping): cut short between the claim and the record, it would leave the message
+            # claimed with nobody to say whether it went, and the retry would have to call it unconfirmed.
+            # Each of its steps is bounded by the SMTP timeout, so the cancellation waits that long at most.
+            conversation = asyncio.ensure_future(self._converse(request, message, smtp, message_id, attempt))
             try:
-                claimed = await self._transaction(request, message, smtp, message_id, attempt)
-            except BaseException:
-                smtp.close()
+                return await asyncio.shield(conversation)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await conversation  # its outcome is in the ledger for the retry to find
                 raise
-            if not claimed:
-                return None
-            # The goodbye and the ledger's record go together, and how the goodbye goes changes nothing.
-            quitting = asyncio.create_task(_quit(smtp))
-            try:
-                return await self._record_sent(request, message_id, None)
-            finally:
-                await quitting
+
+    async def _converse(
+        self, request: EmailRequest, message: EmailMessage, smtp: aiosmtplib.SMTP, message_id: str, attempt: _Attempt
+    ) -> EmailOutcome | None:
+        try:
+            claimed = await self._transaction(request, message, smtp, message_id, attempt)
+        except BaseException:
+            smtp.close()
+            raise
+        if not claimed:
+            return None
+        # The goodbye and the ledger's record go together, and how the goodbye goes changes nothing.
+        quitting = asyncio.create_task(_quit(smtp))
+        try:
+            return await self._record_sent(request, message_id, None)
+        finally:
+            await quitting
 
     async def _transaction(
         self, request: EmailRequest, message: EmailMessage, smtp: aiosmtplib.SMTP, message_id: str, attempt: _Attempt

@@ -389,3 +389,33 @@ async def test_a_worker_talks_to_the_server_about_one_message_at_a_time(settings
     outcomes = await asyncio.wait_for(asyncio.gather(sending_first, sending_second), 20)
     assert [outcome.state for outcome in outcomes] == ["sent", "sent"]
     assert [str(m["Message-ID"]) for m in smtp.delivered] == [outcomes[0].message_id, outcomes[1].message_id]
+
+
+async def test_a_send_cancelled_mid_conversation_finishes_it_and_records_the_outcome(
+    settings: Settings, smtp: ScriptedSmtp
+) -> None:
+    """A worker stopping cancels its activities. One cancelled while the server holds its answer to DATA still
+    hears the answer and records it: cut short there, it would leave the message claimed, and its retry could
+    only call it unconfirmed."""
+    request = unique_request()
+    arrived, answer = threading.Event(), threading.Event()
+
+    async def hold_the_answer() -> None:
+        arrived.set()
+        while not answer.is_set():
+            await asyncio.sleep(0.02)
+
+    smtp.on_any_data = hold_the_answer
+    env = ActivityEnvironment()
+    sending = asyncio.ensure_future(env.run(EmailActivities(settings).send_email, request))
+    assert await asyncio.to_thread(arrived.wait, 10)
+    env.cancel()
+    await asyncio.sleep(0.5)
+    assert not sending.done(), "the cancellation cut the conversation short"
+    answer.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(sending, 20)
+    assert _ledger_state(settings.database_url, request) == "sent"
+    assert len(smtp.delivered) == 1
+    again = await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert again.state == "sent" and len(smtp.delivered) == 1
