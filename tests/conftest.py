@@ -20,7 +20,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -249,7 +249,10 @@ class Stack:
     smtp: SmtpSink
 
 
+@asynccontextmanager
 async def run_workers(client: Client, settings: Settings) -> AsyncIterator[list[Worker]]:
+    """Pledgeflow's workers on ``client`` for the ``async with`` block; stopped however the block ends, so a
+    failed test leaves no worker polling beside the next test's."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as executor:
         workers = list(build_workers(client, settings, executor))
         tasks = [asyncio.create_task(worker.run()) for worker in workers]
@@ -267,7 +270,7 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """Workers and the API on the session's dev server, with this test's database and SMTP sink."""
     settings = make_settings(tmp_path, database_url, smtp_sink)
-    async for _ in run_workers(dev_env.client, settings):
+    async with run_workers(dev_env.client, settings):
         transport = httpx.ASGITransport(app=create_app(settings, dev_env.client))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield Stack(settings=settings, client=dev_env.client, http=http, smtp=smtp_sink)

@@ -96,18 +96,20 @@ async def send_many(
         update={"pledge_id": f"PF-{uuid.uuid4().hex[:7].upper()}"}
     )
     fan_out_queue = f"fan-out-{uuid.uuid4().hex[:8]}"
-    async for _ in run_workers(dev_env.client, settings):
-        async with Worker(
+    async with (
+        run_workers(dev_env.client, settings),
+        Worker(
             dev_env.client, task_queue=fan_out_queue, workflows=[SendMany], workflow_runner=UnsandboxedWorkflowRunner()
-        ):
-            started = time.monotonic()
-            sent = await dev_env.client.execute_workflow(
-                SendMany.run,
-                FanOut(template=template, count=count, email_queue=settings.email_task_queue),
-                id=f"send-many-{uuid.uuid4().hex}",
-                task_queue=fan_out_queue,
-            )
-            elapsed = time.monotonic() - started
+        ),
+    ):
+        started = time.monotonic()
+        sent = await dev_env.client.execute_workflow(
+            SendMany.run,
+            FanOut(template=template, count=count, email_queue=settings.email_task_queue),
+            id=f"send-many-{uuid.uuid4().hex}",
+            task_queue=fan_out_queue,
+        )
+        elapsed = time.monotonic() - started
     print(f"\n{count} emails at {rate:g}/s took {elapsed:.1f} s")
     assert sent == count
     with session_for(settings.database_url) as session:

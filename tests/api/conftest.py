@@ -149,7 +149,7 @@ async def shared_stack(
     policy_file = home / "quick-cycle.toml"
     policy_file.write_text(QUICK_CYCLE_POLICY)
     settings = make_settings(home, postgres_url, module_smtp, policy_file=policy_file)
-    async for _ in run_workers(dev_env.client, settings):
+    async with run_workers(dev_env.client, settings):
         transport = httpx.ASGITransport(app=create_app(settings, dev_env.client))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield Stack(settings=settings, client=dev_env.client, http=http, smtp=module_smtp)

@@ -150,7 +150,7 @@ async def fuzzed(
     smtp: SmtpSink = request.getfixturevalue("module_smtp")
     home = tmp_path_factory.mktemp("schemathesis")
     settings = make_settings(home, database_url, smtp, inbound_webhook_secret=INBOUND_SECRET)
-    async for _ in run_workers(dev_env.client, settings):
+    async with run_workers(dev_env.client, settings):
         app = create_app(settings, dev_env.client)
         assert app.openapi() == DOCUMENT
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:

@@ -106,7 +106,7 @@ async def test_an_action_answered_503_is_applied_once_when_retried(
         assert refused.status_code == 503, refused.text
         assert refused.headers["Retry-After"]
 
-        async for _ in run_workers(dev_env.client, settings):
+        async with run_workers(dev_env.client, settings):
             retried = await http.post(**decision)
             assert retried.status_code == 201, retried.text
             await wait_for_row(sqlite_url, pledge_id, status="published")
@@ -126,7 +126,7 @@ async def test_an_action_accepted_but_not_yet_answered_is_202_and_its_retry_gets
     vetter = make_staff(sqlite_url)[Role.vetter]
     app = create_app(settings, dev_env.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
-        async for _ in run_workers(dev_env.client, settings):
+        async with run_workers(dev_env.client, settings):
             pledge_id = (await http.post("/api/v1/pledges", json=submission_data())).json()["id"]
             await wait_for_row(sqlite_url, pledge_id, status="in_review")
         decision = _approval(pledge_id, vetter, "approve-while-the-registry-lags")
@@ -143,7 +143,7 @@ async def test_an_action_accepted_but_not_yet_answered_is_202_and_its_retry_gets
         assert pending.status_code == 202, pending.text
         assert pending.headers["Retry-After"] and "accepted" in pending.json()["detail"]
 
-        async for _ in run_workers(dev_env.client, settings):
+        async with run_workers(dev_env.client, settings):
             answered = await http.post(**decision)
             assert answered.status_code == 201, answered.text
             assert answered.json()["status"] == "published"

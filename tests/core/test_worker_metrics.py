@@ -30,7 +30,7 @@ async def test_a_projection_that_keeps_failing_counts_on_the_worker_metrics(
     assert runtime is not None
     target = dev_env.client.service_client.config.target_host
     client = await Client.connect(target, data_converter=pydantic_data_converter, runtime=runtime)
-    async for _ in run_workers(client, settings):
+    async with run_workers(client, settings):
         pledge_id = await PledgeClient(settings, client).start(make_submission())
         url = f"http://{settings.metrics_host}:{settings.worker_metrics_port}/metrics"
         async with httpx.AsyncClient() as http, asyncio.timeout(30):

@@ -80,7 +80,7 @@ async def site(
     suffix = uuid.uuid4().hex[:6]
     with session_for(postgres_url) as session:
         staff = {role: add_staff(session, f"{role.value}-pages-{suffix}", role) for role in Role}
-    async for _ in run_workers(dev_env.client, settings):
+    async with run_workers(dev_env.client, settings):
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings, dev_env.client), host="127.0.0.1", port=port, log_level="warning")
         )

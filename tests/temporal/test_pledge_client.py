@@ -141,7 +141,7 @@ async def test_an_action_too_large_for_a_history_is_refused_before_it_can_jam_th
     (PayloadsTooLarge, retried for ever): the pledge stuck. The client refuses it first."""
     settings = make_settings(tmp_path, sqlite_url, smtp_sink)
     client = PledgeClient(settings, dev_env.client)
-    async for _ in run_workers(dev_env.client, settings):
+    async with run_workers(dev_env.client, settings):
         pledge_id = await client.start(make_submission())
         huge = make_report().model_copy(update={"links": ["https://example.org/" + "x" * 200] * 14_000})
         with pytest.raises(PayloadTooLarge):

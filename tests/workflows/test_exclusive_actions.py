@@ -109,7 +109,7 @@ class Racetrack:
 
     @asynccontextmanager
     async def workers(self) -> AsyncIterator[None]:
-        async for _ in run_workers(self.client, self.settings):
+        async with run_workers(self.client, self.settings):
             yield
 
     async def pledge(self, pair: Pair) -> Submitted:
