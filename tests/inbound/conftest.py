@@ -126,6 +126,8 @@ async def real_mail(env: WorkflowEnvironment, settings: Settings) -> AsyncIterat
     """The real pledge workflow, sending through the real send_email to the settings' SMTP server, and the
     real inbound receiver on a port of its own."""
     email = EmailActivities(settings)
-    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
-        async with InboundServer(settings, env.client, host="127.0.0.1", port=free_port()) as server:
-            yield pledges, server
+    async with (
+        run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email) as pledges,
+        InboundServer(settings, env.client, host="127.0.0.1", port=free_port()) as server,
+    ):
+        yield pledges, server

@@ -163,7 +163,7 @@ async def test_a_pledge_whose_workflow_task_is_failing_is_workflow_task_failing_
     def unreadable_policy() -> dict[str, str]:
         return {"policy": "not a policy"}
 
-    async for pledges in run_pledge_worker(dev_env, settings, Mailbox(), load_policy=unreadable_policy):
+    async with run_pledge_worker(dev_env, settings, Mailbox(), load_policy=unreadable_policy) as pledges:
         pledge_id = await pledges.pledge_client.start(make_submission())
         handle = dev_env.client.get_workflow_handle(workflow_id(pledge_id))
         answers: list[type[PledgeError]] = []

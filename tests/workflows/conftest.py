@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ def fast_first_cycle_settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path, database_url, policy_file=policy_file)
 
 
+@asynccontextmanager
 async def run_pledge_worker(
     env: WorkflowEnvironment,
     settings: Settings,
@@ -78,7 +80,8 @@ async def run_pledge_worker(
     """One worker serving both queues, as far as the workflow can tell: pledges and pledge-email.
 
     ``load_policy`` and ``send_email`` replace the real policy activity and the recording mailbox;
-    ``worker_options`` go to the pledges worker."""
+    ``worker_options`` go to the pledges worker. An ``async with`` block: the workers stop however it ends, so
+    a failed test leaves none polling beside the next test's."""
     registry = RegistryActivities(settings.database_url)
     load_policy = load_policy or PolicyActivities(settings).load_policy
     send_email = send_email or mailbox.send_email
@@ -102,5 +105,5 @@ async def run_pledge_worker(
 
 @pytest.fixture
 async def pledges(env: WorkflowEnvironment, settings: Settings, mailbox: Mailbox) -> AsyncIterator[Pledges]:
-    async for running in run_pledge_worker(env, settings, mailbox):
+    async with run_pledge_worker(env, settings, mailbox) as running:
         yield running

@@ -55,7 +55,7 @@ async def test_a_decision_sent_before_the_policy_is_read_waits_for_the_submissio
     env: WorkflowEnvironment, settings: Settings, mailbox: Mailbox
 ) -> None:
     policy = GatedPolicy(settings)
-    async for pledges in run_pledge_worker(env, settings, mailbox, load_policy=policy.load_policy):
+    async with run_pledge_worker(env, settings, mailbox, load_policy=policy.load_policy) as pledges:
         client = pledges.pledge_client
         pledge_id = await client.start(make_submission())
         decision = asyncio.create_task(client.decide(pledge_id, DecisionInput(decision=Decision.approve, staff="vera")))

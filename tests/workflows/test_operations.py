@@ -21,7 +21,7 @@ async def test_extend_all_open_cycles_grants_each_open_cycle_once(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     settings = fast_first_cycle_settings(tmp_path, sqlite_url)
-    async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
+    async with run_pledge_worker(dev_env, settings, Mailbox()) as pledges:
         due = [await pledges.published(open_ended()) for _ in range(3)]
         in_review = await pledges.submit(open_ended())
         withdrawn = await pledges.published(open_ended())

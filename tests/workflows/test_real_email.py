@@ -24,7 +24,7 @@ async def test_every_email_kind_renders_and_reaches_the_smtp_server(
 ) -> None:
     settings = make_settings(tmp_path, sqlite_url, smtp_sink)
     email = EmailActivities(settings)
-    async for pledges in run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email):
+    async with run_pledge_worker(env, settings, Mailbox(), send_email=email.send_email) as pledges:
         all_pledges = await walk_every_path(pledges)
         for pledge in all_pledges:
             trouble = [e.message for e in (await pledge.state()).timeline if e.kind.startswith("email_")]

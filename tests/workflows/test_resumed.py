@@ -37,9 +37,9 @@ async def test_an_approval_resumes_a_pledge_in_review_on_a_fresh_worker(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     settings, mailbox = fast_first_cycle_settings(tmp_path, sqlite_url), Mailbox()
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         pledge = await pledges.submit(open_ended())
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         resumed = Pledge(pledges, pledge.id, pledge.first_run_id)
         answer = await resumed.approve()
         assert answer.status == PledgeStatus.published
@@ -55,10 +55,10 @@ async def test_a_report_resumes_a_continued_run_on_a_fresh_worker(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     settings, mailbox = fast_first_cycle_settings(tmp_path, sqlite_url), Mailbox()
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         pledge = await pledges.published(open_ended())
         await pledge.status_is(PledgeStatus.report_due)
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         resumed = Pledge(pledges, pledge.id, pledge.first_run_id)
         answer = await resumed.report(make_report())
         assert answer.status == PledgeStatus.published

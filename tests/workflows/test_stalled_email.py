@@ -88,7 +88,7 @@ async def _stalled_pledge(
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(SECONDS_LADDER)
     settings = make_settings(tmp_path, sqlite_url, policy_file=policy_file)
-    async for pledges in run_pledge_worker(env, settings, mailbox):
+    async with run_pledge_worker(env, settings, mailbox) as pledges:
         try:
             pledge = await pledges.published(open_ended())
             state = await pledge.state()
@@ -165,7 +165,7 @@ async def test_a_late_run_takes_the_passed_request_but_no_stale_reminder(
     policy_file.write_text(OUTAGE_LADDER)
     settings, mailbox = make_settings(tmp_path, sqlite_url, policy_file=policy_file), Mailbox()
     # No cache on the first worker: the late workflow task goes to whichever worker polls next.
-    async for pledges in run_pledge_worker(env, settings, mailbox, max_cached_workflows=0):
+    async with run_pledge_worker(env, settings, mailbox, max_cached_workflows=0) as pledges:
         pledge = await pledges.published(open_ended())
         state = await pledge.state()
         assert state.cycle_due_at is not None
@@ -173,7 +173,7 @@ async def test_a_late_run_takes_the_passed_request_but_no_stale_reminder(
     # The pledge workers are down until the request (0 s) and both reminders (2 s, 6 s) have passed.
     while await pledges.now() < due + 8 * SECOND:
         await asyncio.sleep(0.2)
-    async for pledges in run_pledge_worker(env, settings, mailbox):
+    async with run_pledge_worker(env, settings, mailbox) as pledges:
         resumed = Pledge(pledges, pledge.id, pledge.first_run_id)
         state = await resumed.wait_for(lambda s: len(s.steps_done) == 3)
         assert state.status == PledgeStatus.report_due
