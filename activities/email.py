@@ -35,7 +35,7 @@ from activities.email_render import EmailRenderer, MissingContext
 from pledgeflow.core.models import utcnow
 from pledgeflow.core.settings import Settings
 from pledgeflow.inbound import bounces
-from workflows.emails import EmailOutcome, EmailRequest
+from workflows.emails import UNCONFIRMED, EmailOutcome, EmailRequest
 
 # ApplicationError types, so an operator (and the workflow) can tell why a send failed.
 CONTEXT_MISSING = "EmailContextMissing"
@@ -108,7 +108,7 @@ class EmailActivities:
         try:
             delivered = await self._deliver(request, message, smtp, connecting, attempt)
         except Undecided as exc:
-            reason = f"unconfirmed: {exc}; not sent again"
+            reason = f"{UNCONFIRMED}: {exc}; not sent again"
             activity.logger.error("email %s %s", request.business_key, reason)
             await asyncio.to_thread(ledger.settle, url, request, message_id, ledger.UNCONFIRMED, reason)
             return EmailOutcome(state="sent", message_id=message_id, detail=reason)
@@ -158,7 +158,7 @@ class EmailActivities:
         if found.state in {ledger.SENT, ledger.SKIPPED}:
             return EmailOutcome(state=found.state, message_id=message_id, detail=f"already {found.state}")
         if found.state == ledger.UNCONFIRMED:
-            return EmailOutcome(state="sent", message_id=message_id, detail=found.last_error or "unconfirmed")
+            return EmailOutcome(state="sent", message_id=message_id, detail=found.last_error or UNCONFIRMED)
         if found.state == ledger.FAILED:
             raise ApplicationError(
                 f"{request.kind.value} email to {request.recipient.email.lower()} failed before: {found.last_error}",
@@ -191,7 +191,7 @@ class EmailActivities:
                 f"an earlier attempt claimed this email at {claimed_at.isoformat()} and may still be sending it",
                 type=CLAIM_HELD,
             )
-        reason = f"unconfirmed: the attempt claiming it at {claimed_at.isoformat()} ended unrecorded; not sent again"
+        reason = f"{UNCONFIRMED}: the attempt claiming it at {claimed_at.isoformat()} ended unrecorded; not sent again"
         activity.logger.error("email %s %s", request.business_key, reason)
         await asyncio.to_thread(
             ledger.settle, self.settings.database_url, request, message_id, ledger.UNCONFIRMED, reason

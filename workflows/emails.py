@@ -132,9 +132,18 @@ class Delivery(StrEnum):
     skipped = "skipped"  # not sent, on purpose: the recipient is do-not-email
 
 
+# The start of an outcome's detail when the server was handed the message but its answer never came.
+UNCONFIRMED = "unconfirmed"
+
+
 class EmailOutcome(BaseModel):
     """What became of one EmailRequest; an SMTP refusal for good fails the activity instead."""
 
     state: Delivery
     message_id: str
     detail: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        """The server said it accepted the message (to this attempt or an earlier one)."""
+        return self.state == Delivery.sent and not self.detail.startswith(UNCONFIRMED)

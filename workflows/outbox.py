@@ -3,7 +3,8 @@ all before it continues as new or ends. A pledge's emails leave one after anothe
 
 Each message is one ``send_email`` activity on the email task queue (rate-limited by the server), keyed by
 its business key so the send ledger sends it at most once. What became of it is reported back to the
-workflow (``on_settled``), which records a skipped or failed message on the timeline.
+workflow (``on_settled``), which records a skipped or failed message on the timeline, and a sent one whose
+sending the timeline announced (``announced``: "Reminder 1 queued for the focal point.").
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from workflows.emails import ALWAYS, EmailKind, EmailOutcome, EmailRequest, Recipient, RecipientRole
     from workflows.rules import focal_point
-    from workflows.state import CycleEmail, PledgeState
+    from workflows.state import CycleEmail, PledgeState, TimelineEvent
 
 EMAIL_TIMEOUT = dt.timedelta(minutes=2)
 # Issue 14: one recipient's emails leave in the order the workflow asked for them. Each went out on its
@@ -31,9 +32,10 @@ PATCH_MAIL_IN_ORDER = "14-mail-in-order"
 PATCH_ONE_MAIL_QUEUE = "14-one-mail-queue"
 CONTACTS = (RecipientRole.focal_point, RecipientRole.backup_contact)
 
-# ``on_settled(what, outcome, error, warned)``: exactly one of outcome and error is set; ``warned`` says the
-# warning mail a consequence waited for has settled (see ``await_warning``).
-OnSettled = Callable[[str, EmailOutcome | None, ActivityError | None, bool], Awaitable[None]]
+# ``on_settled(what, outcome, error, warned, announced)``: exactly one of outcome and error is set; ``warned``
+# says the warning mail a consequence waited for has settled (see ``await_warning``); ``announced`` is the
+# timeline event that said the email was queued, if one did.
+OnSettled = Callable[[str, EmailOutcome | None, ActivityError | None, bool, TimelineEvent | None], Awaitable[None]]
 
 
 class Outbox:
@@ -50,9 +52,11 @@ class Outbox:
         recipients: list[Recipient],
         *,
         thread: EmailKind | None = None,
+        announced: TimelineEvent | None = None,
         **context: Any,
     ) -> None:
-        """Send ``kind`` to each recipient in the background, with the facts its template needs."""
+        """Send ``kind`` to each recipient in the background, with the facts its template needs; ``announced``
+        is the timeline event that says it is queued, to be followed by one when the server accepted it."""
         state = self._state
         submission = state.submission
         values = {"title": submission.title, "organization": submission.organization.name, **context}
@@ -80,14 +84,21 @@ class Outbox:
             )
             address = recipient.email.lower()
             after = self._last if one_queue else self._last_to.get(address)
-            sending = asyncio.create_task(self._deliver(request, after, one_queue))
+            sending = asyncio.create_task(self._deliver(request, after, one_queue, announced))
             self._last_to[address], self._last = sending, sending
             self._sending.append(sending)
             self._remember(request)
 
-    def to_focal_point(self, kind: EmailKind, *, thread: EmailKind | None = None, **context: Any) -> None:
+    def to_focal_point(
+        self,
+        kind: EmailKind,
+        *,
+        thread: EmailKind | None = None,
+        announced: TimelineEvent | None = None,
+        **context: Any,
+    ) -> None:
         """Most messages go to the pledge's focal point alone."""
-        self.send(kind, [focal_point(self._state)], thread=thread, **context)
+        self.send(kind, [focal_point(self._state)], thread=thread, announced=announced, **context)
 
     def forget_other_cycles(self, cycle: int) -> None:
         """Only this cycle's counts matter for the next email's business key; the rest would only grow."""
@@ -129,7 +140,13 @@ class Outbox:
         state = self._state
         return state.cycle if state.published_at else state.submission_version - 1
 
-    async def _deliver(self, request: EmailRequest, after: asyncio.Task[None] | None, one_queue: bool) -> None:
+    async def _deliver(
+        self,
+        request: EmailRequest,
+        after: asyncio.Task[None] | None,
+        one_queue: bool,
+        announced: TimelineEvent | None,
+    ) -> None:
         """Send once the email asked for before it has settled (sent, skipped, failed): the pledge's previous
         email (``one_queue``), or in runs from before that patch the previous one to the same address."""
         if after is not None and not after.done() and (one_queue or workflow.patched(PATCH_MAIL_IN_ORDER)):
@@ -147,9 +164,9 @@ class Outbox:
         except ActivityError as err:
             # The email activity retries what can succeed; what reaches here (an SMTP 5xx) needs an operator.
             workflow.logger.error("pledge %s: email %s failed: %s", self._state.pledge_id, what, err.cause)
-            await self._on_settled(what, None, err, self._warning_settled(request))
+            await self._on_settled(what, None, err, self._warning_settled(request), announced)
             return
-        await self._on_settled(what, outcome, None, self._warning_settled(request))
+        await self._on_settled(what, outcome, None, self._warning_settled(request), announced)
 
     def _warning_settled(self, request: EmailRequest) -> bool:
         """Count a settled warning mail; True when it was the last one its consequence waited for."""

@@ -108,6 +108,10 @@ PATCH_MAIL_SHOWN = "14-mail-shown"
 # Issue 14: a run that comes late (a long worker outage) takes a passed reminder only if the step after it is
 # not due too: no burst of stale reminders in one second, the steps with consequences all taken.
 PATCH_NO_STALE_REMINDERS = "14-no-stale-reminders"
+# Issue 14: the timeline says a reminder, a final notice or a resend is queued when the workflow asks for it,
+# and records that it was sent once the SMTP server accepted it ("Reminder 2 sent" stood on the timeline of
+# pledges whose reminders an SMTP outage held back).
+PATCH_QUEUED_UNTIL_SENT = "14-queued-until-sent"
 REMINDERS = (StepName.review_reminder, StepName.revision_reminder, StepName.reminder_1, StepName.reminder_2)
 
 
@@ -295,13 +299,19 @@ class PledgeWorkflow:
 
     def _remind_revision(self) -> None:
         deadline = step_at(self.state, StepName.abandon)
-        self._record(
+        queued = workflow.patched(PATCH_QUEUED_UNTIL_SENT)
+        event = self._record(
             Actor.system,
             EventKind.revision_reminder,
-            f"Revision reminder sent; without a revision by {deadline:%Y-%m-%d} "
+            f"Revision reminder {'queued' if queued else 'sent'}; without a revision by {deadline:%Y-%m-%d} "
             "the pledge will be closed as abandoned.",
         )
-        self._outbox.to_focal_point(EmailKind.revision_reminder, note=self.state.changes_note, deadline=deadline)
+        self._outbox.to_focal_point(
+            EmailKind.revision_reminder,
+            note=self.state.changes_note,
+            deadline=deadline,
+            announced=event if queued else None,
+        )
 
     def _abandon(self) -> None:
         self._mark_closed(ClosureReason.abandoned, Actor.system, "No revision arrived in time: closed as abandoned.")
@@ -402,8 +412,17 @@ class PledgeWorkflow:
         if not recipients:
             return
         deadline = report_deadline(state)
-        self._record(Actor.system, EventKind.reminder_sent, f"Reminder {number} sent to the {_roles(recipients)}.")
-        self._outbox.send(kind, recipients, thread=rules.request_kind(state), cycle=state.cycle, deadline=deadline)
+        queued = workflow.patched(PATCH_QUEUED_UNTIL_SENT)
+        said = f"Reminder {number} {'queued for' if queued else 'sent to'} the {_roles(recipients)}."
+        event = self._record(Actor.system, EventKind.reminder_sent, said)
+        self._outbox.send(
+            kind,
+            recipients,
+            thread=rules.request_kind(state),
+            announced=event if queued else None,
+            cycle=state.cycle,
+            deadline=deadline,
+        )
 
     def _mark_overdue(self) -> None:
         state = self.state
@@ -414,11 +433,15 @@ class PledgeWorkflow:
         everyone = rules.contacts(state)
         contacts = self._still_reminded(EmailKind.final_notice, everyone)
         told = "every contact" if contacts == everyone else f"the {_roles(contacts)}"
-        notice = f" Final notice sent to {told}." if contacts else ""
-        self._record(Actor.system, EventKind.report_overdue, f"No {what}: overdue.{notice}")
+        queued = bool(contacts) and workflow.patched(PATCH_QUEUED_UNTIL_SENT)
+        notice = f" Final notice {'queued for' if queued else 'sent to'} {told}." if contacts else ""
+        event = self._record(Actor.system, EventKind.report_overdue, f"No {what}: overdue.{notice}")
         thread, cycle = rules.request_kind(state), state.cycle
         if contacts:
-            self._outbox.send(EmailKind.final_notice, contacts, thread=thread, cycle=cycle, deadline=deadline)
+            announced = event if queued else None
+            self._outbox.send(
+                EmailKind.final_notice, contacts, thread=thread, announced=announced, cycle=cycle, deadline=deadline
+            )
             if workflow.patched(PATCH_WARNED_FIRST):
                 self._outbox.await_warning(EmailKind.final_notice, len(contacts))
         secretariat = rules.staff(state, RecipientRole.secretariat)
@@ -669,11 +692,13 @@ class PledgeWorkflow:
         emails = rules.emails_to_resend(self.state, resend.kind, self._outbox.current_cycle())
         what = emails[0].kind.value.replace("_", " ")
         who = " and ".join(email.recipient.role.value.replace("_", " ") for email in emails)
-        message = f"Email {what} sent again to the {who}."
-        self._record(Actor.staff, EventKind.email_resent, message, public=False, staff=resend.staff)
+        queued = workflow.patched(PATCH_QUEUED_UNTIL_SENT)
+        message = f"Email {what} {'queued again for' if queued else 'sent again to'} the {who}."
+        event = self._record(Actor.staff, EventKind.email_resent, message, public=False, staff=resend.staff)
         for email in emails:
             context = rules.resend_context(self.state, email)
-            self._outbox.send(email.kind, [email.recipient], thread=email.thread, **context)
+            announced = event if queued else None
+            self._outbox.send(email.kind, [email.recipient], thread=email.thread, announced=announced, **context)
         return message
 
     # --- 12. withdrawal, operator closure, and the end of the run ------------------------------
@@ -836,21 +861,21 @@ class PledgeWorkflow:
 
     def _record(
         self, actor: Actor, kind: EventKind, message: str, public: bool | None = None, staff: str | None = None
-    ) -> None:
+    ) -> TimelineEvent:
         """Append one transition; before publication nothing is public, since the pledge is not."""
-        self.state.timeline.append(
-            TimelineEvent(
-                # The state keeps the newest events only (workflows/projection.py): the next follows the last.
-                seq=(self.state.timeline[-1].seq if self.state.timeline else 0) + 1,
-                at=workflow.now(),
-                actor=actor,
-                staff=staff,
-                kind=kind,
-                message=message,
-                status=self.state.status,
-                public=self.state.published_at is not None if public is None else public,
-            )
+        event = TimelineEvent(
+            # The state keeps the newest events only (workflows/projection.py): the next follows the last.
+            seq=(self.state.timeline[-1].seq if self.state.timeline else 0) + 1,
+            at=workflow.now(),
+            actor=actor,
+            staff=staff,
+            kind=kind,
+            message=message,
+            status=self.state.status,
+            public=self.state.published_at is not None if public is None else public,
         )
+        self.state.timeline.append(event)
+        return event
 
     async def _load_policy(self) -> None:
         loaded = await workflow.execute_activity(
@@ -886,7 +911,12 @@ class PledgeWorkflow:
         return self._views_shown < self._views_asked
 
     async def _email_settled(
-        self, what: str, outcome: EmailOutcome | None, error: ActivityError | None, warned: bool
+        self,
+        what: str,
+        outcome: EmailOutcome | None,
+        error: ActivityError | None,
+        warned: bool,
+        announced: TimelineEvent | None,
     ) -> None:
         if error is not None:
             self._record(Actor.system, EventKind.email_failed, f"Email {what} failed: {error.cause}.", public=False)
@@ -898,12 +928,25 @@ class PledgeWorkflow:
             not_sent = f"Email {what} not sent: {outcome.detail}."
             self._record(Actor.system, EventKind.email_skipped, not_sent, public=False)
             await self._show_from_handler()
+        elif announced is not None:  # the timeline said it was queued (PATCH_QUEUED_UNTIL_SENT)
+            self._record_sent(what, outcome, announced)
+            self._operator_view.show_email()
+            await self._show_from_handler()
         elif warned:
             await self._show_from_handler()  # the consequence it waited for is on the plan now
         elif workflow.patched(PATCH_MAIL_SHOWN):
             self._operator_view.show_email()
         else:
             self._operator_view.refresh()
+
+    def _record_sent(self, what: str, outcome: EmailOutcome, announced: TimelineEvent) -> None:
+        """The server took a message the timeline said was queued: the reader of that line sees it went. One
+        handed over with no answer from the server is said so, to staff only."""
+        if outcome.confirmed:
+            self._record(Actor.system, EventKind.email_sent, f"Email {what} sent.", public=announced.public)
+        else:
+            unconfirmed = f"Email {what} handed to the mail server, not confirmed: {outcome.detail}."
+            self._record(Actor.system, EventKind.email_unconfirmed, unconfirmed, public=False)
 
     # --- continuing as new ---------------------------------------------------------------------
 

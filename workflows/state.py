@@ -152,6 +152,8 @@ class EventKind(StrEnum):
     extension_granted = "extension_granted"
     extension_refused = "extension_refused"
     reminders_stopped = "reminders_stopped"
+    email_sent = "email_sent"
+    email_unconfirmed = "email_unconfirmed"
     email_skipped = "email_skipped"
     email_failed = "email_failed"
     email_resent = "email_resent"

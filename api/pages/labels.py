@@ -154,6 +154,8 @@ EVENT_TITLES: dict[str, str] = {
     EventKind.extension_requested: N_("Extension requested"),
     EventKind.extension_granted: N_("Extension granted"),
     EventKind.extension_refused: N_("Extension refused"),
+    EventKind.email_sent: N_("Email sent"),
+    EventKind.email_unconfirmed: N_("Email not confirmed"),
     EventKind.email_skipped: N_("Email not sent"),
     EventKind.email_failed: N_("Email failed"),
     EventKind.rejected: N_("Rejected"),

@@ -59,7 +59,13 @@ NOTICES = {
 # The pledger's own page shows their steps and the staff's decisions, not the notifications among staff
 # and operators (docs/lifecycle.md §17).
 NOT_FOR_THE_PLEDGER = frozenset(
-    {EventKind.review_overdue, EventKind.review_escalated, EventKind.email_skipped, EventKind.email_failed}
+    {
+        EventKind.review_overdue,
+        EventKind.review_escalated,
+        EventKind.email_skipped,
+        EventKind.email_failed,
+        EventKind.email_unconfirmed,
+    }
 )
 
 

@@ -41,7 +41,7 @@ async def test_operator_lists_extends_shows_and_closes(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     settings = fast_first_cycle_settings(tmp_path, sqlite_url)
-    async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
+    async with run_pledge_worker(dev_env, settings, Mailbox()) as pledges:
         due = await pledges.published(open_ended())
         waiting = await pledges.submit(open_ended(title="Digital skills for 10,000 women in Peru"))
         await due.wait_for(lambda state: state.status == PledgeStatus.report_due)
@@ -70,7 +70,7 @@ async def test_operator_lists_extends_shows_and_closes(
 
         resent = await ops(settings, dev_env, "resend", due.id, "--staff", "omar")
         assert resent.exit_code == 0, resent.output
-        assert f"{due.id}: Email extension granted sent again to the focal point." in resent.output
+        assert f"{due.id}: Email extension granted queued again for the focal point." in resent.output
         nothing = await ops(settings, dev_env, "resend", waiting.id, "--kind", "reminder_1", "--staff", "omar")
         assert nothing.exit_code == 1
         assert "no reminder_1 email was sent in the current cycle" in nothing.output
@@ -88,7 +88,7 @@ async def test_list_has_one_row_per_pledge_whatever_its_runs(
     dev_env: WorkflowEnvironment, tmp_path: Path, sqlite_url: str
 ) -> None:
     settings = fast_first_cycle_settings(tmp_path, sqlite_url)
-    async for pledges in run_pledge_worker(dev_env, settings, Mailbox()):
+    async with run_pledge_worker(dev_env, settings, Mailbox()) as pledges:
         # Published, reported and in its second cycle: three runs, two of them continued as new.
         reported = await pledges.published(open_ended(title="Three runs already"))
         await reported.wait_for(lambda state: state.status == PledgeStatus.report_due)
@@ -129,7 +129,7 @@ async def test_revoke_tokens_renews_a_running_pledges_links_and_revokes_a_closed
 ) -> None:
     settings = fast_first_cycle_settings(tmp_path, sqlite_url)
     mailbox = Mailbox()
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         running = await pledges.submit(open_ended())
         closed = await pledges.submit(open_ended(title="Clean water for 40 schools in Malawi"))
         await closed.withdraw("Programme cancelled")
@@ -182,7 +182,7 @@ async def test_failed_emails_are_listed_and_resent_through_the_workflow(
             update={"smtp_host": "127.0.0.1", "smtp_port": port}
         )
         mail = EmailActivities(settings)
-        async for pledges in run_pledge_worker(dev_env, settings, Mailbox(), send_email=mail.send_email):
+        async with run_pledge_worker(dev_env, settings, Mailbox(), send_email=mail.send_email) as pledges:
             pledge = await pledges.submit(submission)
             await pledge.wait_for(lambda state: any(e.kind == "email_failed" for e in state.timeline))
 
@@ -201,7 +201,7 @@ async def test_failed_emails_are_listed_and_resent_through_the_workflow(
             server.refused = None  # the pledger fixed the mailbox
             resent = await ops(settings, dev_env, "resend-failed", pledge.id, "--staff", "omar")
             assert resent.exit_code == 0, resent.output
-            assert "Email submission received sent again to the focal point." in resent.output
+            assert "Email submission received queued again for the focal point." in resent.output
             state = await pledge.wait_for(lambda state: any(e.kind == "email_resent" for e in state.timeline))
             assert state.status == PledgeStatus.in_review
             async with asyncio.timeout(20):

@@ -59,8 +59,8 @@ async def test_the_end_date_asks_for_a_final_report_and_a_completed_one_closes_a
     [request] = pledge.emails(EmailKind.final_report_request)
     assert (request.at - end) // DAY == 0
     assert request.request.context["end_date"] == end.date().isoformat()
-    assert [e.kind for e in final.timeline[-4:]] == [
-        "final_report_requested", "reminder_sent", "final_report_received", "completed",
+    assert [e.kind for e in final.timeline[-5:]] == [
+        "final_report_requested", "reminder_sent", "email_sent", "final_report_received", "completed",
     ]  # fmt: skip
     [closed] = pledge.emails(EmailKind.closed)
     assert closed.request.context["closure_reason"] == "completed"

@@ -105,10 +105,13 @@ async def test_report_after_reminder_2_which_also_reaches_the_backup_contact(ple
     assert {s.request.recipient.email for s in pledge.emails(EmailKind.reminder_2)} == {
         c.email for c in state.submission.contacts()
     }
-    assert [e.message for e in state.timeline if e.kind == "reminder_sent"] == [
-        "Reminder 1 sent to the focal point.",
-        "Reminder 2 sent to the focal point and backup contact.",
-    ]
+    assert [e.message for e in state.timeline if e.kind in {"reminder_sent", "email_sent"}] == [
+        "Reminder 1 queued for the focal point.",
+        "Email reminder 1 to focal point sent.",
+        "Reminder 2 queued for the focal point and backup contact.",
+        "Email reminder 2 to focal point sent.",
+        "Email reminder 2 to backup contact sent.",
+    ], "queued when asked for, sent once the server took each message"
 
 
 async def test_overdue_then_a_report_reinstates(pledges: Pledges, settings: Settings) -> None:
@@ -170,7 +173,8 @@ async def test_a_year_of_silence_after_non_reporting_delists(pledges: Pledges) -
         ("delisted", "backup_contact", 455),
     ]
     assert [e.kind for e in final.timeline if e.seq > 3] == [
-        "report_requested", "reminder_sent", "reminder_sent", "report_overdue", "non_reporting", "delisted",
+        "report_requested", "reminder_sent", "email_sent", "reminder_sent", "email_sent", "email_sent",
+        "report_overdue", "email_sent", "email_sent", "non_reporting", "delisted",
     ]  # fmt: skip
     assert all(e.public for e in final.timeline[1:])
     await record(pledge, "delisted")
@@ -247,7 +251,7 @@ async def test_a_policy_change_applies_from_the_next_cycle(
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text('reminder_1_after = "14d"\n')
     settings = make_settings(tmp_path, sqlite_url, policy_file=policy_file)
-    async for pledges in run_pledge_worker(env, settings, Mailbox()):
+    async with run_pledge_worker(env, settings, Mailbox()) as pledges:
         pledge, due = await report_due(pledges)
         policy_file.write_text('reminder_1_after = "7d"\nreminder_2_after = "20d"\n')
         await pledges.skip(15 * DAY)

@@ -28,15 +28,20 @@ async def report_due(pledges: Pledges) -> Pledge:
 async def test_the_last_email_goes_again_as_a_message_of_its_own(pledges: Pledges) -> None:
     pledge = await report_due(pledges)
     answer = await pledge.resend()
-    assert answer.message == "Email report request sent again to the focal point."
-    state = await pledge.wait_for(lambda state: len(pledge.emails(EmailKind.report_request)) == 2)
+    assert answer.message == "Email report request queued again for the focal point."
+    state = await pledge.wait_for(lambda state: state.timeline[-1].kind == EventKind.email_sent)
     first, again = pledge.emails(EmailKind.report_request)
     assert again.request.context == first.request.context, "the same facts: cycle, deadline"
     assert again.request.thread_kind == first.request.thread_kind
     assert (first.request.occurrence, again.request.occurrence) == (1, 2)
     assert again.request.business_key == f"{first.request.business_key}/2", "a new row in the send ledger"
-    resent = state.timeline[-1]
+    resent, sent = state.timeline[-2:]
     assert (resent.kind, resent.registry_actor, resent.public) == (EventKind.email_resent, "staff:omar", False)
+    assert (sent.kind, sent.message, sent.public) == (
+        EventKind.email_sent,
+        "Email report request to focal point sent.",
+        False,
+    )
     await pledge.assert_registry_matches()
     await record(pledge, "resend")
 
@@ -91,13 +96,13 @@ async def test_a_restarted_worker_replays_the_run_then_resends(
 ) -> None:
     # On the dev server: the time-skipping one never handed the update to the new worker (90 s tried).
     settings, mailbox = fast_first_cycle_settings(tmp_path, sqlite_url), Mailbox()
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         pledge = await pledges.published(open_ended())
         await pledge.status_is(PledgeStatus.report_due)
     # A new worker, with nothing cached: the update makes it replay the whole run before the handler runs.
-    async for pledges in run_pledge_worker(dev_env, settings, mailbox):
+    async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         resumed = Pledge(pledges, pledge.id, pledge.first_run_id)
         await resumed.resend(EmailKind.report_request)
         state = await resumed.wait_for(lambda _: len(mailbox.of(pledge.id, EmailKind.report_request)) == 2)
-        assert state.timeline[-1].kind == EventKind.email_resent
+        assert EventKind.email_resent in [event.kind for event in state.timeline[-2:]]
         await record(resumed, "resend_after_restart")
