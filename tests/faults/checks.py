@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Findings:
     emails_unexpected: list[str] = field(default_factory=list)
     timeline_mismatches: list[str] = field(default_factory=list)
     ladder_ahead_of_mail: list[str] = field(default_factory=list)
+    said_sent_not_arrived: list[str] = field(default_factory=list)
     replay_failures: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -119,6 +121,7 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
     async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
         for lifecycle in started:
             pledge_id = lifecycle.pledge_id
+            asked: list[EmailRequest] = []
             for number, history in enumerate(await histories(stack.client, pledge_id), start=1):
                 runs += 1
                 result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
@@ -126,10 +129,15 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
                     findings.replay_failures.append(f"{pledge_id} run {number}: {result.replay_failure}")
                 for request in asked_emails(history):
                     expected[message_id(secret, request.business_key, MAIL_DOMAIN)] = request.business_key
+                    asked.append(request)
             state = await _state(http, stack, pledge_id)
             registry = await asyncio.to_thread(_registry, stack, pledge_id)
             _check_lifecycle(findings, lifecycle, state, [entry.kind for entry in registry[1]])
             _check_timeline(findings, pledge_id, state, registry)
+            arrived_here = [
+                request for request in asked if arrived[message_id(secret, request.business_key, MAIL_DOMAIN)]
+            ]
+            findings.said_sent_not_arrived += _said_sent_not_arrived(pledge_id, registry[1], arrived_here)
 
     for mid, key in expected.items():
         if arrived[mid] == 0:
@@ -165,6 +173,21 @@ def _ladder_ahead_of_mail(mail: list[dict[str, Any]]) -> list[str]:
         elif line["kind"] in LADDER_AFTER_REQUEST and line["pledge"] not in requested:
             ahead.setdefault(line["pledge"], line["kind"])
     return [f"{pledge}: {kind} arrived before any report request" for pledge, kind in ahead.items()]
+
+
+SAID_SENT = re.compile(r"Email (?P<kind>.+) to (?P<role>.+) sent\.")
+
+
+def _said_sent_not_arrived(pledge_id: str, entries: list[TimelineEntry], arrived: list[EmailRequest]) -> list[str]:
+    """Timeline lines saying an email was sent ("Email reminder 2 to backup contact sent.") with no such
+    message at the sink: the timeline must say queued until the server took the mail."""
+    took = {(request.kind.value.replace("_", " "), request.recipient.role.replace("_", " ")) for request in arrived}
+    untrue = []
+    for entry in entries:
+        found = SAID_SENT.fullmatch(entry.message) if entry.kind == "email_sent" else None
+        if entry.kind == "email_sent" and (found is None or (found["kind"], found["role"]) not in took):
+            untrue.append(f"{pledge_id}: {entry.message!r} but no such message arrived")
+    return untrue
 
 
 async def _state(http: httpx.AsyncClient, stack: Stack, pledge_id: str) -> dict[str, Any]:
