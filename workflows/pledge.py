@@ -131,7 +131,7 @@ class PledgeWorkflow:
                 email_task_queue=start.email_task_queue,
             )
         self._outbox = Outbox(self.state, self._email_settled)
-        self._registry = RegistryProjector(self.state)
+        self._registry = RegistryProjector(self.state, self._registry_refused)
         self._operator_view = OperatorView(self.state)
         # Projections asked for by handlers, and the last one of them the main coroutine made.
         self._views_asked = self._views_shown = 0
@@ -897,6 +897,13 @@ class PledgeWorkflow:
         self._operator_view.refresh()
         await self._registry.project()
         self._views_shown = max(self._views_shown, asked)
+
+    def _registry_refused(self, why: str) -> None:
+        """The registry kept refusing the projection: staff see why (its first line: a database error goes on
+        with the statement and its parameters)."""
+        first_line = why.strip().splitlines()[0][:300] if why.strip() else "no reason given"
+        told = f"Registry not updated: {first_line}. Trying again until it takes the pledge's changes."
+        self._record(Actor.system, EventKind.registry_behind, told, public=False)
 
     async def _show_from_handler(self) -> None:
         """A handler's change reaches the views through the main coroutine, which is woken for it."""

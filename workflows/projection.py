@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, RetryState
 
 from workflows.state import ClosureReason, PledgeState, PledgeStatus, ReportRecord, TimelineEvent
 from workflows.submission import Submission
@@ -64,6 +66,11 @@ PROJECTION_TIMEOUT = dt.timedelta(minutes=1)
 KEPT_REPORT_BYTES = 256 * 1024
 KEPT_TIMELINE_BYTES = 128 * 1024
 PATCH_BOUNDED_STATE = "14-bounded-state"
+# Issue 14: a projection the registry keeps refusing shows on the staff timeline. After these attempts (about
+# four minutes with the default backoff) the workflow records why, and the next attempt carries that line
+# too, retried until the registry takes it; before, the pledge waited with nothing on its timeline.
+PATCH_REGISTRY_BEHIND_SHOWN = "14-registry-behind-shown"
+ATTEMPTS_BEFORE_SHOWN = RetryPolicy(maximum_attempts=10)
 
 
 class RegistryProjector:
@@ -73,8 +80,10 @@ class RegistryProjector:
     picture than the workflow's; what is already projected (the row, events, reports) is not sent again.
     """
 
-    def __init__(self, state: PledgeState) -> None:
+    def __init__(self, state: PledgeState, on_refused: Callable[[str], None]) -> None:
+        """``on_refused(why)`` records on the timeline that the registry refused the projection."""
         self._state = state
+        self._on_refused = on_refused
         # Everything before this run was projected before it continued as new.
         self._events_after = max((event.seq for event in state.timeline), default=0)
         self._reports_from = len(state.reports)
@@ -89,17 +98,32 @@ class RegistryProjector:
             row = projection.model_dump(exclude={"events", "reports"})
             if not projection.events and not projection.reports and row == self._row:
                 return
-            await workflow.execute_activity(
-                "project_pledge",
-                projection,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-                summary=self._summary(),
-            )
+            try:
+                await self._send(projection, shown=workflow.patched(PATCH_REGISTRY_BEHIND_SHOWN))
+            except ActivityError as err:
+                if err.retry_state != RetryState.MAXIMUM_ATTEMPTS_REACHED:
+                    raise
+                self._on_refused(str(err.cause))
+                projection = PledgeProjection.of(
+                    self._state, events_after_seq=self._events_after, reports_from=self._reports_from
+                )
+                row = projection.model_dump(exclude={"events", "reports"})
+                await self._send(projection, shown=False)
             if projection.events:
                 self._events_after = projection.events[-1].seq
             self._reports_from += len(projection.reports)
             self._row = row
             self._forget_what_the_registry_keeps()
+
+    async def _send(self, projection: PledgeProjection, shown: bool) -> None:
+        """The ``project_pledge`` activity; with ``shown``, it gives up after ATTEMPTS_BEFORE_SHOWN."""
+        await workflow.execute_activity(
+            "project_pledge",
+            projection,
+            start_to_close_timeout=PROJECTION_TIMEOUT,
+            retry_policy=ATTEMPTS_BEFORE_SHOWN if shown else None,
+            summary=self._summary(),
+        )
 
     def _forget_what_the_registry_keeps(self) -> None:
         state = self._state

@@ -157,6 +157,7 @@ class EventKind(StrEnum):
     email_skipped = "email_skipped"
     email_failed = "email_failed"
     email_resent = "email_resent"
+    registry_behind = "registry_behind"
     imported = "imported"
     links_renewed = "links_renewed"
     rejected = ClosureReason.rejected.value

@@ -157,6 +157,7 @@ EVENT_TITLES: dict[str, str] = {
     EventKind.email_sent: N_("Email sent"),
     EventKind.email_unconfirmed: N_("Email not confirmed"),
     EventKind.email_skipped: N_("Email not sent"),
+    EventKind.registry_behind: N_("Registry not updated"),
     EventKind.email_failed: N_("Email failed"),
     EventKind.rejected: N_("Rejected"),
     EventKind.abandoned: N_("Abandoned"),

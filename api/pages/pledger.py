@@ -65,6 +65,7 @@ NOT_FOR_THE_PLEDGER = frozenset(
         EventKind.email_skipped,
         EventKind.email_failed,
         EventKind.email_unconfirmed,
+        EventKind.registry_behind,
     }
 )
 

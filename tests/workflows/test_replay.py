@@ -36,6 +36,7 @@ SCENARIOS = {
     "delisted_queued_then_sent",
     "stop_reminders_queued_then_sent",
     "resend_queued_then_sent_after_restart",
+    "registry_behind_shown",
     "resend_after_continue_as_new",
     "resend_after_restart",
     "stop_reminders",
