@@ -6,9 +6,10 @@ request reparses a submission: one GROUP BY over ``ix_pledge_facets`` gives ever
 the reporting compliance, one GROUP BY per index table (SDGs, countries, regions) the rest, and the pledged
 amounts above zero are read from ``ix_pledge_amounts`` and summed and sorted here, so the sums, the median
 and the outlier fence stay exact. With an SDG or a country filter the pledges are found from those index
-rows and read from ``ix_pledge_by_id``, never from their wide rows. Every query is run on the session's
-connection: the rows are plain tuples, without the ORM's per-row work (a third of the time at 100,000
-pledges). A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a trend.
+rows and, on SQLite, read from ``ix_pledge_by_id``, never from their wide rows. Every query is run on the
+session's connection: the rows are plain tuples, without the ORM's per-row work (a third of the time at
+100,000 pledges). A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a
+trend.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def _index_counts(
 
 def _regions(session: Session, filters: RegistryFilters, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
     counts = _index_counts(session, filters, PledgeRegion, PledgeRegion.region, where)
-    # Counted along ``ix_pledgeregion_pledge`` (pledge id, published_at): a pledge's rows come together.
+    # On SQLite counted along ``ix_pledgeregion_pledge`` (pledge id, published_at), a pledge's rows together.
     named = sa_select(func.count(func.distinct(PledgeRegion.pledge_id)))
     if filters == RegistryFilters():
         named = named.where(col(PledgeRegion.published_at).is_not(None))
