@@ -105,8 +105,10 @@ def conditions(
     a hundred at most: ``id IN`` its index rows, so the planner starts from those and reads only them. An
     SDG names many: for a page in the listing's order it is an EXISTS probe of the index table's primary
     key, so the planner walks that order and stops at a page; ``from_index`` (statistics, which read every
-    covered pledge) makes it ``id IN`` as well. ``broad_text`` (``text_search.is_broad``) checks the text
-    pledge by pledge along the order instead of starting from its matches.
+    covered pledge) makes it ``id IN`` as well, unless a country is chosen too: then the country's few
+    pledges lead and each is probed for the SDGs (SQLite would otherwise start from the SDG's many).
+    ``broad_text`` (``text_search.is_broad``) checks the text pledge by pledge along the order instead of
+    starting from its matches.
     """
     clauses = [is_public()]
     if filters.q:
@@ -115,7 +117,7 @@ def conditions(
     if filters.sdgs:
         sdg = aliased(PledgeSDG)
         chosen = col(sdg.sdg).in_(sorted(set(filters.sdgs)))
-        if from_index:
+        if from_index and not filters.country:
             clauses.append(col(Pledge.id).in_(select(sdg.pledge_id).where(chosen)))
         else:
             clauses.append(exists(select(sdg.sdg).where(col(sdg.pledge_id) == col(Pledge.id), chosen)))

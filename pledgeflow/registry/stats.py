@@ -4,8 +4,12 @@ resources and reporting compliance.
 Computed in SQL over columns and index rows the projection keeps (pledgeflow/registry/facets.py), so no
 request reparses a submission: one GROUP BY over ``ix_pledge_facets`` gives every per-pledge breakdown and
 the reporting compliance, one GROUP BY per index table (SDGs, countries, regions) the rest, and the pledged
-amounts are read from the same covering index and sorted, so the median and the outlier fence stay exact.
-A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a trend.
+amounts above zero are read from ``ix_pledge_amounts`` and summed and sorted here, so the sums, the median
+and the outlier fence stay exact. With an SDG or a country filter the pledges are found from those index
+rows and, on SQLite, read from ``ix_pledge_by_id``, never from their wide rows. Every query is run on the
+session's connection: the rows are plain tuples, without the ORM's per-row work (a third of the time at
+100,000 pledges). A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a
+trend.
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ class _Facets:
         query = sa_select(*keys, func.count(), *flags).where(*where).group_by(*keys)
         self.counts = {name: Counter[str]() for name in self._COLUMNS}
         self.total = self.considered = self.with_report = self.delisted = 0
-        for *values, number, considered_here, reported_here in session.execute(query):
+        for *values, number, considered_here, reported_here in session.connection().execute(query):
             self.total += number
             for name, value in zip(self._COLUMNS, values, strict=True):
                 self.counts[name][value] += number
@@ -150,22 +154,24 @@ def _index_counts(
     pledges ever published, and a published pledge never goes back to review. With filters, joined to the
     covered pledges.
     """
-    query = select(column, func.count())
+    query = sa_select(column, func.count())
     if filters == RegistryFilters():
         query = query.where(col(table.published_at).is_not(None))
     else:
         query = query.join(Pledge, col(Pledge.id) == col(table.pledge_id)).where(*where)
-    return Counter({str(value): int(count) for value, count in session.exec(query.group_by(column)).all()})
+    rows = session.connection().execute(query.group_by(column))
+    return Counter({str(value): int(count) for value, count in rows})
 
 
 def _regions(session: Session, filters: RegistryFilters, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
     counts = _index_counts(session, filters, PledgeRegion, PledgeRegion.region, where)
-    named = select(func.count(func.distinct(PledgeRegion.pledge_id)))
+    # On SQLite counted along ``ix_pledgeregion_pledge`` (pledge id, published_at), a pledge's rows together.
+    named = sa_select(func.count(func.distinct(PledgeRegion.pledge_id)))
     if filters == RegistryFilters():
         named = named.where(col(PledgeRegion.published_at).is_not(None))
     else:
         named = named.join(Pledge, col(Pledge.id) == col(PledgeRegion.pledge_id)).where(*where)
-    unspecified = total - int(session.exec(named).one())
+    unspecified = total - int(session.connection().execute(named).scalar_one())
     if unspecified:
         counts["unspecified"] = unspecified
     return counts
@@ -181,9 +187,8 @@ def far_out_fence(amounts: list[float]) -> float | None:
 
 def _financial(session: Session, where: list[ColumnElement[bool]], total: int) -> Financial:
     above_zero = [*where, col(Pledge.financial_usd) > 0]
-    amounts = sorted(
-        float(amount) for amount in session.execute(sa_select(col(Pledge.financial_usd)).where(*above_zero)).scalars()
-    )
+    rows = session.connection().execute(sa_select(col(Pledge.financial_usd)).where(*above_zero)).scalars()
+    amounts = sorted(float(amount) for amount in rows)
     fence = far_out_fence(amounts)
     regular = [a for a in amounts if fence is None or a <= fence]
     flagged = amounts[len(regular) :]
