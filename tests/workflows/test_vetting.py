@@ -183,7 +183,12 @@ async def test_no_revision_for_30_days_abandons_the_pledge(pledges: Pledges) -> 
 
     await pledges.skip(14 * DAY + HOUR)
     state = await pledge.settled()
-    assert (state.status, state.timeline[-1].kind) == (PledgeStatus.changes_requested, "revision_reminder")
+    assert state.status == PledgeStatus.changes_requested
+    assert [(e.kind, e.message) for e in state.timeline[-2:]] == [
+        ("revision_reminder", state.timeline[-2].message),
+        ("email_sent", "Email revision reminder to focal point sent."),
+    ]
+    assert state.timeline[-2].message.startswith("Revision reminder queued; without a revision by ")
     await pledges.skip(16 * DAY)
 
     final: PledgeState = await pledge.handle.result()
