@@ -37,6 +37,7 @@ from tests.api.conftest import Submitted, bearer, make_staff, submit
 from tests.conftest import SmtpSink, make_settings, run_workers
 from tests.factories import report_data
 from tests.workflows.histories import HISTORIES, recording, tasks_that_took_an_email_and_did_nothing
+from workflows.outbox import EMAIL_TIMEOUT
 from workflows.pledge import PledgeWorkflow
 from workflows.state import ClosureReason, PledgeState, workflow_id
 
@@ -155,9 +156,11 @@ class Racetrack:
         )
 
     async def quiet(self, pledge: Submitted) -> PledgeState:
-        """The state once the workflow has taken in both actions and sent its emails."""
+        """The state once the workflow has taken in both actions and sent its emails. A worker stopped for a
+        restart round can leave an activity started on the server with nobody to report it: Temporal retries
+        it once its start-to-close timeout (an email's, 2 minutes) has passed, so the wait allows for that."""
         handle = self.client.get_workflow_handle(workflow_id(pledge.id))
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(EMAIL_TIMEOUT.total_seconds() + 30):
             while True:
                 description = await handle.describe()
                 raw = description.raw_description

@@ -13,6 +13,7 @@ from tests.workflows.conftest import fast_first_cycle_settings, run_pledge_worke
 from tests.workflows.driver import DAY, HOUR, Mailbox, Pledge, Pledges
 from tests.workflows.histories import record
 from workflows.emails import EmailKind
+from workflows.outbox import EMAIL_TIMEOUT
 from workflows.state import EventKind, PledgeStatus
 
 
@@ -103,6 +104,11 @@ async def test_a_restarted_worker_replays_the_run_then_resends(
     async with run_pledge_worker(dev_env, settings, mailbox) as pledges:
         resumed = Pledge(pledges, pledge.id, pledge.first_run_id)
         await resumed.resend(EmailKind.report_request)
-        state = await resumed.wait_for(lambda _: len(mailbox.of(pledge.id, EmailKind.report_request)) == 2)
+        # The first worker may have stopped with the request's email started and unreported: its retry comes
+        # after the email's start-to-close timeout, and the resend leaves after it.
+        state = await resumed.wait_for(
+            lambda _: len(mailbox.of(pledge.id, EmailKind.report_request)) == 2,
+            timeout=EMAIL_TIMEOUT.total_seconds() + 30,
+        )
         assert EventKind.email_resent in [event.kind for event in state.timeline[-2:]]
         await record(resumed, "resend_after_restart")
