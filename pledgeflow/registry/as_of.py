@@ -26,7 +26,7 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeRegion, PledgeSDG, Report, TimelineEntry
-from pledgeflow.registry import facets
+from pledgeflow.registry import facets, kept_counts
 from pledgeflow.registry.public import PublicStatus
 from workflows.state import EventKind
 
@@ -66,6 +66,8 @@ def _copy(source: Session, snapshot: Session, moment: dt.datetime) -> None:
         snapshot.add(Report.model_validate(report.model_dump()))
     snapshot.flush()
     facets.refresh_reported_last_due(snapshot)  # from the status, cycle and reports of then
+    snapshot.flush()
+    kept_counts.rebuild(snapshot.connection())  # built without migrations, so without the counting triggers
 
 
 def _statuses(source: Session, ids: SelectOfScalar[str], moment: dt.datetime) -> dict[str, str]:

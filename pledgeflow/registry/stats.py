@@ -1,15 +1,16 @@
 """Registry statistics, the figures of the UN partnerships reports: themes, geography, partners, time frame,
 resources and reporting compliance.
 
-Computed in SQL over columns and index rows the projection keeps (pledgeflow/registry/facets.py), so no
-request reparses a submission: one GROUP BY over ``ix_pledge_facets`` gives every per-pledge breakdown and
-the reporting compliance, one GROUP BY per index table (SDGs, countries, regions) the rest, and the pledged
+Without filters the counts are read from the few rows the database keeps for them as the projection writes
+(pledgeflow/registry/kept_counts.py). With filters they are computed in SQL over columns and index rows the
+projection keeps (pledgeflow/registry/facets.py), so no request reparses a submission: one GROUP BY over
+``ix_pledge_facets`` gives every per-pledge breakdown and the reporting compliance, one GROUP BY per index
+table (SDGs, countries, regions) the rest. With an SDG or a country filter the pledges are found from those
+index rows and, on SQLite, read from ``ix_pledge_by_id``, never from their wide rows. Either way the pledged
 amounts above zero are read from ``ix_pledge_amounts`` and summed and sorted here, so the sums, the median
-and the outlier fence stay exact. With an SDG or a country filter the pledges are found from those index
-rows and, on SQLite, read from ``ix_pledge_by_id``, never from their wide rows. Every query is run on the
-session's connection: the rows are plain tuples, without the ORM's per-row work (a third of the time at
-100,000 pledges). A median and an outlier flag sit next to every sum so two huge pledges cannot pass for a
-trend.
+and the outlier fence stay exact. Every query is run on the session's connection: the rows are plain
+tuples, without the ORM's per-row work (a third of the time at 100,000 pledges). A median and an outlier
+flag sit next to every sum so two huge pledges cannot pass for a trend.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from pledgeflow.core.models import Pledge, PledgeCountry, PledgeRegion, PledgeSDG
+from pledgeflow.core.models import (
+    Pledge,
+    PledgeCountry,
+    PledgeRegion,
+    PledgeSDG,
+    StatsFacetCount,
+    StatsIndexCount,
+)
 from pledgeflow.registry.facets import TimeFrame, last_due_cycle
 from pledgeflow.registry.public import PublicStatus
 from pledgeflow.registry.search import RegistryFilters, conditions, describe
@@ -117,60 +125,76 @@ def _shares(counts: Counter[str], total: int, keys: Iterable[str] | None = None)
 
 
 class _Facets:
-    """The per-pledge breakdowns of the covered pledges and their reporting compliance, in one pass.
-
-    Grouped by the leading columns of ``ix_pledge_facets`` in its order, so the database walks the index
-    once and groups as it goes: no table row is read and nothing is sorted.
-    """
+    """The per-pledge breakdowns of the covered pledges and their reporting compliance."""
 
     _COLUMNS = ("status", "closure_reason", "geographic_scope", "organization_type", "pledge_type", "time_frame")
 
-    def __init__(self, session: Session, where: list[ColumnElement[bool]]) -> None:
+    def __init__(self) -> None:
+        self.counts = {name: Counter[str]() for name in self._COLUMNS}
+        self.total = self.considered = self.with_report = self.delisted = 0
+        self.without_region = 0  # counted from the kept counts only
+
+    def _add(self, values: Iterable[Any], number: int, considered: int, with_report: int) -> None:
+        values = list(values)
+        self.total += number
+        for name, value in zip(self._COLUMNS, values, strict=True):
+            self.counts[name][value] += number
+        self.considered += considered
+        self.with_report += with_report
+        if values[1] == ClosureReason.delisted.value:
+            self.delisted += number
+
+    @classmethod
+    def computed(cls, session: Session, where: list[ColumnElement[bool]]) -> _Facets:
+        """Grouped by the leading columns of ``ix_pledge_facets`` in its order, so the database walks the index
+        once and groups as it goes: no table row is read and nothing is sorted."""
         considered = and_(col(Pledge.status) != PublicStatus.closed.value, last_due_cycle() >= 1)
-        keys = [getattr(Pledge, name) for name in self._COLUMNS]
+        keys = [getattr(Pledge, name) for name in cls._COLUMNS]
         flags = [
             func.sum(case((considered, 1), else_=0)),
             func.sum(case((and_(considered, col(Pledge.reported_last_due)), 1), else_=0)),
         ]
         query = sa_select(*keys, func.count(), *flags).where(*where).group_by(*keys)
-        self.counts = {name: Counter[str]() for name in self._COLUMNS}
-        self.total = self.considered = self.with_report = self.delisted = 0
+        facets = cls()
         for *values, number, considered_here, reported_here in session.connection().execute(query):
-            self.total += number
-            for name, value in zip(self._COLUMNS, values, strict=True):
-                self.counts[name][value] += number
-            self.considered += int(considered_here)
-            self.with_report += int(reported_here)
-            if values[1] == ClosureReason.delisted.value:
-                self.delisted += number
+            facets._add(values, number, int(considered_here), int(reported_here))
+        return facets
+
+    @classmethod
+    def kept(cls, session: Session) -> _Facets:
+        """Every published pledge's facets from the counts the triggers keep (pledgeflow/registry/kept_counts.py)."""
+        names = [*cls._COLUMNS, "considered", "with_report", "names_region", "pledges"]
+        query = sa_select(*(getattr(StatsFacetCount, name) for name in names)).where(col(StatsFacetCount.pledges) > 0)
+        facets = cls()
+        for *values, considered, with_report, names_region, number in session.connection().execute(query):
+            values[1] = values[1] or None  # kept as '' for none
+            facets._add(values, number, number * considered, number * with_report)
+            facets.without_region += 0 if names_region else number
+        return facets
 
 
-def _index_counts(
-    session: Session, filters: RegistryFilters, table: Any, column: Any, where: list[ColumnElement[bool]]
-) -> Counter[str]:
-    """Counts from an index table (one row per pledge and SDG, country or region) for the covered pledges.
+def _kept_index_counts(session: Session) -> dict[str, Counter[str]]:
+    """The SDG, country and region counts of every published pledge, as the triggers keep them."""
+    query = sa_select(col(StatsIndexCount.kind), col(StatsIndexCount.key), col(StatsIndexCount.pledges))
+    query = query.where(col(StatsIndexCount.pledges) > 0)
+    counts: dict[str, Counter[str]] = {"sdg": Counter(), "country": Counter(), "region": Counter()}
+    for kind, key, number in session.connection().execute(query):
+        counts[kind][key] = number
+    return counts
 
-    Without filters the index rows answer alone: their sort key (``published_at``) is set exactly for the
-    pledges ever published, and a published pledge never goes back to review. With filters, joined to the
-    covered pledges.
-    """
-    query = sa_select(column, func.count())
-    if filters == RegistryFilters():
-        query = query.where(col(table.published_at).is_not(None))
-    else:
-        query = query.join(Pledge, col(Pledge.id) == col(table.pledge_id)).where(*where)
+
+def _index_counts(session: Session, table: Any, column: Any, where: list[ColumnElement[bool]]) -> Counter[str]:
+    """Counts from an index table (one row per pledge and SDG, country or region) for the covered pledges."""
+    query = sa_select(column, func.count()).join(Pledge, col(Pledge.id) == col(table.pledge_id)).where(*where)
     rows = session.connection().execute(query.group_by(column))
     return Counter({str(value): int(count) for value, count in rows})
 
 
-def _regions(session: Session, filters: RegistryFilters, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
-    counts = _index_counts(session, filters, PledgeRegion, PledgeRegion.region, where)
+def _regions(session: Session, where: list[ColumnElement[bool]], total: int) -> Counter[str]:
+    counts = _index_counts(session, PledgeRegion, PledgeRegion.region, where)
     # On SQLite counted along ``ix_pledgeregion_pledge`` (pledge id, published_at), a pledge's rows together.
     named = sa_select(func.count(func.distinct(PledgeRegion.pledge_id)))
-    if filters == RegistryFilters():
-        named = named.where(col(PledgeRegion.published_at).is_not(None))
-    else:
-        named = named.join(Pledge, col(Pledge.id) == col(PledgeRegion.pledge_id)).where(*where)
+    named = named.join(Pledge, col(Pledge.id) == col(PledgeRegion.pledge_id)).where(*where)
     unspecified = total - int(session.connection().execute(named).scalar_one())
     if unspecified:
         counts["unspecified"] = unspecified
@@ -233,18 +257,30 @@ def _compliance(facets: _Facets) -> ReportingCompliance:
 
 
 def registry_stats(session: Session, filters: RegistryFilters) -> RegistryStats:
+    """The statistics of the pledges ``filters`` cover: without filters from the kept counts, with them
+    computed over the index tables (either way the amounts are read and summed here, exactly)."""
     where = conditions(filters, from_index=True)
-    facets = _Facets(session, where)
+    if filters == RegistryFilters():
+        facets = _Facets.kept(session)
+        by_index = _kept_index_counts(session)
+        sdgs, countries, regions = by_index["sdg"], by_index["country"], by_index["region"]
+        if facets.without_region:
+            regions["unspecified"] = facets.without_region
+    else:
+        facets = _Facets.computed(session, where)
+        sdgs = _index_counts(session, PledgeSDG, PledgeSDG.sdg, where)
+        countries = _index_counts(session, PledgeCountry, PledgeCountry.country, where)
+        regions = _regions(session, where, facets.total)
     total, counts = facets.total, facets.counts
     return RegistryStats(
         pledges=total,
         computed_at=dt.datetime.now(dt.UTC),
         filters=describe(filters),
         by_status=_shares(counts["status"], total, [s.value for s in PublicStatus]),
-        by_sdg=_shares(_index_counts(session, filters, PledgeSDG, PledgeSDG.sdg, where), total, [str(n) for n in SDGS]),
+        by_sdg=_shares(sdgs, total, [str(n) for n in SDGS]),
         by_scope=_shares(counts["geographic_scope"], total, [s.value for s in GeographicScope]),
-        by_region=_shares(_regions(session, filters, where, total), total),
-        by_country=_shares(_index_counts(session, filters, PledgeCountry, PledgeCountry.country, where), total),
+        by_region=_shares(regions, total),
+        by_country=_shares(countries, total),
         by_organization_type=_shares(counts["organization_type"], total, [t.value for t in OrganizationType]),
         by_pledge_type=_shares(counts["pledge_type"], total, [t.value for t in PledgeType]),
         by_time_frame=_shares(counts["time_frame"], total, [f.value for f in TimeFrame]),
