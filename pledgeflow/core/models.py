@@ -219,30 +219,14 @@ class Report(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class StatsFacetCount(SQLModel, table=True):
-    """Published pledges per combination of the facets the statistics count, kept by triggers
-    (pledgeflow/registry/kept_counts.py): the unfiltered /stats reads these few rows, not every pledge."""
+class StatsCount(SQLModel, table=True):
+    """Published pledges per value of each thing the unfiltered statistics count (``kind``: status, scope,
+    organisation type... and SDG, country, region for the index rows), kept by triggers
+    (pledgeflow/registry/kept_counts.py): /stats reads these hundred rows, not every pledge."""
 
-    __tablename__ = "stats_facet_count"
+    __tablename__ = "stats_count"
 
-    status: str = Field(primary_key=True, max_length=32)
-    closure_reason: str = Field(primary_key=True, max_length=32)  # '' for none
-    geographic_scope: str = Field(primary_key=True, max_length=16)
-    organization_type: str = Field(primary_key=True, max_length=32)
-    pledge_type: str = Field(primary_key=True, max_length=32)
-    time_frame: str = Field(primary_key=True, max_length=16)
-    considered: int = Field(primary_key=True)  # 1: counted for reporting compliance
-    with_report: int = Field(primary_key=True)  # 1: considered, and reported for its last due cycle
-    names_region: int = Field(primary_key=True)  # 1: the submission names a region
-    pledges: int = 0
-
-
-class StatsIndexCount(SQLModel, table=True):
-    """Index rows of published pledges per SDG, country and region (``kind``), kept by the same triggers."""
-
-    __tablename__ = "stats_index_count"
-
-    kind: str = Field(primary_key=True, max_length=16)  # sdg | country | region
+    kind: str = Field(primary_key=True, max_length=32)
     key: str = Field(primary_key=True, max_length=200)
     pledges: int = 0
 

@@ -33,9 +33,8 @@ from pledgeflow.core.models import (
     PledgeCountry,
     PledgeRegion,
     PledgeSDG,
-    StatsFacetCount,
-    StatsIndexCount,
 )
+from pledgeflow.registry import kept_counts
 from pledgeflow.registry.facets import TimeFrame, last_due_cycle
 from pledgeflow.registry.public import PublicStatus
 from pledgeflow.registry.search import RegistryFilters, conditions, describe
@@ -132,17 +131,7 @@ class _Facets:
     def __init__(self) -> None:
         self.counts = {name: Counter[str]() for name in self._COLUMNS}
         self.total = self.considered = self.with_report = self.delisted = 0
-        self.without_region = 0  # counted from the kept counts only
-
-    def _add(self, values: Iterable[Any], number: int, considered: int, with_report: int) -> None:
-        values = list(values)
-        self.total += number
-        for name, value in zip(self._COLUMNS, values, strict=True):
-            self.counts[name][value] += number
-        self.considered += considered
-        self.with_report += with_report
-        if values[1] == ClosureReason.delisted.value:
-            self.delisted += number
+        self.without_region = 0  # from the kept counts only (with filters, regions are counted apart)
 
     @classmethod
     def computed(cls, session: Session, where: list[ColumnElement[bool]]) -> _Facets:
@@ -157,30 +146,26 @@ class _Facets:
         query = sa_select(*keys, func.count(), *flags).where(*where).group_by(*keys)
         facets = cls()
         for *values, number, considered_here, reported_here in session.connection().execute(query):
-            facets._add(values, number, int(considered_here), int(reported_here))
+            facets.total += number
+            for name, value in zip(cls._COLUMNS, values, strict=True):
+                facets.counts[name][value] += number
+            facets.considered += int(considered_here)
+            facets.with_report += int(reported_here)
+            if values[1] == ClosureReason.delisted.value:
+                facets.delisted += number
         return facets
 
     @classmethod
-    def kept(cls, session: Session) -> _Facets:
-        """Every published pledge's facets from the counts the triggers keep (pledgeflow/registry/kept_counts.py)."""
-        names = [*cls._COLUMNS, "considered", "with_report", "names_region", "pledges"]
-        query = sa_select(*(getattr(StatsFacetCount, name) for name in names)).where(col(StatsFacetCount.pledges) > 0)
+    def kept(cls, kept: dict[str, Counter[str]]) -> _Facets:
+        """Every published pledge's, from the counts the triggers keep (pledgeflow/registry/kept_counts.py)."""
         facets = cls()
-        for *values, considered, with_report, names_region, number in session.connection().execute(query):
-            values[1] = values[1] or None  # kept as '' for none
-            facets._add(values, number, number * considered, number * with_report)
-            facets.without_region += 0 if names_region else number
+        for name in cls._COLUMNS:
+            facets.counts[name] = kept[name]  # a closure reason of none under kept_counts.NONE
+        facets.total = kept["status"].total()
+        facets.considered, facets.with_report = kept["considered"]["1"], kept["with_report"]["1"]
+        facets.delisted = kept["closure_reason"][ClosureReason.delisted.value]
+        facets.without_region = kept["names_region"]["0"]
         return facets
-
-
-def _kept_index_counts(session: Session) -> dict[str, Counter[str]]:
-    """The SDG, country and region counts of every published pledge, as the triggers keep them."""
-    query = sa_select(col(StatsIndexCount.kind), col(StatsIndexCount.key), col(StatsIndexCount.pledges))
-    query = query.where(col(StatsIndexCount.pledges) > 0)
-    counts: dict[str, Counter[str]] = {"sdg": Counter(), "country": Counter(), "region": Counter()}
-    for kind, key, number in session.connection().execute(query):
-        counts[kind][key] = number
-    return counts
 
 
 def _index_counts(session: Session, table: Any, column: Any, where: list[ColumnElement[bool]]) -> Counter[str]:
@@ -261,9 +246,9 @@ def registry_stats(session: Session, filters: RegistryFilters) -> RegistryStats:
     computed over the index tables (either way the amounts are read and summed here, exactly)."""
     where = conditions(filters, from_index=True)
     if filters == RegistryFilters():
-        facets = _Facets.kept(session)
-        by_index = _kept_index_counts(session)
-        sdgs, countries, regions = by_index["sdg"], by_index["country"], by_index["region"]
+        kept = kept_counts.read(session)
+        facets = _Facets.kept(kept)
+        sdgs, countries, regions = kept["sdg"], kept["country"], kept["region"]
         if facets.without_region:
             regions["unspecified"] = facets.without_region
     else:
