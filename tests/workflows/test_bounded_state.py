@@ -35,7 +35,7 @@ async def test_300_full_length_reports_keep_the_state_far_below_the_payload_limi
         answer = await pledge.report(make_report(narrative=f"{number:05d} {narrative}"), cycle=1)
         assert answer.message == "Added to the report for cycle 1."
 
-    state = await pledge.settled()
+    state = await pledge.carried()
     size = len(state.model_dump_json())
     assert size < KEPT_REPORT_BYTES + KEPT_TIMELINE_BYTES + 64 * 1024 < PAYLOAD_LIMIT // 4, size
     assert state.reports[-1].report.narrative.startswith(f"{ADDITIONS - 1:05d}"), "the newest stay"
