@@ -36,9 +36,11 @@ def _all_reports(session: Session, state: PledgeState) -> list[ReportRecord]:
     carried = state.reports
     older = select(Report).where(Report.pledge_id == state.pledge_id)
     if carried:
-        older = older.where(col(Report.received_at) < carried[0].received_at)
-    rows = session.exec(older.order_by(col(Report.received_at), col(Report.cycle))).all()
-    return [_report(row) for row in rows] + carried
+        # Up to the first carried report's moment: another received in the same workflow task may share it.
+        older = older.where(col(Report.received_at) <= carried[0].received_at)
+    rows = session.exec(older.order_by(col(Report.received_at), col(Report.id))).all()
+    kept = {(report.cycle, report.received_at) for report in carried}
+    return [_report(row) for row in rows if (row.cycle, row.received_at) not in kept] + carried
 
 
 def _event(row: TimelineEntry) -> TimelineEvent:
