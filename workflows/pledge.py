@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_REPORT,
         UPDATE_REQUEST_EXTENSION,
         UPDATE_RESEND_EMAIL,
+        UPDATE_RETRY_WINDOW,
         UPDATE_REVISE,
         UPDATE_STOP_REMINDERS,
         UPDATE_WITHDRAW,
@@ -112,6 +113,11 @@ PATCH_NO_STALE_REMINDERS = "14-no-stale-reminders"
 # and records that it was sent once the SMTP server accepted it ("Reminder 2 sent" stood on the timeline of
 # pledges whose reminders an SMTP outage held back).
 PATCH_QUEUED_UNTIL_SENT = "14-queued-until-sent"
+# Issue 10: continue-as-new carries only what the next run needs, so the carried state stays flat over the
+# years: of the timeline and the reports, what the registry does not have yet and the newest event; of the
+# applied update ids, those a client may still retry (UPDATE_RETRY_WINDOW). Each of them grew by a year's
+# worth every cycle. Guarded: a run recorded before carried everything on.
+PATCH_CARRY_WHAT_IS_NEEDED = "10-carry-what-is-needed"
 REMINDERS = (StepName.review_reminder, StepName.revision_reminder, StepName.reminder_1, StepName.reminder_2)
 
 
@@ -974,6 +980,9 @@ class PledgeWorkflow:
 
     async def _continue_as_new(self) -> NoReturn:
         await self._finish_handlers_and_emails()
+        if workflow.patched(PATCH_CARRY_WHAT_IS_NEEDED):
+            self._registry.forget_what_the_registry_has()
+            self._forget_update_ids_past_retrying()
         workflow.continue_as_new(
             StartInput(pledge_id=self.state.pledge_id, email_task_queue=self.state.email_task_queue, state=self.state)
         )
@@ -1016,8 +1025,15 @@ class PledgeWorkflow:
         return next((applied.result for applied in self.state.applied_updates if applied.id == update_id), None)
 
     def _remember(self, update_id: str, result: ActionResult) -> None:
-        kept = [*self.state.applied_updates, AppliedUpdate(id=update_id, result=result)]
+        kept = [*self.state.applied_updates, AppliedUpdate(id=update_id, result=result, at=workflow.now())]
         self.state.applied_updates = kept[-KEPT_UPDATE_IDS:]
+
+    def _forget_update_ids_past_retrying(self) -> None:
+        """Ids applied longer than UPDATE_RETRY_WINDOW ago stay behind; one kept without its time (a run from
+        before the field) goes on until KEPT_UPDATE_IDS newer ones push it out."""
+        since = workflow.now() - UPDATE_RETRY_WINDOW
+        kept = [applied for applied in self.state.applied_updates if applied.at is None or applied.at >= since]
+        self.state.applied_updates = kept
 
     def _result(self, message: str) -> ActionResult:
         return ActionResult(

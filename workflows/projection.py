@@ -138,6 +138,17 @@ class RegistryProjector:
         state.reports, state.timeline = state.reports[reports:], state.timeline[events:]
         self._reports_from -= reports
 
+    def forget_what_the_registry_has(self) -> None:
+        """Before continue-as-new (issue 10): the next run carries only the events and reports the registry
+        does not have yet, and the newest event, whose sequence number the next one follows. The budgets
+        above would let the state grow by a year's lines and reports every cycle for decades; the pages and
+        ``pledgeflow ops show`` read the older ones back (pledgeflow/registry/pledge_history.py)."""
+        state = self._state
+        pending = [event for event in state.timeline if event.seq > self._events_after]
+        state.timeline = pending or state.timeline[-1:]
+        state.reports = state.reports[self._reports_from :]
+        self._reports_from = 0
+
     def _summary(self) -> str:
         state = self._state
         new = [event.kind.replace("_", " ") for event in state.timeline if event.seq > self._events_after]

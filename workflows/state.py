@@ -239,9 +239,13 @@ class AppliedUpdate(BaseModel):
 
     id: str
     result: ActionResult
+    at: dt.datetime | None = None  # when it was applied; None in runs from before the field (issue 10)
 
 
-KEPT_UPDATE_IDS = 50  # enough for any client's retries; continue-as-new carries them
+KEPT_UPDATE_IDS = 50  # enough for any client's retries within a run
+# A client retries an action within minutes or hours (after a 202 or a 503); continue-as-new carries the ids
+# applied this long ago at most, so they do not pile up a year's worth every cycle (issue 10).
+UPDATE_RETRY_WINDOW = dt.timedelta(days=30)
 
 
 class PledgeState(BaseModel):

@@ -13,6 +13,7 @@ import secrets
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, count_submission, keyed_retry_version
 from api.pages import labels
@@ -37,6 +38,7 @@ from api.problems import pledge_problem
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.i18n import N_
+from pledgeflow.registry.pledge_history import with_whole_history
 from pledgeflow.temporal.pledge_client import ActionRefused, PledgeError, Refusal
 from workflows.state import (
     Action,
@@ -151,12 +153,14 @@ async def submit(
 
 def _manage_page(
     request: Request,
-    state: PledgeState,
+    session: Session,
+    carried: PledgeState,
     token: str,
     errors: FieldErrors | None = None,
     values: FormValues | None = None,
     status_code: int = 200,
 ) -> Response:
+    state = with_whole_history(session, carried)
     speak_pledge_language(request, state.submission.language)
     return render(
         request,
@@ -183,13 +187,15 @@ def _back_to_manage(request: Request, pledge_id: str, token: str, notice: str) -
 
 
 @router.get("/pledges/{pledge_id}", response_class=HTMLResponse, name="manage_page")
-async def manage(pledge_id: str, request: Request, link: ManageLink, pledges: TemporalDep) -> Response:
-    return _manage_page(request, await pledges.state(pledge_id), link.text)
+async def manage(
+    pledge_id: str, request: Request, link: ManageLink, session: SessionDep, pledges: TemporalDep
+) -> Response:
+    return _manage_page(request, session, await pledges.state(pledge_id), link.text)
 
 
 @router.post("/pledges/{pledge_id}/extension-request", response_class=HTMLResponse, name="extension_request_form")
 async def request_extension(
-    pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, pledges: TemporalDep
+    pledge_id: str, request: Request, owner: ManageForm, form: PostedForm, session: SessionDep, pledges: TemporalDep
 ) -> Response:
     values = FormValues.of(form)
     errors = FieldErrors()
@@ -204,7 +210,8 @@ async def request_extension(
             raise
         errors.add("reason", refused.detail)
     if errors:
-        return _manage_page(request, await pledges.state(pledge_id), owner.text, errors, values, status_code=422)
+        state = await pledges.state(pledge_id)
+        return _manage_page(request, session, state, owner.text, errors, values, status_code=422)
     return _back_to_manage(request, pledge_id, owner.text, "extension-requested")
 
 
@@ -253,13 +260,15 @@ async def withdraw(
 
 def _report_page(
     request: Request,
-    state: PledgeState,
+    session: Session,
+    carried: PledgeState,
     claims: TokenClaims,
     token: str,
     values: FormValues,
     errors: FieldErrors,
     status_code: int = 200,
 ) -> Response:
+    state = with_whole_history(session, carried)
     cycle = claims.cycle if claims.cycle is not None else state.cycle
     speak_pledge_language(request, state.submission.language)
     return render(
@@ -277,10 +286,12 @@ def _report_page(
 
 
 @router.get("/pledges/{pledge_id}/report", response_class=HTMLResponse, name="report_page")
-async def report_form(pledge_id: str, request: Request, link: ReportLink, pledges: TemporalDep) -> Response:
+async def report_form(
+    pledge_id: str, request: Request, link: ReportLink, session: SessionDep, pledges: TemporalDep
+) -> Response:
     """Only renders: a mail scanner opening the link must not file anything."""
     state = await pledges.state(pledge_id)
-    return _report_page(request, state, link.claims, link.text, FormValues(), FieldErrors())
+    return _report_page(request, session, state, link.claims, link.text, FormValues(), FieldErrors())
 
 
 @router.post("/pledges/{pledge_id}/report", response_class=HTMLResponse)
@@ -289,6 +300,7 @@ async def submit_report(
     request: Request,
     author: ReportForm,
     form: PostedForm,
+    session: SessionDep,
     pledges: TemporalDep,
     settings: SettingsDep,
 ) -> Response:
@@ -296,7 +308,7 @@ async def submit_report(
     state = await pledges.state(pledge_id)
     parsed = read_report(values, [deliverable.title for deliverable in state.submission.deliverables])
     if parsed.model is None:
-        return _report_page(request, state, claims, author.text, values, parsed.errors, status_code=422)
+        return _report_page(request, session, state, claims, author.text, values, parsed.errors, status_code=422)
     try:
         result = await pledges.report(pledge_id, ReportInput(report=parsed.model, source="form", cycle=claims.cycle))
     except PledgeError as exc:
@@ -305,7 +317,7 @@ async def submit_report(
             raise
         errors = FieldErrors()
         errors.add(None, refused.detail)
-        return _report_page(request, state, claims, author.text, values, errors, status_code=refused.status)
+        return _report_page(request, session, state, claims, author.text, values, errors, status_code=refused.status)
     speak_pledge_language(request, state.submission.language)
     return render(
         request,

@@ -12,6 +12,7 @@ import re
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, client_address, count_against, registry_reachable
 from api.pages import labels
@@ -27,6 +28,7 @@ from pledgeflow.auth.staff_keys import authenticate
 from pledgeflow.core import ids
 from pledgeflow.core.models import Pledge
 from pledgeflow.i18n import N_
+from pledgeflow.registry.pledge_history import with_whole_history
 from pledgeflow.registry.review_queue import pledges_in_review
 from pledgeflow.temporal.pledge_client import PledgeError
 from workflows.state import Action, Decision, DecisionInput, EventKind, PledgeState, workflow_id
@@ -93,12 +95,14 @@ def queue(request: Request, staff: StaffSession, session: SessionDep) -> Respons
 
 def _decision_page(
     request: Request,
-    state: PledgeState,
+    session: Session,
+    carried: PledgeState,
     staff_can_decide: bool,
     errors: FieldErrors | None = None,
     values: FormValues | None = None,
     status_code: int = 200,
 ) -> Response:
+    state = with_whole_history(session, carried)
     previous = state.previous_submission
     round_started = state.review_started_at
     chased = {
@@ -125,14 +129,21 @@ def _decision_page(
 
 
 @router.get("/staff/pledges/{pledge_id}", response_class=HTMLResponse, name="staff_pledge_page")
-async def pledge(pledge_id: str, request: Request, staff: StaffSession, pledges: TemporalDep) -> Response:
+async def pledge(
+    pledge_id: str, request: Request, staff: StaffSession, session: SessionDep, pledges: TemporalDep
+) -> Response:
     state = await pledges.state(pledge_id)
-    return _decision_page(request, state, sessions.can_decide(staff))
+    return _decision_page(request, session, state, sessions.can_decide(staff))
 
 
 @router.post("/staff/pledges/{pledge_id}/decision", response_class=HTMLResponse, name="staff_decision_form")
 async def decide(
-    pledge_id: str, request: Request, staff: StaffSession, form: PostedForm, pledges: TemporalDep
+    pledge_id: str,
+    request: Request,
+    staff: StaffSession,
+    form: PostedForm,
+    session: SessionDep,
+    pledges: TemporalDep,
 ) -> Response:
     sessions.require_vetter(staff)
     values = FormValues.of(form)
@@ -154,4 +165,4 @@ async def decide(
         query = {"decided": pledge_id, "decision": decision.decision.value}
         return redirect(page_url(request, "staff_queue_page", query))
     state = await pledges.state(pledge_id)
-    return _decision_page(request, state, True, errors, values, status_code=status_code)
+    return _decision_page(request, session, state, True, errors, values, status_code=status_code)

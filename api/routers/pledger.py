@@ -33,6 +33,7 @@ from api.problems import ProblemError, responses
 from pledgeflow.auth.tokens import Purpose, TokenClaims, issue
 from pledgeflow.core import links
 from pledgeflow.core.settings import Settings
+from pledgeflow.registry.pledge_history import with_whole_history
 from workflows.state import (
     ActionResult,
     ExtensionRequestInput,
@@ -124,9 +125,12 @@ _INTERNAL = {
     responses={200: {"headers": _ETAG}, **responses(*_ON_PLEDGE)},
     response_model_exclude=_INTERNAL,
 )
-async def get_pledge(pledge_id: str, caller: PledgeReader, pledges: TemporalDep, response: Response) -> PledgeState:
-    """The full pledge for its owner (or staff): state, contacts, timeline and next deadline."""
-    state = await pledges.state(pledge_id)
+async def get_pledge(
+    pledge_id: str, caller: PledgeReader, session: SessionDep, pledges: TemporalDep, response: Response
+) -> PledgeState:
+    """The full pledge for its owner (or staff): state, contacts, its whole timeline and reports, and next
+    deadline."""
+    state = with_whole_history(session, await pledges.state(pledge_id))
     response.headers["ETag"] = etag(state.submission_version)
     return state
 

@@ -130,14 +130,19 @@ def show(pledge_id: Annotated[str, typer.Argument(help="The pledge id, e.g. PF-7
     from rich.table import Table
     from temporalio.service import RPCError
 
+    from pledgeflow.core.db import session_for
     from pledgeflow.operations.explain import explain, ladder_rows
+    from pledgeflow.registry.pledge_history import with_whole_history
     from pledgeflow.temporal.pledge_client import PledgeError
 
-    async def job(pledges: PledgeClient, _: Settings) -> None:
+    async def job(pledges: PledgeClient, settings: Settings) -> None:
         try:
-            state = await pledges.state(pledge_id)
+            carried = await pledges.state(pledge_id)
         except (PledgeError, RPCError) as exc:
             raise _failed(pledge_id, exc) from None
+        # The lines of earlier runs are in the registry only (pledgeflow/registry/pledge_history.py).
+        with session_for(settings.database_url) as session:
+            state = with_whole_history(session, carried)
         screen = console()
         screen.print(f"[bold]{state.pledge_id}[/bold] {state.submission.title}")
         for line in explain(state):

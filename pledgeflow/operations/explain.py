@@ -1,5 +1,6 @@
 """Why a pledge is where it is, in words (``pledgeflow ops show``): what put it in its status, under which
-rule of the policy, what comes next and who may move it on. Pure: from the workflow's state alone."""
+rule of the policy, what comes next and who may move it on. Pure: from the workflow's state with its whole
+timeline put back (pledgeflow.registry.pledge_history), which tells since when the pledge stands where it is."""
 
 from __future__ import annotations
 

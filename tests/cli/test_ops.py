@@ -62,6 +62,7 @@ async def test_operator_lists_extends_shows_and_closes(
         shown = await ops(settings, dev_env, "show", due.id)
         assert shown.exit_code == 0
         assert "Extension of 10 days granted (Form outage)" in shown.output
+        assert "Pledge submitted for review." in shown.output, "the run before publication's line, from the registry"
         assert (
             "status: report_due, since " in shown.output and ": the report for cycle 1 was asked for on" in shown.output
         )

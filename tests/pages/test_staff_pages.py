@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import html as html_lib
 import re
 
 import httpx
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from pledgeflow.auth.staff_keys import Role
-from tests.pages.conftest import Site, api_submit, csrf_of, registry_row
+from pledgeflow.temporal.pledge_client import PledgeClient
+from tests.pages.conftest import Site, api_report, api_submit, csrf_of, published, registry_row, report_link
 from tests.pages.test_pledger_pages import field_error
+from workflows.state import workflow_id
 
 
 async def sign_in(http: httpx.AsyncClient, key: str) -> httpx.Response:
@@ -150,3 +155,32 @@ async def test_staff_pages_need_a_session(site: Site) -> None:
         http.cookies.set("pf_staff", "forged.cookie.value")
         forged = await http.get("/staff/queue")
     assert forged.status_code == 303
+
+
+async def test_pages_show_what_earlier_runs_recorded(site: Site, dev_env: WorkflowEnvironment) -> None:
+    """Issue 10: a new cycle's run carries only the newest timeline line; the pledger's page, the report form
+    and the staff page still show the whole timeline and every report, the older ones from the registry."""
+    pledge = await published(site)
+    link = await report_link(site, pledge.id)  # cycle 1's report request
+    handle = dev_env.client.get_workflow_handle(workflow_id(pledge.id))
+    first_cycle_run = (await handle.describe()).run_id
+    narrative = "Cycle one: 230 schools connected and 1,100 teachers trained."
+    await api_report(site, pledge, narrative=narrative)
+    async with asyncio.timeout(20):
+        while (await handle.describe()).run_id == first_cycle_run:
+            await asyncio.sleep(0.1)
+    carried = await PledgeClient(site.settings, dev_env.client).state(pledge.id)
+    assert carried.cycle == 2
+    assert [event.message for event in carried.timeline] == ["Report for reporting cycle 1 received (on track)."]
+    assert carried.reports == []
+
+    async with site.client() as http:
+        own = html_lib.unescape((await http.get(f"/pledges/{pledge.id}?token={pledge.manage_token}")).text)
+        report_form = html_lib.unescape((await http.get(link)).text)
+        await sign_in(http, site.staff[Role.operator])
+        staff_page = html_lib.unescape((await http.get(f"/staff/pledges/{pledge.id}")).text)
+    for page in (own, staff_page):
+        assert "Pledge submitted for review." in page and "Approved by the vetting team." in page
+        assert "Report for reporting cycle 1 received (on track)." in page
+    assert "Report for reporting cycle 1" in own and narrative in own
+    assert "We already have a report for this reporting cycle" in report_form

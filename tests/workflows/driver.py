@@ -29,6 +29,7 @@ from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge as PledgeRow
 from pledgeflow.core.models import TimelineEntry
 from pledgeflow.core.settings import Settings
+from pledgeflow.registry.pledge_history import with_whole_history
 from pledgeflow.temporal.pledge_client import ActionRefused, PledgeClient
 from workflows.emails import ALWAYS, CONTEXT, EmailKind, EmailOutcome, EmailRequest
 from workflows.state import (
@@ -163,7 +164,7 @@ class Pledge:
     # --- what people see --------------------------------------------------------------------
 
     async def state(self) -> PledgeState:
-        """The workflow's own answer (the query), once it is quiet."""
+        """The pledge as the pages show it, once it is quiet (``settled``)."""
         return await self.settled()
 
     async def _query(self) -> PledgeState:
@@ -186,7 +187,14 @@ class Pledge:
         return await self.wait_for(lambda state: state.status == status)
 
     async def settled(self, timeout: float = 15) -> PledgeState:
-        """The state once the workflow is quiet: its last workflow task completed, none is scheduled
+        """The state once the workflow is quiet, as the pages show it: with the timeline and reports of
+        earlier runs, which the workflow no longer carries, put back from the registry."""
+        carried = await self.carried(timeout)
+        with session_for(self.pledges.settings.database_url) as session:
+            return with_whole_history(session, carried)
+
+    async def carried(self, timeout: float = 15) -> PledgeState:
+        """The workflow's own answer once it is quiet: its last workflow task completed, none is scheduled
         and no activity is pending, so it waits only for the clock or for a person."""
         async with asyncio.timeout(timeout):
             while True:

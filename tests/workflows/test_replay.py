@@ -68,6 +68,9 @@ SCENARIOS = {
     "mail_shown_resumed_in_review",
     "mail_shown_resumed_after_continue_as_new",
     "mail_settled_in_a_race_after_restart",
+    # issue 10: four yearly reports, each run carrying into the next only what the registry lacks, the newest
+    # event and the recent update ids (10-carry-what-is-needed).
+    "carried_what_is_needed",
 }
 
 
