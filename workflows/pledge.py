@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operator_view import OperatorView
     from workflows.outbox import Outbox
     from workflows.policy import LoadedPolicy, Policy
-    from workflows.projection import RegistryProjector
+    from workflows.projection import RegistryProjector, run_short_activity
     from workflows.rules import ReportEffect
     from workflows.state import (
         CYCLE_STATUSES,
@@ -884,7 +884,7 @@ class PledgeWorkflow:
         return event
 
     async def _load_policy(self) -> None:
-        loaded = await workflow.execute_activity(
+        loaded = await run_short_activity(
             "load_policy",
             start_to_close_timeout=POLICY_TIMEOUT,
             result_type=LoadedPolicy,

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, RetryState
+from temporalio.exceptions import ActivityError, CancelledError, FailureError, RetryState
 
 from workflows.state import ClosureReason, PledgeState, PledgeStatus, ReportRecord, TimelineEvent
 from workflows.submission import Submission
@@ -72,6 +72,25 @@ PATCH_BOUNDED_STATE = "14-bounded-state"
 # waited with nothing on its timeline.
 PATCH_REGISTRY_BEHIND_SHOWN = "14-registry-behind-shown"
 ATTEMPTS_BEFORE_SHOWN = RetryPolicy(maximum_attempts=10)
+# Issue 10: the projection and the policy read run as local activities, in the worker that runs the workflow,
+# within its workflow task: an activity on the task queue waited behind every other pledge's work there and
+# cost a second workflow task to take its result, so an approval among a hundred pledges in flight waited
+# 24 s for its answer. They are short, idempotent database reads and writes, as local activities should be.
+PATCH_LOCAL_ACTIVITIES = "10-local-activities"
+# A retry further off than this waits on a workflow timer, not inside the workflow task: while a local
+# activity runs, its workflow task stays open (extended every 8 s) and an update can only be accepted when
+# it closes, so a database outage would keep staff's actions from being accepted for minutes.
+LOCAL_RETRY_THRESHOLD = dt.timedelta(seconds=5)
+
+
+async def run_short_activity(activity: str, *args: Any, **options: Any) -> Any:
+    """``activity`` as a local activity, or as a task-queue activity in a run recorded before
+    PATCH_LOCAL_ACTIVITIES (the same options either way)."""
+    if workflow.patched(PATCH_LOCAL_ACTIVITIES):
+        return await workflow.execute_local_activity(
+            activity, args=args, local_retry_threshold=LOCAL_RETRY_THRESHOLD, **options
+        )
+    return await workflow.execute_activity(activity, args=args, **options)
 
 
 class RegistryProjector:
@@ -98,10 +117,11 @@ class RegistryProjector:
                 return
             try:
                 await self._send(projection, shown=workflow.patched(PATCH_REGISTRY_BEHIND_SHOWN))
-            except ActivityError as err:
-                if err.retry_state != RetryState.MAXIMUM_ATTEMPTS_REACHED:
+            except FailureError as err:
+                why = _gave_up_because(err)
+                if why is None:
                     raise
-                self._on_refused(str(err.cause))
+                self._on_refused(why)
                 projection, row = self._pending()  # the refusal's line goes with it
                 await self._send(projection, shown=False)
             if projection.events:
@@ -119,7 +139,7 @@ class RegistryProjector:
 
     async def _send(self, projection: PledgeProjection, shown: bool) -> None:
         """The ``project_pledge`` activity; with ``shown``, it gives up after ATTEMPTS_BEFORE_SHOWN."""
-        await workflow.execute_activity(
+        await run_short_activity(
             "project_pledge",
             projection,
             start_to_close_timeout=PROJECTION_TIMEOUT,
@@ -155,6 +175,17 @@ class RegistryProjector:
         if new:
             return f"record {', '.join(new)} in the registry"
         return f"record the next step ({state.next_step}) in the registry"
+
+
+def _gave_up_because(err: FailureError) -> str | None:
+    """Why an activity with ATTEMPTS_BEFORE_SHOWN failed for good, or None if it did not give up (cancelled).
+
+    A task-queue activity's failure comes wrapped in an ActivityError that says whether its attempts ran
+    out; a local activity's is the last attempt's own failure, raised once its retry policy is used up.
+    """
+    if isinstance(err, ActivityError):
+        return str(err.cause) if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else None
+    return None if isinstance(err, CancelledError) else str(err)
 
 
 def _over_budget(droppable: Sequence[BaseModel], kept: Sequence[BaseModel], budget: int) -> int:

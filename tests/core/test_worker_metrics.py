@@ -1,5 +1,6 @@
 """The worker's Prometheus endpoint (PLEDGEFLOW_WORKER_METRICS_PORT): an activity that keeps failing while
-Temporal retries it, here a projection into a registry that is not there, shows as a counter by type."""
+it is retried, here a projection (a local activity) into a registry that is not there, shows as a counter by
+type."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from tests.conftest import SmtpSink, free_port, make_settings, run_workers
 from tests.factories import make_submission
 from workflows.state import workflow_id
 
-FAILED = re.compile(r'^temporal_activity_execution_failed\{[^}]*activity_type="project_pledge"[^}]*\} (\d+)', re.M)
+# A local activity (10-local-activities) counts under its own name.
+FAILED = re.compile(
+    r'^temporal_local_activity_execution_failed\{[^}]*activity_type="project_pledge"[^}]*\} (\d+)', re.M
+)
 
 
 async def test_a_projection_that_keeps_failing_counts_on_the_worker_metrics(
