@@ -178,7 +178,7 @@ class Pledge:
         """
         async with asyncio.timeout(timeout):
             while True:
-                state = await self.settled()
+                state = await self.settled(timeout)  # bounded by the outer timeout
                 if check(state):
                     return state
                 await asyncio.sleep(0.05)

@@ -71,6 +71,16 @@ SCENARIOS = {
     # issue 10: four yearly reports, each run carrying into the next only what the registry lacks, the newest
     # event and the recent update ids (10-carry-what-is-needed).
     "carried_what_is_needed",
+    # issue 10: the projection and the policy read as local activities (10-local-activities): a review and a
+    # published pledge resumed by an update on a fresh worker, also after continue-as-new; four carried cycles;
+    # a registry refusing the projection ten times (the local activity's retries on timers); a report cycle
+    # through overdue and back; a resend on a restarted worker.
+    "local_resumed_in_review",
+    "local_resumed_after_continue_as_new",
+    "local_carried_what_is_needed",
+    "local_registry_behind_shown",
+    "local_overdue_reinstated",
+    "local_resend_after_restart",
 }
 
 

@@ -11,6 +11,8 @@ from tests.factories import open_ended
 from tests.workflows.driver import DAY, HOUR, Pledges
 from workflows.state import PledgeStatus
 
+LOCAL = "core_local_activity"  # the marker of a local activity (the projection, the policy read)
+
 
 async def test_activities_and_timers_carry_sentences_and_details_stay_current(pledges: Pledges) -> None:
     pledge = await pledges.published(open_ended())
@@ -26,10 +28,11 @@ async def test_activities_and_timers_carry_sentences_and_details_stay_current(pl
         events += (await pledges.client.get_workflow_handle(pledge.handle.id, run_id=run_id).fetch_history()).events
     for event in events:
         kind = EventType.Name(event.event_type)
-        if kind in ("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED", "EVENT_TYPE_TIMER_STARTED"):
+        local = kind == "EVENT_TYPE_MARKER_RECORDED" and event.marker_recorded_event_attributes.marker_name == LOCAL
+        if local or kind in ("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED", "EVENT_TYPE_TIMER_STARTED"):
             assert event.user_metadata.HasField("summary"), f"{kind} without a summary"
             text = json.loads(event.user_metadata.summary.data)
-            summaries["activity" if "ACTIVITY" in kind else "timer"].append(text)
+            summaries["timer" if "TIMER" in kind else "activity"].append(text)
     assert "reminder 1 to focal point" in summaries["activity"]
     assert "report request to focal point" in summaries["activity"]
     assert "read the reporting policy and staff addresses" in summaries["activity"]
