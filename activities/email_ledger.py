@@ -4,6 +4,10 @@
 pledge's token version); ``claim`` commits the claim just before DATA, only if no other attempt holds or
 settled the key; ``settle`` records what became of the attempt. The pool's pre-ping is off on this engine,
 so a statement is one round trip: a connection the server dropped fails the attempt, which retries.
+
+On SQLite every commit waits for the disk but the record of a message sent, which waits for the operating
+system only (``synchronous=NORMAL``): it survives a killed worker, and a machine that loses power can lose
+it only back to the claim, which makes the retry call the message unconfirmed, never send it again.
 """
 
 from __future__ import annotations
@@ -38,10 +42,16 @@ class Ledger:
     token_version: int
 
 
-@lru_cache(maxsize=8)
-def ledger_engine(url: str) -> Engine:
+def ledger_engine(url: str, state: str | None = None) -> Engine:
+    """The engine for reading the ledger or writing ``state`` to it."""
     if url.startswith("sqlite"):
-        return engine_for(url)  # one file: its WAL pragma matters more than a ping, which costs nothing there
+        # One file: its WAL pragma matters more than a ping, which costs nothing there.
+        return engine_for(url, "NORMAL" if state == SENT else "FULL")
+    return _server_engine(url)
+
+
+@lru_cache(maxsize=8)
+def _server_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10)
 
 
@@ -61,7 +71,7 @@ def claim(url: str, request: EmailRequest, message_id: str) -> bool:
     """Commit the claim of the key; False if another attempt claimed or settled it since ``look_up``."""
     now = utcnow()
     parameters = {**_row(request, message_id, CLAIMED, now), "claimed_at": now}
-    with ledger_engine(url).begin() as connection:
+    with ledger_engine(url, CLAIMED).begin() as connection:
         return connection.execute(_statements(url).claim, parameters).first() is not None
 
 
@@ -75,7 +85,7 @@ def settle(url: str, request: EmailRequest, message_id: str, state: str, error: 
         "last_error": error,
         "sent_at": now if state == SENT else None,
     }
-    with ledger_engine(url).begin() as connection:
+    with ledger_engine(url, state).begin() as connection:
         connection.execute(_statements(url).settle, parameters)
 
 
