@@ -4,6 +4,10 @@
 pledge's token version); ``claim`` commits the claim just before DATA, only if no other attempt holds or
 settled the key; ``settle`` records what became of the attempt. The pool's pre-ping is off on this engine,
 so a statement is one round trip: a connection the server dropped fails the attempt, which retries.
+
+On SQLite every commit waits for the disk but the record of a message sent, which waits for the operating
+system only (``synchronous=NORMAL``): it survives a killed worker, and a machine that loses power can lose
+it only back to the claim, which makes the retry call the message unconfirmed, never send it again.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import BindParameter, Engine, bindparam, create_engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -38,32 +42,51 @@ class Ledger:
     token_version: int
 
 
-@lru_cache(maxsize=8)
-def ledger_engine(url: str) -> Engine:
+def ledger_engine(url: str, state: str | None = None) -> Engine:
+    """The engine for reading the ledger or writing ``state`` to it."""
     if url.startswith("sqlite"):
-        return engine_for(url)  # one file: its WAL pragma matters more than a ping, which costs nothing there
+        # One file: its WAL pragma matters more than a ping, which costs nothing there.
+        return engine_for(url, "NORMAL" if state == SENT else "FULL")
+    return _server_engine(url)
+
+
+@lru_cache(maxsize=8)
+def _server_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10)
 
 
 def look_up(url: str, request: EmailRequest) -> Ledger:
-    key = col(SentEmail.business_key) == request.business_key
-    query = select(
-        select(col(SentEmail.state)).where(key).scalar_subquery(),
-        select(col(SentEmail.last_error)).where(key).scalar_subquery(),
-        select(col(SentEmail.claimed_at)).where(key).scalar_subquery(),
-        select(col(EmailSuppression.reason))
-        .where(col(EmailSuppression.email) == request.recipient.email.lower())
-        .scalar_subquery(),
-        select(col(Pledge.token_version)).where(col(Pledge.id) == request.pledge_id).scalar_subquery(),
-    )
+    parameters = {
+        "business_key": request.business_key,
+        "recipient": request.recipient.email.lower(),
+        "pledge_id": request.pledge_id,
+    }
     with ledger_engine(url).connect() as connection:
-        state, last_error, claimed_at, suppressed, version = connection.execute(query).one()
+        state, last_error, claimed_at, suppressed, version = connection.execute(_LOOK_UP, parameters).one()
     # Until the registry has the pledge's row, nothing can have bumped its tokens: only version 1 exists.
     return Ledger(state, last_error, claimed_at, suppressed, version if version is not None else 1)
 
 
-def _insert(url: str) -> Any:
-    return (postgresql if not url.startswith("sqlite") else sqlite).insert(SentEmail)
+def claim(url: str, request: EmailRequest, message_id: str) -> bool:
+    """Commit the claim of the key; False if another attempt claimed or settled it since ``look_up``."""
+    now = utcnow()
+    parameters = {**_row(request, message_id, CLAIMED, now), "claimed_at": now}
+    with ledger_engine(url, CLAIMED).begin() as connection:
+        return connection.execute(_statements(url).claim, parameters).first() is not None
+
+
+def settle(url: str, request: EmailRequest, message_id: str, state: str, error: str | None) -> None:
+    """Record how an attempt ended (one upsert: the claim may or may not have written the row). A sent entry
+    keeps the answer that delayed it, for the operator; a skipped one counts no attempt."""
+    now = utcnow()
+    parameters = {
+        **_row(request, message_id, state, now),
+        "attempts": int(state != SKIPPED),
+        "last_error": error,
+        "sent_at": now if state == SENT else None,
+    }
+    with ledger_engine(url, state).begin() as connection:
+        connection.execute(_statements(url).settle, parameters)
 
 
 def _row(request: EmailRequest, message_id: str, state: str, now: dt.datetime) -> dict[str, Any]:
@@ -80,34 +103,49 @@ def _row(request: EmailRequest, message_id: str, state: str, now: dt.datetime) -
     }
 
 
-def claim(url: str, request: EmailRequest, message_id: str) -> bool:
-    """Commit the claim of the key; False if another attempt claimed or settled it since ``look_up``."""
-    now = utcnow()
-    statement = _insert(url).values({**_row(request, message_id, CLAIMED, now), "claimed_at": now})
-    statement = statement.on_conflict_do_update(
+def _parameter(name: str) -> BindParameter[Any]:
+    return bindparam(name, type_=SentEmail.__table__.c[name].type)  # type: ignore[attr-defined]
+
+
+_KEY = col(SentEmail.business_key) == bindparam("business_key")
+# Built once: a statement built per call costs more of the interpreter's time than the database's.
+_LOOK_UP = select(
+    select(col(SentEmail.state)).where(_KEY).scalar_subquery(),
+    select(col(SentEmail.last_error)).where(_KEY).scalar_subquery(),
+    select(col(SentEmail.claimed_at)).where(_KEY).scalar_subquery(),
+    select(col(EmailSuppression.reason)).where(col(EmailSuppression.email) == bindparam("recipient")).scalar_subquery(),
+    select(col(Pledge.token_version)).where(col(Pledge.id) == bindparam("pledge_id")).scalar_subquery(),
+)
+_ROW = ("business_key", "pledge_id", "cycle", "kind", "recipient", "message_id", "state", "attempts", "created_at")
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    claim: Any
+    settle: Any
+
+
+@lru_cache(maxsize=2)
+def _upserts(postgres: bool) -> _Upserts:
+    insert = (postgresql if postgres else sqlite).insert
+    claiming = insert(SentEmail).values({name: _parameter(name) for name in (*_ROW, "claimed_at")})
+    claiming = claiming.on_conflict_do_update(
         index_elements=[SentEmail.business_key],
-        set_={"state": CLAIMED, "claimed_at": now},
+        set_={"state": claiming.excluded.state, "claimed_at": claiming.excluded.claimed_at},
         where=col(SentEmail.state) == SENDABLE,
+    ).returning(col(SentEmail.state))
+    settling = insert(SentEmail).values({name: _parameter(name) for name in (*_ROW, "last_error", "sent_at")})
+    settling = settling.on_conflict_do_update(
+        index_elements=[SentEmail.business_key],
+        set_={
+            "state": settling.excluded.state,
+            "last_error": func.coalesce(settling.excluded.last_error, col(SentEmail.last_error)),
+            "sent_at": func.coalesce(settling.excluded.sent_at, col(SentEmail.sent_at)),
+            "attempts": col(SentEmail.attempts) + settling.excluded.attempts,
+        },
     )
-    with ledger_engine(url).begin() as connection:
-        return connection.execute(statement.returning(col(SentEmail.state))).first() is not None
+    return _Upserts(claiming, settling)
 
 
-def settle(url: str, request: EmailRequest, message_id: str, state: str, error: str | None) -> None:
-    """Record how an attempt ended (one upsert: the claim may or may not have written the row)."""
-    now = utcnow()
-    changes: dict[str, Any] = {"state": state}
-    if error is not None:  # a sent entry keeps the answer that delayed it, for the operator
-        changes["last_error"] = error
-    if state == SENT:
-        changes["sent_at"] = now
-    tried = state != SKIPPED
-    values = {**_row(request, message_id, state, now), **changes, "attempts": int(tried)}
-    increment = {"attempts": SentEmail.attempts + 1} if tried else {}
-    statement = (
-        _insert(url)
-        .values(values)
-        .on_conflict_do_update(index_elements=[SentEmail.business_key], set_={**changes, **increment})
-    )
-    with ledger_engine(url).begin() as connection:
-        connection.execute(statement)
+def _statements(url: str) -> _Upserts:
+    return _upserts(not url.startswith("sqlite"))

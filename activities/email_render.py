@@ -114,6 +114,8 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     extensions=[templates.EXTENSION],
+    # Templates change with a deployment, which restarts the worker: no look at the files' times per render.
+    auto_reload=False,
 )
 templates.speak_catalogues(_templates)
 _templates.filters.update(day=_day, usd=_usd, words=_words)
@@ -207,6 +209,8 @@ class EmailRenderer:
         self.settings = settings
         self.secret = settings.signing_key()
         self.domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip()
+        # The same sender on every message: its address parsed once (a header is immutable, so it is shared).
+        self.sender = POLICY.header_factory("From", settings.mail_from)
 
     def message_id(self, request: EmailRequest) -> str:
         return message_id(self.secret, request.business_key, self.domain)
@@ -261,7 +265,7 @@ class EmailRenderer:
         text = _templates.get_template(f"{request.kind.value}.txt").render(context)
         html = _templates.get_template(f"{request.kind.value}.html").render(context)
         message = EmailMessage(policy=POLICY)
-        message["From"] = self.settings.mail_from
+        message["From"] = self.sender
         message["To"] = recipient_address(request.recipient.name, request.recipient.email)
         message["Subject"] = context["subject"]
         message["Date"] = format_datetime(dt.datetime.now(dt.UTC))

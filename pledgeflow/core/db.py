@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from alembic import command
 from alembic.config import Config
@@ -17,7 +18,10 @@ SQLITE_MMAP_BYTES = 1 << 30
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+def engine_for(url: str, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> Engine:
+    """The engine of ``url``; on SQLite, its commits wait for the disk (``FULL``), or with ``NORMAL`` only for
+    the operating system: such a commit survives the application's crash, not the machine's (sqlite.org/wal).
+    The registry's engine is ``FULL``; the send ledger keeps a second one for what it may lose so."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -29,6 +33,7 @@ def engine_for(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             # Pages read through a memory map, not a read() each: what the registry's index walks cost.
             cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             cursor.close()
