@@ -191,6 +191,40 @@ def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]
         after = _position(rows[-1])
 
 
+def _record_rows(
+    session: Session, filters: RegistryFilters, record: Any, limit: int, after: Position | None
+) -> Sequence[tuple[dt.datetime | None, str, str | None]]:
+    """(published_at, id, ``record``) of a page in the registry's order: no wide row, no ORM object."""
+    query = select(Pledge.published_at, Pledge.id, record).where(*_page_clauses(session, filters, after))
+    return session.exec(query.order_by(*_ORDER).limit(limit)).all()
+
+
+def _records(rows: Sequence[tuple[dt.datetime | None, str, str | None]]) -> list[tuple[str, str]]:
+    records = []
+    for _, pledge_id, text in rows:
+        assert text is not None, f"pledge {pledge_id} is public without its export records"
+        records.append((pledge_id, text))
+    return records
+
+
+def _row_position(row: tuple[dt.datetime | None, str, str | None]) -> Position:
+    published_at, pledge_id, _ = row
+    assert published_at is not None
+    return Position(published_at, pledge_id)
+
+
+def search_records(
+    session: Session, codec: CursorCodec, filters: RegistryFilters, limit: int, cursor: str | None
+) -> tuple[list[tuple[str, str]], str | None]:
+    """:func:`search` as (id, ``public_json``) of each pledge on the page: the listing reads the record the
+    projection keeps (pledgeflow/registry/records.py) instead of building the public shape row by row."""
+    after = codec.decode(cursor, filters) if cursor else None
+    rows = _record_rows(session, filters, col(Pledge.public_json), limit + 1, after)
+    if len(rows) <= limit:
+        return _records(rows), None
+    return _records(rows[:limit]), codec.encode(_row_position(rows[limit - 1]), filters)
+
+
 def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool = False) -> Iterator[tuple[str, str]]:
     """(id, ``public_json``) of every public pledge (``csv``: its ``public_csv``), walked like
     :func:`iter_public` but reading only those columns."""
@@ -198,16 +232,11 @@ def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool =
     after: Position | None = None
     while True:
         with session_for(database_url) as session:
-            query = select(Pledge.published_at, Pledge.id, record).where(*_page_clauses(session, filters, after))
-            rows = session.exec(query.order_by(*_ORDER).limit(EXPORT_BATCH)).all()
-        for _, pledge_id, text in rows:
-            assert text is not None, f"pledge {pledge_id} is public without its export records"
-            yield pledge_id, text
+            rows = _record_rows(session, filters, record, EXPORT_BATCH, after)
+        yield from _records(rows)
         if len(rows) < EXPORT_BATCH:
             return
-        published_at, pledge_id, _ = rows[-1]
-        assert published_at is not None
-        after = Position(published_at, pledge_id)
+        after = _row_position(rows[-1])
 
 
 def newest(session: Session, count: int) -> Sequence[Pledge]:
