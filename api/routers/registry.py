@@ -47,7 +47,7 @@ SdgNumber = Annotated[int, Field(ge=1, le=17)]
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 
 
-def registry_filters(
+async def registry_filters(
     q: Annotated[
         str | None,
         Query(
