@@ -147,7 +147,9 @@ def _in_order(query: _Query, session: Session, filters: RegistryFilters, limit: 
 
     A chosen country's pledges are walked from its index rows, which carry the listing's sort key
     (``ix_pledgecountry_sorted``): the walk stops at a page, where ``id IN`` the country's rows would read
-    and sort every one of them first.
+    and sort every one of them first. So are one chosen SDG's (``ix_pledgesdg_sorted``), without a
+    country: the pledges read are the SDG's, not every pledge along the order to be probed for it. Several
+    SDGs are probed, as a join would repeat a pledge that names more than one.
     """
     published_at, pledge_id = col(Pledge.published_at), col(Pledge.id)
     if filters.country:
@@ -155,6 +157,11 @@ def _in_order(query: _Query, session: Session, filters: RegistryFilters, limit: 
         query = query.join(PledgeCountry, chosen)
         published_at, pledge_id = col(PledgeCountry.published_at), col(PledgeCountry.pledge_id)
         filters = replace(filters, country=None)
+    elif len(set(filters.sdgs)) == 1:
+        chosen = and_(col(PledgeSDG.pledge_id) == col(Pledge.id), col(PledgeSDG.sdg) == filters.sdgs[0])
+        query = query.join(PledgeSDG, chosen)
+        published_at, pledge_id = col(PledgeSDG.published_at), col(PledgeSDG.pledge_id)
+        filters = replace(filters, sdgs=())
     clauses = conditions(filters, broad_text=bool(filters.q) and is_broad(session, filters.q or ""))
     if after is not None:
         clauses.append(_after(after, published_at, pledge_id))
