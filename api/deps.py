@@ -38,7 +38,8 @@ from pledgeflow.temporal.pledge_client import PledgeClient
 from workflows.submission import Submission, unstorable
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: a plain function would be called on a worker thread, a thread hop on every request for nothing.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -34,6 +34,7 @@ from pledgeflow.registry.public import (
     public_report,
     public_timeline_entry,
 )
+from pledgeflow.registry.records import Links
 from pledgeflow.registry.search import CursorCodec, CursorError, RegistryFilters
 from pledgeflow.registry.stats import RegistryStats
 from workflows.submission import GeographicScope, OrganizationType
@@ -46,7 +47,7 @@ SdgNumber = Annotated[int, Field(ge=1, le=17)]
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
 
 
-def registry_filters(
+async def registry_filters(
     q: Annotated[
         str | None,
         Query(
@@ -76,21 +77,24 @@ def _public_row(session: SessionDep, pledge_id: str) -> Pledge:
     return row
 
 
-@router.get("/pledges", responses=responses(422, 503))
+@router.get("/pledges", response_model=PledgePage, responses=responses(422, 503))
 def search_pledges(
     session: SessionDep,
     settings: SettingsDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
-) -> PledgePage:
+) -> Response:
     """Published pledges, newest publication first; follow `next_cursor` to walk all of them exactly once."""
+    # The page is written from each pledge's stored record, as export.json is: building and validating
+    # the public shape of every row again was most of a page's time (docs/benchmark.md, "registry").
+    codec = CursorCodec(settings.signing_key())
     try:
-        rows, next_cursor = registry_search.search(session, CursorCodec(settings.signing_key()), filters, limit, cursor)
+        records, next_cursor = registry_search.search_records(session, codec, filters, limit, cursor)
     except CursorError as exc:
         raise ProblemError(422, f"cursor: {exc}", errors=[FieldError(field="cursor", message=str(exc))]) from exc
-    base = settings.public_base_url
-    return PledgePage(items=[public_pledge(row, base) for row in rows], next_cursor=next_cursor)
+    body = Links(settings.public_base_url).page_json(records, next_cursor)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/pledges/{pledge_id}", responses=responses(404, 422, 503))

@@ -15,6 +15,13 @@ from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_MMAP_BYTES = 1 << 30
+CONTAINS = "pledgeflow_contains"
+
+
+def contains(text: str | None, lowered: str) -> bool | None:
+    """SQLite's ``pledgeflow_contains(text, q)``: ``q`` (already lower case) is in ``text``, in any case;
+    what the FTS5 trigram index matches, checked on one text (pledgeflow/registry/text_search.py)."""
+    return None if text is None else lowered in text.lower()
 
 
 @lru_cache(maxsize=8)
@@ -37,6 +44,7 @@ def engine_for(url: str, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> Eng
             # Pages read through a memory map, not a read() each: what the registry's index walks cost.
             cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             cursor.close()
+            dbapi_connection.create_function(CONTAINS, 2, contains, deterministic=True)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 
 from pledgeflow.core import links
 from pledgeflow.core.models import Pledge
@@ -132,6 +133,11 @@ class Links:
         page = links.pledge_page(self.base_url, pledge_id)
         shown = PublicLinks(page=page, api=api_url(self.base_url, pledge_id)).model_dump_json()
         return f'{public_json[:-1]},"links":{shown}}}'
+
+    def page_json(self, records: Iterable[tuple[str, str]], next_cursor: str | None) -> str:
+        """A page of the search (``PledgePage``) as JSON, from its pledges' (id, ``public_json``)."""
+        items = ",".join(self.json_record(pledge_id, public_json) for pledge_id, public_json in records)
+        return f'{{"items":[{items}],"next_cursor":{json.dumps(next_cursor)}}}'
 
     def csv_line(self, pledge_id: str, public_csv: str) -> str:
         """The pledge's CSV line: the stored text around its page cell."""

@@ -12,11 +12,11 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, Select, and_, exists, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -27,6 +27,7 @@ from pledgeflow.registry.text_search import is_broad, text_match
 from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True)
@@ -133,27 +134,42 @@ def conditions(
     return clauses
 
 
-def _after(position: Position) -> ColumnElement[bool]:
+def _after(position: Position, published_at: Any, pledge_id: Any) -> ColumnElement[bool]:
     # The leading range lets the index seek straight to the position; the OR alone would scan up to it.
     return and_(
-        col(Pledge.published_at) <= position.published_at,
-        or_(col(Pledge.published_at) < position.published_at, col(Pledge.id) < position.pledge_id),
+        published_at <= position.published_at,
+        or_(published_at < position.published_at, pledge_id < position.pledge_id),
     )
 
 
-def _page_clauses(session: Session, filters: RegistryFilters, after: Position | None) -> list[ColumnElement[bool]]:
+def _in_order(query: _Query, session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> _Query:
+    """``query`` (over ``Pledge``) narrowed to a page of ``filters`` after ``after``, in the registry's order.
+
+    A chosen country's pledges are walked from its index rows, which carry the listing's sort key
+    (``ix_pledgecountry_sorted``): the walk stops at a page, where ``id IN`` the country's rows would read
+    and sort every one of them first. So are one chosen SDG's (``ix_pledgesdg_sorted``), without a
+    country: the pledges read are the SDG's, not every pledge along the order to be probed for it. Several
+    SDGs are probed, as a join would repeat a pledge that names more than one.
+    """
+    published_at, pledge_id = col(Pledge.published_at), col(Pledge.id)
+    if filters.country:
+        chosen = and_(col(PledgeCountry.pledge_id) == col(Pledge.id), col(PledgeCountry.country) == filters.country)
+        query = query.join(PledgeCountry, chosen)
+        published_at, pledge_id = col(PledgeCountry.published_at), col(PledgeCountry.pledge_id)
+        filters = replace(filters, country=None)
+    elif len(set(filters.sdgs)) == 1:
+        chosen = and_(col(PledgeSDG.pledge_id) == col(Pledge.id), col(PledgeSDG.sdg) == filters.sdgs[0])
+        query = query.join(PledgeSDG, chosen)
+        published_at, pledge_id = col(PledgeSDG.published_at), col(PledgeSDG.pledge_id)
+        filters = replace(filters, sdgs=())
     clauses = conditions(filters, broad_text=bool(filters.q) and is_broad(session, filters.q or ""))
     if after is not None:
-        clauses.append(_after(after))
-    return clauses
-
-
-_ORDER = (col(Pledge.published_at).desc(), col(Pledge.id).desc())
+        clauses.append(_after(after, published_at, pledge_id))
+    return query.where(*clauses).order_by(published_at.desc(), pledge_id.desc()).limit(limit)
 
 
 def _page_rows(session: Session, filters: RegistryFilters, limit: int, after: Position | None) -> Sequence[Pledge]:
-    query = select(Pledge).where(*_page_clauses(session, filters, after)).order_by(*_ORDER).limit(limit)
-    return session.exec(query).all()
+    return session.exec(_in_order(select(Pledge), session, filters, limit, after)).all()
 
 
 def _position(row: Pledge) -> Position:
@@ -191,6 +207,40 @@ def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]
         after = _position(rows[-1])
 
 
+def _record_rows(
+    session: Session, filters: RegistryFilters, record: Any, limit: int, after: Position | None
+) -> Sequence[tuple[dt.datetime | None, str, str | None]]:
+    """(published_at, id, ``record``) of a page in the registry's order: no wide row, no ORM object."""
+    query = select(col(Pledge.published_at), col(Pledge.id), record)
+    return session.exec(_in_order(query, session, filters, limit, after)).all()
+
+
+def _records(rows: Sequence[tuple[dt.datetime | None, str, str | None]]) -> list[tuple[str, str]]:
+    records = []
+    for _, pledge_id, text in rows:
+        assert text is not None, f"pledge {pledge_id} is public without its export records"
+        records.append((pledge_id, text))
+    return records
+
+
+def _row_position(row: tuple[dt.datetime | None, str, str | None]) -> Position:
+    published_at, pledge_id, _ = row
+    assert published_at is not None
+    return Position(published_at, pledge_id)
+
+
+def search_records(
+    session: Session, codec: CursorCodec, filters: RegistryFilters, limit: int, cursor: str | None
+) -> tuple[list[tuple[str, str]], str | None]:
+    """:func:`search` as (id, ``public_json``) of each pledge on the page: the listing reads the record the
+    projection keeps (pledgeflow/registry/records.py) instead of building the public shape row by row."""
+    after = codec.decode(cursor, filters) if cursor else None
+    rows = _record_rows(session, filters, col(Pledge.public_json), limit + 1, after)
+    if len(rows) <= limit:
+        return _records(rows), None
+    return _records(rows[:limit]), codec.encode(_row_position(rows[limit - 1]), filters)
+
+
 def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool = False) -> Iterator[tuple[str, str]]:
     """(id, ``public_json``) of every public pledge (``csv``: its ``public_csv``), walked like
     :func:`iter_public` but reading only those columns."""
@@ -198,16 +248,11 @@ def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool =
     after: Position | None = None
     while True:
         with session_for(database_url) as session:
-            query = select(Pledge.published_at, Pledge.id, record).where(*_page_clauses(session, filters, after))
-            rows = session.exec(query.order_by(*_ORDER).limit(EXPORT_BATCH)).all()
-        for _, pledge_id, text in rows:
-            assert text is not None, f"pledge {pledge_id} is public without its export records"
-            yield pledge_id, text
+            rows = _record_rows(session, filters, record, EXPORT_BATCH, after)
+        yield from _records(rows)
         if len(rows) < EXPORT_BATCH:
             return
-        published_at, pledge_id, _ = rows[-1]
-        assert published_at is not None
-        after = Position(published_at, pledge_id)
+        after = _row_position(rows[-1])
 
 
 def newest(session: Session, count: int) -> Sequence[Pledge]:

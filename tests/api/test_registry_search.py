@@ -199,3 +199,24 @@ async def test_a_common_text_is_paged_like_a_rare_one(registry: Registry, monkey
     with session_for(registry.url) as session:
         assert text_search.is_broad(session, "schools") == (session.get_bind().dialect.name == "sqlite")
     assert await _walk(registry, q="schools") == rare == list(reversed(schools))
+
+
+async def test_a_common_text_matches_what_a_rare_one_does_in_any_case(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking the order checks each document (SQLite's ``pledgeflow_contains``) where a rare text is
+    answered from the trigram index: both find the same pledges, whatever the case, accents included."""
+    ecoles = [
+        registry.publish(
+            published_at=EPOCH + dt.timedelta(days=i), title=f"Écoles rurales connectées, lot {i}"
+        ).pledge_id
+        for i in range(3)
+    ]
+    registry.publish(published_at=EPOCH + dt.timedelta(days=5))
+    queries = ("ÉCOLES", "écoles rurales", "SCHOOLS", "rurales connectées, lot 1")
+    rare = {q: await _walk(registry, q=q) for q in queries}
+    monkeypatch.setattr(text_search, "BROAD_MATCHES", 1)  # every text is common now: the order is walked
+    assert {q: await _walk(registry, q=q) for q in queries} == rare
+    with session_for(registry.url) as session:
+        if session.get_bind().dialect.name == "sqlite":
+            assert rare["ÉCOLES"] == rare["écoles rurales"] == list(reversed(ecoles))
