@@ -9,15 +9,15 @@ queue's status, the counts by status) the new one answers from its first column.
 
 Indexes only: nothing to backfill.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 06:00:00.000000
 """
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
