@@ -10,6 +10,7 @@ longer load the machine while the rest of the suite runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import uuid
@@ -32,7 +33,8 @@ from pledgeflow.auth.staff_keys import Role, add_staff
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge
 from pledgeflow.core.settings import Settings
-from tests.conftest import SmtpSink, free_port, make_settings, run_workers
+from tests.api.registry_seeding import _postgres_template
+from tests.conftest import SmtpSink, free_port, make_settings, run_workers, scratch_postgres
 from tests.factories import report_data, submission_data
 
 QUICK_YEAR_POLICY = 'reporting_interval = "5s"\nearly_report_window = "1s"\n'
@@ -66,10 +68,18 @@ def pages_smtp() -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="module")
 async def site(
-    dev_env: WorkflowEnvironment,
-    postgres_url: str,
-    pages_smtp: SmtpSink,
-    tmp_path_factory: pytest.TempPathFactory,
+    dev_env: WorkflowEnvironment, pages_smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Site]:
+    """The app and workers over a registry of this module's own: the session's shared database fills with
+    other modules' pledges in review (imported ones waiting for weeks), which the queue lists first."""
+    with scratch_postgres("pledgeflow_pages", template=_postgres_template()) as postgres_url:
+        async with _serving(dev_env, postgres_url, pages_smtp, tmp_path_factory) as site:
+            yield site
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    dev_env: WorkflowEnvironment, postgres_url: str, pages_smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Site]:
     home = tmp_path_factory.mktemp("pages")
     policy_file = home / "quick-year.toml"
