@@ -66,7 +66,6 @@ def _copy(source: Session, snapshot: Session, moment: dt.datetime) -> None:
         snapshot.add(Report.model_validate(report.model_dump()))
     snapshot.flush()
     facets.refresh_reported_last_due(snapshot)  # from the status, cycle and reports of then
-    snapshot.flush()
     kept_counts.rebuild(snapshot.connection())  # built without migrations, so without the counting triggers
 
 

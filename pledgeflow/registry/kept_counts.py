@@ -27,15 +27,16 @@ snapshot, pledgeflow/registry/as_of.py) counts once with :func:`rebuild`.
 # ruff: noqa: S608 -- every table name, column and expression put into SQL here is a constant of this module
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
+from pledgeflow.core.models import StatsCount
 from workflows.state import PledgeStatus
 
-TABLE = "stats_count"
+TABLE = StatsCount.__tablename__
 
 _CLOSED = PledgeStatus.closed.value
 _REPORT_DUE = PledgeStatus.report_due.value
@@ -188,8 +189,8 @@ def rebuild(connection: Connection) -> None:
 
 
 def read(session: Session) -> dict[str, Counter[str]]:
-    """Every kind's counts, as the triggers keep them (zeros left out)."""
-    counts: dict[str, Counter[str]] = {kind: Counter() for _, kinds in _counted("sqlite") for kind in kinds}
+    """Every kind's counts, as the triggers keep them (zeros left out; a kind with none reads as empty)."""
+    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     rows = session.connection().execute(text(f"SELECT kind, key, pledges FROM {TABLE} WHERE pledges > 0"))
     for kind, key, number in rows:
         counts[kind][key] = number

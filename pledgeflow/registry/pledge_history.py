@@ -1,7 +1,7 @@
 """A pledge's whole timeline and all its reports, for the pages and commands that show them.
 
 The workflow's state carries the newest of them only: continue-as-new leaves behind what the registry
-already has (workflows/projection.py, PATCH_CARRY_CURRENT_CYCLE). The older lines and reports are read
+already has (workflows/pledge.py, PATCH_CARRY_WHAT_IS_NEEDED). The older lines and reports are read
 back from the registry's TimelineEntry and Report rows, which the projection wrote from the same events,
 and put before the carried ones; so a reader sees the same lines, with the same actor, kind and public
 flag, whichever run recorded them.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -28,6 +28,7 @@ from workflows.submission import GeographicScope, OrganizationType
 
 EXPORT_BATCH = 500
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True)
@@ -177,16 +178,20 @@ def _position(row: Pledge) -> Position:
     return Position(row.published_at, row.id)
 
 
+def _next_cursor(
+    codec: CursorCodec, filters: RegistryFilters, rows: Sequence[_Row], limit: int, position: Callable[[_Row], Position]
+) -> str | None:
+    """The cursor after a page of ``limit``, read as ``limit + 1`` rows; None when no row came past it."""
+    return codec.encode(position(rows[limit - 1]), filters) if len(rows) > limit else None
+
+
 def search(
     session: Session, codec: CursorCodec, filters: RegistryFilters, limit: int, cursor: str | None
 ) -> tuple[Sequence[Pledge], str | None]:
     """One page of public pledges and the cursor of the next page (None on the last)."""
     after = codec.decode(cursor, filters) if cursor else None
     rows = _page_rows(session, filters, limit + 1, after)
-    if len(rows) <= limit:
-        return rows, None
-    page = rows[:limit]
-    return page, codec.encode(_position(page[-1]), filters)
+    return rows[:limit], _next_cursor(codec, filters, rows, limit, _position)
 
 
 def iter_public(database_url: str, filters: RegistryFilters) -> Iterator[Pledge]:
@@ -236,9 +241,7 @@ def search_records(
     projection keeps (pledgeflow/registry/records.py) instead of building the public shape row by row."""
     after = codec.decode(cursor, filters) if cursor else None
     rows = _record_rows(session, filters, col(Pledge.public_json), limit + 1, after)
-    if len(rows) <= limit:
-        return _records(rows), None
-    return _records(rows[:limit]), codec.encode(_row_position(rows[limit - 1]), filters)
+    return _records(rows[:limit]), _next_cursor(codec, filters, rows, limit, _row_position)
 
 
 def iter_public_records(database_url: str, filters: RegistryFilters, csv: bool = False) -> Iterator[tuple[str, str]]:

@@ -28,12 +28,7 @@ from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from pledgeflow.core.models import (
-    Pledge,
-    PledgeCountry,
-    PledgeRegion,
-    PledgeSDG,
-)
+from pledgeflow.core.models import Pledge, PledgeCountry, PledgeRegion, PledgeSDG
 from pledgeflow.registry import kept_counts
 from pledgeflow.registry.facets import TimeFrame, last_due_cycle
 from pledgeflow.registry.public import PublicStatus
