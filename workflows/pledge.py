@@ -118,6 +118,10 @@ PATCH_QUEUED_UNTIL_SENT = "14-queued-until-sent"
 # applied update ids, those a client may still retry (UPDATE_RETRY_WINDOW). Each of them grew by a year's
 # worth every cycle. Guarded: a run recorded before carried everything on.
 PATCH_CARRY_WHAT_IS_NEEDED = "10-carry-what-is-needed"
+# An email the server was handed but never answered for ("unconfirmed": never sent again by itself) is said so
+# on the staff timeline whatever its kind; only one the timeline had announced as queued was. The fault suite
+# met a submission email stranded so, with nothing on the pledge to tell staff it may not have gone.
+PATCH_UNCONFIRMED_SHOWN = "10-unconfirmed-shown"
 REMINDERS = (StepName.review_reminder, StepName.revision_reminder, StepName.reminder_1, StepName.reminder_2)
 
 
@@ -945,6 +949,10 @@ class PledgeWorkflow:
             self._record_sent(what, outcome, announced)
             self._operator_view.show_email()
             await self._show_from_handler()
+        elif not outcome.confirmed and workflow.patched(PATCH_UNCONFIRMED_SHOWN):
+            self._record_unconfirmed(what, outcome)
+            self._operator_view.show_email()
+            await self._show_from_handler()
         elif warned:
             await self._show_from_handler()  # the consequence it waited for is on the plan now
         elif workflow.patched(PATCH_MAIL_SHOWN):
@@ -958,8 +966,11 @@ class PledgeWorkflow:
         if outcome.confirmed:
             self._record(Actor.system, EventKind.email_sent, f"Email {what} sent.", public=announced.public)
         else:
-            unconfirmed = f"Email {what} handed to the mail server, not confirmed: {outcome.detail}."
-            self._record(Actor.system, EventKind.email_unconfirmed, unconfirmed, public=False)
+            self._record_unconfirmed(what, outcome)
+
+    def _record_unconfirmed(self, what: str, outcome: EmailOutcome) -> None:
+        unconfirmed = f"Email {what} handed to the mail server, not confirmed: {outcome.detail}."
+        self._record(Actor.system, EventKind.email_unconfirmed, unconfirmed, public=False)
 
     # --- continuing as new ---------------------------------------------------------------------
 

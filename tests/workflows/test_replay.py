@@ -81,6 +81,10 @@ SCENARIOS = {
     "local_registry_behind_shown",
     "local_overdue_reinstated",
     "local_resend_after_restart",
+    # issue 10: a submission email the server was handed but never answered for, before and after its
+    # unconfirmed outcome went on the staff timeline whatever the email (10-unconfirmed-shown).
+    "unconfirmed_before_shown",
+    "unconfirmed_submission_email",
 }
 
 
