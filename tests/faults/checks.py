@@ -8,6 +8,11 @@
 - **Emails exactly once**: every email any run of the workflow asked for (its ``send_email`` activities, read
   from the recorded histories) reached the SMTP sink exactly once, found by its Message-ID (derived from the
   business key with the run's secret); no Message-ID arrived twice; nothing arrived that no workflow asked for.
+  The one exception the send ledger owns up to (docs/email.md, "The window that remains"): a worker killed
+  between an email's claim and the hand-over of its bytes to the socket strands it, never sent again by
+  itself. Such an email counts as stranded, not lost, only if the ledger says ``unconfirmed`` and the staff
+  timeline says it was not confirmed; and a kill strands one message at most, so more stranded emails than
+  worker kills is a failure.
 - **Timeline**: the workflow's timeline equals the registry's (``TimelineEntry``) entry for entry; a workflow
   that keeps only its recent entries must match the registry's newest ones.
 - **Ladder behind its mail**: no pledge's reminder, final notice, non-reporting or delisting email reaches the
@@ -56,6 +61,7 @@ class Findings:
     answer_changed_on_retry: list[str] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
     emails_lost: list[str] = field(default_factory=list)
+    emails_stranded_beyond_kills: list[str] = field(default_factory=list)
     emails_duplicated: list[str] = field(default_factory=list)
     emails_unexpected: list[str] = field(default_factory=list)
     timeline_mismatches: list[str] = field(default_factory=list)
@@ -63,6 +69,8 @@ class Findings:
     said_sent_not_arrived: list[str] = field(default_factory=list)
     replay_failures: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # Not a problem by itself (see the module's docstring): emails a killed worker stranded, said unconfirmed.
+    stranded: dict[str, str] = field(default_factory=dict)  # Message-ID: business key
 
     def problems(self) -> dict[str, list[str]]:
         return {name: value for name, value in vars(self).items() if isinstance(value, list) and value}
@@ -104,7 +112,9 @@ def asked_emails(history: WorkflowHistory) -> list[EmailRequest]:
     return asked
 
 
-async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[str], timeout: float) -> Findings:
+async def check(
+    stack: Stack, lifecycles: list[Lifecycle], server_errors: list[str], timeout: float, worker_kills: int
+) -> Findings:
     assert stack.client is not None
     findings = Findings(server_errors=list(server_errors))
     started = [lc for lc in lifecycles if lc.pledge_id]
@@ -138,13 +148,24 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
                 request for request in asked if arrived[message_id(secret, request.business_key, MAIL_DOMAIN)]
             ]
             findings.said_sent_not_arrived += _said_sent_not_arrived(pledge_id, registry[1], arrived_here)
+            not_arrived = {
+                message_id(secret, request.business_key, MAIL_DOMAIN): request
+                for request in asked
+                if not arrived[message_id(secret, request.business_key, MAIL_DOMAIN)]
+            }
+            findings.stranded |= await _stranded(stack, registry[1], not_arrived)
 
     for mid, key in expected.items():
-        if arrived[mid] == 0:
+        if arrived[mid] == 0 and mid not in findings.stranded:
             findings.emails_lost.append(key)
         elif arrived[mid] > 1:
             findings.emails_duplicated.append(f"{key} ({arrived[mid]} copies, {mid})")
     findings.emails_unexpected = [f"{mid} ({n})" for mid, n in arrived.items() if mid not in expected]
+    if len(findings.stranded) > worker_kills:
+        findings.emails_stranded_beyond_kills = [
+            f"{key}: stranded unconfirmed, one of {len(findings.stranded)} with {worker_kills} worker kills"
+            for key in findings.stranded.values()
+        ]
     findings.ladder_ahead_of_mail = _ladder_ahead_of_mail(read_mail(stack.mail_record))
     actions = [action for lc in lifecycles for action in lc.actions]
     findings.counts = {
@@ -155,8 +176,29 @@ async def check(stack: Stack, lifecycles: list[Lifecycle], server_errors: list[s
         "actions_repeated": sum(action.repeat_status is not None for action in actions),
         "emails_expected": len(expected),
         "emails_at_sink": sum(arrived.values()),
+        "emails_stranded_unconfirmed": len(findings.stranded),
     }
     return findings
+
+
+UNCONFIRMED_SAID = re.compile(r"Email (?P<kind>.+) to (?P<role>.+) handed to the mail server, not confirmed: .+")
+
+
+async def _stranded(stack: Stack, entries: list[TimelineEntry], not_arrived: dict[str, EmailRequest]) -> dict[str, str]:
+    """Of the pledge's emails that never reached the sink, those the ledger calls ``unconfirmed`` and the
+    staff timeline says were not confirmed: stranded by a killed worker, owned up to, not silently lost."""
+    told: Counter[tuple[str, str]] = Counter()
+    for entry in entries:
+        found = UNCONFIRMED_SAID.fullmatch(entry.message) if entry.kind == "email_unconfirmed" else None
+        if found is not None and not entry.public:
+            told[(found["kind"], found["role"])] += 1
+    stranded = {}
+    for mid, request in not_arrived.items():
+        what = (request.kind.value.replace("_", " "), request.recipient.role.replace("_", " "))
+        if told[what] and await asyncio.to_thread(stack.ledger_state, mid) == "unconfirmed":
+            told[what] -= 1
+            stranded[mid] = request.business_key
+    return stranded
 
 
 LADDER_AFTER_REQUEST = {"reminder_1", "reminder_2", "final_notice", "non_reporting", "delisted"}

@@ -55,7 +55,9 @@ async def execute(run: Run, directory: Path) -> dict[str, Any]:
         lifecycles = driver.plan(run.pledges)
         chaos = Chaos(stack, run.faults, run.seed)
         await asyncio.gather(driver.run(lifecycles, run.spread), chaos.run())
-        findings = await check(stack, lifecycles, driver.server_errors, run.settle_timeout)
+        findings = await check(
+            stack, lifecycles, driver.server_errors, run.settle_timeout, len(chaos.done.worker_kills)
+        )
     finally:
         await driver.close()
         await stack.stop()
@@ -69,6 +71,7 @@ async def execute(run: Run, directory: Path) -> dict[str, Any]:
         "counts": findings.counts,
         "problems": {name: len(items) for name, items in _all(findings).items()},
         "details": findings.problems(),
+        "stranded_unconfirmed": sorted(findings.stranded.values()),
         "plans": {plan: sum(lc.plan == plan for lc in lifecycles) for plan in sorted({lc.plan for lc in lifecycles})},
     }
 
