@@ -153,12 +153,12 @@ async def check(
                 for request in asked
                 if not arrived[message_id(secret, request.business_key, MAIL_DOMAIN)]
             }
-            findings.stranded |= await _stranded(stack, registry[1], not_arrived)
+            stranded, lost = await _stranded(stack, registry[1], not_arrived)
+            findings.stranded |= stranded
+            findings.emails_lost += lost.values()
 
     for mid, key in expected.items():
-        if arrived[mid] == 0 and mid not in findings.stranded:
-            findings.emails_lost.append(key)
-        elif arrived[mid] > 1:
+        if arrived[mid] > 1:
             findings.emails_duplicated.append(f"{key} ({arrived[mid]} copies, {mid})")
     findings.emails_unexpected = [f"{mid} ({n})" for mid, n in arrived.items() if mid not in expected]
     if len(findings.stranded) > worker_kills:
@@ -184,21 +184,28 @@ async def check(
 UNCONFIRMED_SAID = re.compile(r"Email (?P<kind>.+) to (?P<role>.+) handed to the mail server, not confirmed: .+")
 
 
-async def _stranded(stack: Stack, entries: list[TimelineEntry], not_arrived: dict[str, EmailRequest]) -> dict[str, str]:
+async def _stranded(
+    stack: Stack, entries: list[TimelineEntry], not_arrived: dict[str, EmailRequest]
+) -> tuple[dict[str, str], dict[str, str]]:
     """Of the pledge's emails that never reached the sink, those the ledger calls ``unconfirmed`` and the
-    staff timeline says were not confirmed: stranded by a killed worker, owned up to, not silently lost."""
+    staff timeline says were not confirmed (stranded by a killed worker, owned up to, not silently lost), and
+    for the others what the ledger and the timeline said, for the failure's message (Message-ID: business key)."""
     told: Counter[tuple[str, str]] = Counter()
     for entry in entries:
         found = UNCONFIRMED_SAID.fullmatch(entry.message) if entry.kind == "email_unconfirmed" else None
         if found is not None and not entry.public:
             told[(found["kind"], found["role"])] += 1
-    stranded = {}
+    stranded, lost = {}, {}
     for mid, request in not_arrived.items():
         what = (request.kind.value.replace("_", " "), request.recipient.role.replace("_", " "))
-        if told[what] and await asyncio.to_thread(stack.ledger_state, mid) == "unconfirmed":
+        state = await asyncio.to_thread(stack.ledger_state, mid)
+        if told[what] and state == "unconfirmed":
             told[what] -= 1
             stranded[mid] = request.business_key
-    return stranded
+        else:
+            timeline = "the timeline says not confirmed" if told[what] else "nothing on the timeline"
+            lost[mid] = f"{request.business_key} (ledger {state}, {timeline})"
+    return stranded, lost
 
 
 LADDER_AFTER_REQUEST = {"reminder_1", "reminder_2", "final_notice", "non_reporting", "delisted"}
