@@ -131,28 +131,23 @@ async def check(
     async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
         for lifecycle in started:
             pledge_id = lifecycle.pledge_id
-            asked: list[EmailRequest] = []
+            asked: dict[str, EmailRequest] = {}  # by Message-ID
             for number, history in enumerate(await histories(stack.client, pledge_id), start=1):
                 runs += 1
                 result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
                 if result.replay_failure is not None:
                     findings.replay_failures.append(f"{pledge_id} run {number}: {result.replay_failure}")
                 for request in asked_emails(history):
-                    expected[message_id(secret, request.business_key, MAIL_DOMAIN)] = request.business_key
-                    asked.append(request)
+                    mid = message_id(secret, request.business_key, MAIL_DOMAIN)
+                    expected[mid] = request.business_key
+                    asked[mid] = request
             state = await _state(http, stack, pledge_id)
             registry = await asyncio.to_thread(_registry, stack, pledge_id)
             _check_lifecycle(findings, lifecycle, state, [entry.kind for entry in registry[1]])
             _check_timeline(findings, pledge_id, state, registry)
-            arrived_here = [
-                request for request in asked if arrived[message_id(secret, request.business_key, MAIL_DOMAIN)]
-            ]
+            arrived_here = [request for mid, request in asked.items() if arrived[mid]]
             findings.said_sent_not_arrived += _said_sent_not_arrived(pledge_id, registry[1], arrived_here)
-            not_arrived = {
-                message_id(secret, request.business_key, MAIL_DOMAIN): request
-                for request in asked
-                if not arrived[message_id(secret, request.business_key, MAIL_DOMAIN)]
-            }
+            not_arrived = {mid: request for mid, request in asked.items() if not arrived[mid]}
             stranded, lost = await _stranded(stack, registry[1], not_arrived)
             findings.stranded |= stranded
             findings.emails_lost += lost.values()
@@ -181,6 +176,11 @@ async def check(
     return findings
 
 
+def _what(request: EmailRequest) -> tuple[str, str]:
+    """The email's kind and recipient role as the timeline names them ("reminder 2", "backup contact")."""
+    return request.kind.value.replace("_", " "), request.recipient.role.replace("_", " ")
+
+
 UNCONFIRMED_SAID = re.compile(r"Email (?P<kind>.+) to (?P<role>.+) handed to the mail server, not confirmed: .+")
 
 
@@ -197,7 +197,7 @@ async def _stranded(
             told[(found["kind"], found["role"])] += 1
     stranded, lost = {}, {}
     for mid, request in not_arrived.items():
-        what = (request.kind.value.replace("_", " "), request.recipient.role.replace("_", " "))
+        what = _what(request)
         state = await asyncio.to_thread(stack.ledger_state, mid)
         if told[what] and state == "unconfirmed":
             told[what] -= 1
@@ -230,7 +230,7 @@ SAID_SENT = re.compile(r"Email (?P<kind>.+) to (?P<role>.+) sent\.")
 def _said_sent_not_arrived(pledge_id: str, entries: list[TimelineEntry], arrived: list[EmailRequest]) -> list[str]:
     """Timeline lines saying an email was sent ("Email reminder 2 to backup contact sent.") with no such
     message at the sink: the timeline must say queued until the server took the mail."""
-    took = {(request.kind.value.replace("_", " "), request.recipient.role.replace("_", " ")) for request in arrived}
+    took = {_what(request) for request in arrived}
     untrue = []
     for entry in entries:
         found = SAID_SENT.fullmatch(entry.message) if entry.kind == "email_sent" else None
