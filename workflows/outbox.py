@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.changes import Changes
     from workflows.emails import ALWAYS, EmailKind, EmailOutcome, EmailRequest, Recipient, RecipientRole
     from workflows.rules import focal_point
     from workflows.state import CycleEmail, PledgeState, TimelineEvent
@@ -39,8 +40,9 @@ OnSettled = Callable[[str, EmailOutcome | None, ActivityError | None, bool, Time
 
 
 class Outbox:
-    def __init__(self, state: PledgeState, on_settled: OnSettled) -> None:
+    def __init__(self, state: PledgeState, on_settled: OnSettled, changes: Changes) -> None:
         self._state = state
+        self._changes = changes
         self._on_settled = on_settled
         self._sending: list[asyncio.Task[None]] = []
         self._last_to: dict[str, asyncio.Task[None]] = {}  # by address: the newest email asked for
@@ -66,7 +68,7 @@ class Outbox:
         # A reporting email belongs to the cycle it names. Before publication an email's cycle is the
         # revision round, so each round's "changes requested" has its own business key in the send ledger.
         number = int(context["cycle"]) if "cycle" in context else self._email_cycle()
-        one_queue = workflow.patched(PATCH_ONE_MAIL_QUEUE)
+        one_queue = self._changes.taken(PATCH_ONE_MAIL_QUEUE)
         for recipient in recipients:
             # A second message of one kind in one cycle (two extensions granted) is new, not a retry: it
             # gets a business key of its own, so the send ledger does not drop it as already sent.
@@ -149,7 +151,7 @@ class Outbox:
     ) -> None:
         """Send once the email asked for before it has settled (sent, skipped, failed): the pledge's previous
         email (``one_queue``), or in runs from before that patch the previous one to the same address."""
-        if after is not None and not after.done() and (one_queue or workflow.patched(PATCH_MAIL_IN_ORDER)):
+        if after is not None and not after.done() and (one_queue or self._changes.taken(PATCH_MAIL_IN_ORDER)):
             await asyncio.wait([after])
         what = f"{request.kind.value.replace('_', ' ')} to {request.recipient.role.replace('_', ' ')}"
         try:

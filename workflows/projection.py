@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, CancelledError, FailureError, RetryState
 
+from workflows.changes import Changes
 from workflows.state import ClosureReason, PledgeState, PledgeStatus, ReportRecord, TimelineEvent
 from workflows.submission import Submission
 
@@ -83,10 +84,10 @@ PATCH_LOCAL_ACTIVITIES = "10-local-activities"
 LOCAL_RETRY_THRESHOLD = dt.timedelta(seconds=5)
 
 
-async def run_short_activity(activity: str, *args: Any, **options: Any) -> Any:
+async def run_short_activity(changes: Changes, activity: str, *args: Any, **options: Any) -> Any:
     """``activity`` as a local activity, or as a task-queue activity in a run recorded before
     PATCH_LOCAL_ACTIVITIES (the same options either way)."""
-    if workflow.patched(PATCH_LOCAL_ACTIVITIES):
+    if changes.taken(PATCH_LOCAL_ACTIVITIES):
         return await workflow.execute_local_activity(
             activity, args=args, local_retry_threshold=LOCAL_RETRY_THRESHOLD, **options
         )
@@ -100,9 +101,10 @@ class RegistryProjector:
     picture than the workflow's; what is already projected (the row, events, reports) is not sent again.
     """
 
-    def __init__(self, state: PledgeState, on_refused: Callable[[str], None]) -> None:
+    def __init__(self, state: PledgeState, on_refused: Callable[[str], None], changes: Changes) -> None:
         """``on_refused(why)`` records on the timeline that the registry refused the projection."""
         self._state = state
+        self._changes = changes
         self._on_refused = on_refused
         # Everything before this run was projected before it continued as new.
         self._events_after = max((event.seq for event in state.timeline), default=0)
@@ -116,7 +118,7 @@ class RegistryProjector:
             if not projection.events and not projection.reports and row == self._row:
                 return
             try:
-                await self._send(projection, shown=workflow.patched(PATCH_REGISTRY_BEHIND_SHOWN))
+                await self._send(projection, shown=self._changes.taken(PATCH_REGISTRY_BEHIND_SHOWN))
             except FailureError as err:
                 why = _gave_up_because(err)
                 if why is None:
@@ -140,6 +142,7 @@ class RegistryProjector:
     async def _send(self, projection: PledgeProjection, shown: bool) -> None:
         """The ``project_pledge`` activity; with ``shown``, it gives up after ATTEMPTS_BEFORE_SHOWN."""
         await run_short_activity(
+            self._changes,
             "project_pledge",
             projection,
             start_to_close_timeout=PROJECTION_TIMEOUT,
@@ -153,7 +156,7 @@ class RegistryProjector:
         projected_events = [event for event in state.timeline if event.seq <= self._events_after]
         # The newest event stays whatever its size: the next one's sequence number follows it.
         events = _over_budget(projected_events[:-1], state.timeline, KEPT_TIMELINE_BYTES)
-        if not (reports or events) or not workflow.patched(PATCH_BOUNDED_STATE):
+        if not (reports or events) or not self._changes.taken(PATCH_BOUNDED_STATE):
             return
         state.reports, state.timeline = state.reports[reports:], state.timeline[events:]
         self._reports_from -= reports

@@ -18,7 +18,7 @@ from tests.workflows.driver import DAY, Mailbox, Pledge, Pledges
 from tests.workflows.histories import record
 from tests.workflows.test_reporting import report_due
 from workflows.emails import EmailKind
-from workflows.pledge import PATCH_STOP_REMINDERS
+from workflows.pledge import BASELINES, PATCH_STOP_REMINDERS
 from workflows.state import ActionResult, PledgeState, PledgeStatus, StopRemindersInput
 
 FOCAL = "amina@connect-africa.example"
@@ -38,8 +38,8 @@ def skipped(state: PledgeState) -> list[str]:
     return [e.message for e in state.timeline if e.kind == "email_skipped"]
 
 
-async def patch_markers(pledge: Pledge) -> int:
-    """How many of the pledge's runs recorded the issue 9 patch marker."""
+async def runs_marked(pledge: Pledge, patch_id: str) -> int:
+    """How many of the pledge's runs recorded the marker of ``patch_id``."""
     runs = 0
     for run_id in await pledge.run_ids():
         history = await pledge.pledges.client.get_workflow_handle(pledge.handle.id, run_id=run_id).fetch_history()
@@ -50,7 +50,7 @@ async def patch_markers(pledge: Pledge) -> int:
             for payloads in event.marker_recorded_event_attributes.details.values()
             for payload in payloads.payloads
         ]
-        runs += any(PATCH_STOP_REMINDERS.encode() in data for data in details)
+        runs += any(patch_id.encode() in data for data in details)
     return runs
 
 
@@ -110,7 +110,10 @@ async def test_an_unsubscribed_backup_contact_gets_no_more_reminders_and_the_ple
         "Reminder 2 queued for the focal point.",
         "Email reminder 2 to focal point sent.",
     ]
-    assert await patch_markers(pledge) == 2  # one in each run that left a reminder out
+    # Every run took the change with the baseline, from its first activation (workflows/changes.py).
+    runs = len(await pledge.run_ids())
+    assert await runs_marked(pledge, BASELINES[-1].patch_id) == runs
+    assert await runs_marked(pledge, PATCH_STOP_REMINDERS) == 0
     await record(pledge, "stop_reminders")
 
 

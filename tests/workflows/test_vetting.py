@@ -46,6 +46,7 @@ async def test_submission_then_approval_publishes_and_schedules_the_first_report
         "PledgeMissedCycles": 0,
         "PledgeSDGs": ["4", "9"],
         "PledgeCountries": ["KEN"],
+        "TemporalChangeVersion": ["10-baseline"],  # every run takes today's changes (workflows/changes.py)
     }
 
 
