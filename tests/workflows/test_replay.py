@@ -85,6 +85,21 @@ SCENARIOS = {
     # unconfirmed outcome went on the staff timeline whatever the email (10-unconfirmed-shown).
     "unconfirmed_before_shown",
     "unconfirmed_submission_email",
+    # Issue 10: every run takes today's changes under the baseline marker asked in its first activation
+    # (workflows/changes.py): the pledge's page read while its policy was read (the query that moved the
+    # local activity's result a task on); and, recorded again under the baseline, a review and a published
+    # pledge resumed on a fresh worker, also after continue-as-new, a raced pair after a restart, four
+    # carried cycles, a report cycle through overdue and back, resends and stopped reminders after a restart,
+    # and ten years of one pledge.
+    "policy_read_with_a_query",
+    "baseline_resumed_in_review",
+    "baseline_resumed_after_continue_as_new",
+    "baseline_race_approve_twice",
+    "baseline_carried_what_is_needed",
+    "baseline_overdue_reinstated",
+    "baseline_resend_after_restart",
+    "baseline_stop_reminders_after_restart",
+    "baseline_ten_years",
 }
 
 
