@@ -20,7 +20,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import placement, rules
+    # By full name: `from workflows import rules` loads the submodule through importlib's own path, past the
+    # sandbox's importer, so every cached run kept its own copy of rules.py and placement.py (issue 10).
+    import workflows.placement as placement
+    import workflows.rules as rules
     from workflows.changes import Baseline, Changes
     from workflows.emails import Delivery, EmailKind, EmailOutcome, Recipient, RecipientRole
     from workflows.ladder import Step, effective_due, format_utc, report_deadline, step_at, upcoming
