@@ -6,7 +6,8 @@ activity's result in that task and hands it to the workflow only in the next tas
 code after the policy read asked its patches there, and no replay of such a history could pass: a fresh
 worker could no longer run the pledge. The test makes the query wait for the worker (workers stopped,
 pledges submitted, their pages read), so that it comes with the first task, then checks that the result
-did reach the workflow a task late, that every run replays and that fresh workers can read the pledges.
+did reach the workflow a task late, that every run replays and that fresh workers can read the pledges;
+once more with an approval waiting beside each read, so that the moved result and the update meet.
 With ``PLEDGEFLOW_RECORD_HISTORIES=1`` it records one of them for tests/workflows/test_replay.py.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
@@ -42,7 +44,8 @@ def result_came_a_task_late(history: WorkflowHistory) -> bool:
     return any(event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for event in events[marker:email])
 
 
-async def test_a_pledge_read_while_its_policy_is_read_replays(racetrack: Racetrack) -> None:  # noqa: F811
+@pytest.mark.parametrize("approved", [False, True], ids=["read", "read_and_approved"])
+async def test_a_pledge_read_while_its_policy_is_read_replays(racetrack: Racetrack, approved: bool) -> None:  # noqa: F811
     pledges = []
     for _ in range(PLEDGES):  # no worker runs: each workflow's first task waits on the server
         response = await racetrack.http.post("/api/v1/pledges", json=submission_data())
@@ -52,9 +55,17 @@ async def test_a_pledge_read_while_its_policy_is_read_replays(racetrack: Racetra
         racetrack.pledges.append(body["id"])
     pages = [racetrack.http.get(f"/api/v1/pledges/{p.id}", headers=racetrack.auth(Role.admin)) for p in pledges]
     reading = asyncio.gather(*pages)
-    await asyncio.sleep(0.5)  # the queries wait on the server too, and come with the first tasks
+    approval = {"decision": "approve"}
+    approvals = [
+        racetrack.http.post(f"/api/v1/pledges/{p.id}/decisions", json=approval, headers=racetrack.auth(Role.admin))
+        for p in pledges
+        if approved
+    ]
+    approving = asyncio.gather(*approvals)
+    await asyncio.sleep(0.5)  # the queries (and updates) wait on the server too, and come with the first tasks
     async with racetrack.workers():
         assert [page.status_code for page in await reading] == [200] * PLEDGES
+        assert [answer.status_code for answer in await approving] == [201] * len(approvals)
         for pledge in pledges:
             await racetrack.quiet(pledge)
     histories = [await racetrack.histories(pledge) for pledge in pledges]
@@ -65,7 +76,8 @@ async def test_a_pledge_read_while_its_policy_is_read_replays(racetrack: Racetra
     async with racetrack.workers():  # fresh workers, nothing cached: each page replays the pledge
         for pledge in pledges:
             state = await racetrack.until(pledge, lambda state: bool(state.timeline))
-            assert [event.kind.value for event in state.timeline][:1] == ["submitted"]
-    if recording():
+            kinds = [event.kind.value for event in state.timeline]
+            assert kinds[: 2 if approved else 1] == ["submitted", "approved"][: 2 if approved else 1], kinds
+    if recording() and not approved:
         path = Path(HISTORIES / "policy_read_with_a_query.1.json")
         await asyncio.to_thread(path.write_text, late[0].to_json())
