@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import random
 import subprocess
 import time
@@ -49,6 +50,8 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "worker_max_cached_workflows",
     )
     values = {f"PLEDGEFLOW_{name.upper()}": str(getattr(settings, name)) for name in names}
+    if "PYTHONPATH" in os.environ:  # the worker runs the bench's code, also from a worktree (side by side)
+        values["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return values  # the child's whole environment: nothing of this shell's PLEDGEFLOW_* reaches it
 
 

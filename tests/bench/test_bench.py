@@ -12,9 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from pledgeflow.bench.figures import Goal, Part, percentile
+from pledgeflow.bench.memory import worker_environment
 from pledgeflow.bench.run import summary
 from pledgeflow.cli.bench import PARTS
 from pledgeflow.cli.main import app
+from pledgeflow.core.settings import Settings
 from tests.cli.conftest import PLEDGEFLOW, clean_env
 from tests.conftest import PG_ADMIN_URL
 
@@ -97,3 +99,16 @@ def test_the_summary_gives_a_latency_one_row_with_its_p50_p95_and_the_p95_verdic
     figure, value, goal, holds = (list(table.columns[n].cells) for n in (1, 2, 4, 5))
     assert (figure[0], value[0], goal[0], holds[0]) == ("sqlite no match", "12.0 / 28.2", "p95 <= 20", "[red]no[/]")
     assert (figure[1], holds[1]) == ("sqlite export.csv, all pledges", "[green]yes[/]")
+
+
+def test_the_memory_parts_worker_runs_the_benchs_code_and_none_of_the_shells_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Side by side from a worktree (PYTHONPATH first), the worker measured must run that tree's code."""
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("PLEDGEFLOW_POLICY", "demo")
+    environment = worker_environment(Settings(_env_file=None, home=tmp_path))
+    assert environment["PYTHONPATH"] == str(tmp_path)
+    assert "PLEDGEFLOW_POLICY" not in environment
+    monkeypatch.delenv("PYTHONPATH")
+    assert "PYTHONPATH" not in worker_environment(Settings(_env_file=None, home=tmp_path))
