@@ -166,12 +166,12 @@ def _reindex(session: Session, projections: Sequence[PledgeProjection]) -> None:
     regions: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
     for projection in projections:
-        submission, key = projection.submission, {"pledge_id": projection.pledge_id}
-        sorted_key = {**key, "published_at": projection.published_at}
+        submission = projection.submission
+        sorted_key = {"pledge_id": projection.pledge_id, "published_at": projection.published_at}
         sdgs += [{**sorted_key, "sdg": sdg} for sdg in sorted(set(submission.sdgs))]
         countries += [{**sorted_key, "country": code} for code in sorted(set(submission.countries))]
         regions += [{**sorted_key, "region": region} for region in sorted(set(submission.regions))]
-        documents.append({**key, "document": facets.document(submission)})
+        documents.append({**sorted_key, "document": facets.document(submission)})
     for table, values in ((PledgeSDG, sdgs), (PledgeCountry, countries), (PledgeRegion, regions)):
         _insert(session, table, values)
     _insert(session, PledgeDocument, documents)

@@ -31,7 +31,7 @@ from pledgeflow.auth.rate_limits import RateLimited, RateLimits
 from pledgeflow.auth.revocation import current_token_version
 from pledgeflow.auth.staff_keys import KEY_PREFIX, Role, authenticate
 from pledgeflow.auth.tokens import Purpose, TokenClaims, TokenError, verify
-from pledgeflow.core.db import engine_for
+from pledgeflow.core.db import engine_for, reading_engine
 from pledgeflow.core.models import StaffAccount
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal.pledge_client import PledgeClient
@@ -53,6 +53,16 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_reading_session(settings: SettingsDep) -> Iterator[Session]:
+    """A session that reads outside a transaction (``reading_engine``): for a route whose reads need not
+    share one snapshot (the search: one statement, and on SQLite a broadness check before it)."""
+    with Session(reading_engine(settings.database_url), expire_on_commit=False) as session, registry_reachable():
+        yield session
+
+
+ReadingSessionDep = Annotated[Session, Depends(get_reading_session)]
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
 from sqlalchemy.exc import OperationalError
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import ReadingSessionDep, SessionDep, SettingsDep
 from api.problems import FieldError, ProblemError, responses, unavailable
 from pledgeflow.core import ids
 from pledgeflow.core.models import Pledge
@@ -79,7 +79,7 @@ def _public_row(session: SessionDep, pledge_id: str) -> Pledge:
 
 @router.get("/pledges", response_model=PledgePage, responses=responses(422, 503))
 def search_pledges(
-    session: SessionDep,
+    session: ReadingSessionDep,
     settings: SettingsDep,
     filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,

@@ -50,6 +50,15 @@ def engine_for(url: str, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> Eng
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+@lru_cache(maxsize=8)
+def reading_engine(url: str) -> Engine:
+    """``url``'s engine (its pool, its pre-ping) for a read of one statement, run without a transaction
+    around it: on PostgreSQL a page of the registry's search is then two round trips (the pool's ping
+    and the query) where a transaction made it four (ping, BEGIN, query, ROLLBACK). Only for reads whose
+    statements need not see one snapshot."""
+    return engine_for(url).execution_options(isolation_level="AUTOCOMMIT")
+
+
 @contextmanager
 def session_for(url: str) -> Iterator[Session]:
     with Session(engine_for(url), expire_on_commit=False) as session:

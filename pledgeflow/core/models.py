@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, Computed, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 
 def utcnow() -> dt.datetime:
@@ -173,25 +173,36 @@ class PledgeRegion(SQLModel, table=True):
     published_at: dt.datetime | None = _utc(nullable=True)
 
 
+FOLDED = "lower(document)"  # PledgeDocument.folded, as the database computes it
+
+
 class PledgeDocument(SQLModel, table=True):
     """The text searched by ``q``: title, organisation, description, partners and deliverables, one per line.
 
-    Indexed for substring matching: by trigrams with GIN (``pg_trgm``) on PostgreSQL, and on SQLite by
-    the FTS5 table ``pledgedocument_fts`` (trigram tokenizer, external content), kept by triggers.
+    Indexed for substring matching: on PostgreSQL by trigrams with GIN (``pg_trgm``) on ``folded``, the
+    text lowered by the database as it is written, so a match lowers no row; on SQLite by the FTS5 table
+    ``pledgedocument_fts`` (trigram tokenizer, external content), kept by triggers, and ``folded`` is never
+    read (migration 0010 makes it virtual there). Like the SDG, country and region rows it carries the
+    listing's sort key: on PostgreSQL a text-only page walks ``ix_pledgedocument_sorted`` in the
+    listing's order and stops at its last row (pledgeflow/registry/search.py).
     """
 
     __table_args__ = (
         Index(
-            "ix_pledgedocument_trgm",
-            "document",
+            "ix_pledgedocument_folded_trgm",
+            "folded",
             postgresql_using="gin",
-            postgresql_ops={"document": "gin_trgm_ops"},
+            postgresql_ops={"folded": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
+        Index("ix_pledgedocument_sorted", "published_at", "pledge_id").ddl_if(dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     pledge_id: str = Field(foreign_key="pledge.id", unique=True, max_length=16)
     document: str
+    # Written by the database: stored on PostgreSQL, where its trigram index reads it.
+    folded: str | None = Field(default=None, sa_column=Column(AutoString(), Computed(FOLDED, persisted=True)))
+    published_at: dt.datetime | None = _utc(nullable=True)
 
 
 class TimelineEntry(SQLModel, table=True):

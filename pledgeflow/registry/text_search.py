@@ -1,10 +1,13 @@
 """The registry's text search ``q``: a case-insensitive substring of a pledge's searched text (its title,
 organisation, description, partners or deliverables; pledgeflow/registry/facets.py), answered from an index.
 
-PostgreSQL matches ``ILIKE '%q%'`` on ``pledgedocument.document`` through its GIN trigram index
-(``pg_trgm``). SQLite matches the text as one FTS5 phrase in ``pledgedocument_fts`` (trigram tokenizer,
-so a phrase is a substring); a phrase needs three characters, so a shorter ``q`` falls back to LIKE over
-the searched text (correct, but a scan). Either way, wildcard characters in ``q`` are matched literally.
+PostgreSQL matches ``folded LIKE '%' || lower(q) || '%'``: ``pledgedocument.folded`` is the document as
+``lower()`` left it when it was written, indexed by trigrams with GIN (``pg_trgm``), so no document is
+lowered at search time, as ``ILIKE`` lowered each one it checked. A page led by the text walks the documents
+in the listing's order (pledgeflow/registry/search.py). SQLite matches the text as one FTS5 phrase in
+``pledgedocument_fts`` (trigram tokenizer, so a phrase is a substring); a phrase needs three characters, so
+a shorter ``q`` falls back to LIKE over the searched text (correct, but a scan). Either way, wildcard
+characters in ``q`` are matched literally.
 
 On SQLite a page in the listing's order asks first whether ``q`` is broad (at least ``BROAD_MATCHES``
 matches): a rare text is best answered from its matches, a common one by walking the order and keeping
@@ -12,7 +15,8 @@ the pledges whose text matches, which finds a page long before it has read every
 ``pledgeflow_contains`` (pledgeflow/core/db.py: ``q`` in the document in any case, as the trigram index
 matches it), one document at a time: the index answers only all of its matches at once, and finding
 them all was most of a broad search's time (17 ms of 20 at 100,000 pledges). PostgreSQL's planner makes
-that choice itself from the trigram statistics.
+that choice itself from the column's statistics: it walks ``ix_pledgedocument_sorted`` for a common text,
+and starts from the trigram index's matches for a rare one.
 """
 
 from __future__ import annotations
@@ -53,8 +57,16 @@ def _on_document(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     return exists(select(col(PledgeDocument.id)).where(col(PledgeDocument.pledge_id) == col(Pledge.id), condition))
 
 
+def folded_match(q: str) -> ColumnElement[bool]:
+    """PostgreSQL: ``q`` in the document in any case, as ``ix_pledgedocument_folded_trgm`` matches it.
+
+    ``q`` is lowered by the same ``lower()`` that made ``folded``; escaping first is safe, as lowering
+    leaves the wildcards and their escape alone."""
+    return col(PledgeDocument.folded).like(func.lower(_like_pattern(q)), escape="\\")
+
+
 def _postgresql(match: TextMatch) -> ColumnElement[bool]:
-    return _on_document(col(PledgeDocument.document).ilike(_like_pattern(match.q), escape="\\"))
+    return _on_document(folded_match(match.q))
 
 
 def _sqlite(match: TextMatch) -> ColumnElement[bool]:

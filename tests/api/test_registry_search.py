@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy import event
 
+from pledgeflow.core import db
 from pledgeflow.core.db import session_for
 from pledgeflow.registry import text_search
 from tests.api.registry_seeding import EPOCH, Registry, registry_fixture, registry_url_fixture  # noqa: F401
@@ -220,3 +224,31 @@ async def test_a_common_text_matches_what_a_rare_one_does_in_any_case(
     with session_for(registry.url) as session:
         if session.get_bind().dialect.name == "sqlite":
             assert rare["ÉCOLES"] == rare["écoles rurales"] == list(reversed(ecoles))
+
+
+def _in_transaction(dbapi_connection: Any) -> bool:
+    """What the database itself says after a statement: a transaction is open on this connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return dbapi_connection.in_transaction
+    return bool(dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+
+
+async def test_a_search_page_is_read_outside_a_transaction(registry: Registry) -> None:
+    """No BEGIN before a page's statement and so no ROLLBACK after it: on PostgreSQL those were two of a
+    page's four round trips (docs/benchmark.md, "registry")."""
+    registry.publish(published_at=EPOCH)
+    registry.publish(published_at=EPOCH + dt.timedelta(days=1), title="Solar kiosks for coastal schools")
+    after_statement: list[bool] = []
+
+    def record(_connection: Any, cursor: Any, *_: Any) -> None:
+        after_statement.append(_in_transaction(cursor.connection))
+
+    engine = db.engine_for(registry.url)
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        for params in ({}, {"q": "kiosks"}, {"q": "schools", "sdg": 4}, {"country": "KEN", "limit": 1}):
+            response = await registry.http.get("/api/v1/registry/pledges", params=params)
+            assert response.status_code == 200 and response.json()["items"], params
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    assert after_statement and not any(after_statement)
