@@ -5,6 +5,7 @@ matched from that index and a text-only page walks the documents in the listing'
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pledgeflow.core import db
 from pledgeflow.core.models import Pledge, PledgeDocument
 from pledgeflow.registry import search
 from pledgeflow.registry.search import CursorCodec, RegistryFilters
+from tests.conftest import scratch_postgres
 from tests.factories import make_submission
 
 T0 = dt.datetime(2024, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -91,9 +93,16 @@ def test_0010_fills_the_sort_key_and_the_lowered_text_of_existing_search_text(em
     db.engine_for(empty_database_url).dispose()
 
 
-def test_0010_on_postgresql_matches_from_the_trigram_index_and_walks_the_sorted_one(empty_database_url: str) -> None:
-    if not empty_database_url.startswith("postgresql"):
-        pytest.skip("SQLite keeps its FTS5 path: the test above shows it still answers")
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """The plan test's own database: the plans asked about are PostgreSQL's (SQLite keeps its FTS5 path, which
+    the test above shows still answers)."""
+    with scratch_postgres("pledgeflow_empty") as url:
+        yield url
+
+
+def test_0010_on_postgresql_matches_from_the_trigram_index_and_walks_the_sorted_one(empty_postgres_url: str) -> None:
+    empty_database_url = empty_postgres_url
     _upgrade_with_existing_pledges(empty_database_url)
 
     with db.session_for(empty_database_url) as session:
