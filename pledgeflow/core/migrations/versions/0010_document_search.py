@@ -37,6 +37,12 @@ SQLITE_UPDATE_TRIGGER = (
 )
 
 
+def _trigram_index(name: str, column: str) -> None:
+    op.create_index(
+        name, "pledgedocument", [column], unique=False, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
+    )
+
+
 def _fill_sort_key() -> None:
     published = "SELECT pledge.published_at FROM pledge WHERE pledge.id = pledgedocument.pledge_id"
     op.execute(f"UPDATE pledgedocument SET published_at = ({published})")  # noqa: S608 (fixed text)
@@ -56,14 +62,7 @@ def upgrade() -> None:
     folded = sa.Computed(FOLDED, persisted=True if postgres else None)
     op.add_column("pledgedocument", sa.Column("folded", sqlmodel.sql.sqltypes.AutoString(), folded, nullable=True))
     if postgres:
-        op.create_index(
-            "ix_pledgedocument_folded_trgm",
-            "pledgedocument",
-            ["folded"],
-            unique=False,
-            postgresql_using="gin",
-            postgresql_ops={"folded": "gin_trgm_ops"},
-        )
+        _trigram_index("ix_pledgedocument_folded_trgm", "folded")
         op.create_index("ix_pledgedocument_sorted", "pledgedocument", ["published_at", "pledge_id"], unique=False)
         op.execute("ANALYZE pledgedocument")  # the planner weighs the two indexes by folded's statistics
 
@@ -76,14 +75,7 @@ def downgrade() -> None:
     op.drop_column("pledgedocument", "folded")
     op.drop_column("pledgedocument", "published_at")
     if postgres:
-        op.create_index(
-            "ix_pledgedocument_trgm",
-            "pledgedocument",
-            ["document"],
-            unique=False,
-            postgresql_using="gin",
-            postgresql_ops={"document": "gin_trgm_ops"},
-        )
+        _trigram_index("ix_pledgedocument_trgm", "document")
     else:
         op.execute("DROP TRIGGER pledgedocument_fts_update")
         op.execute(SQLITE_UPDATE_TRIGGER.format(columns=""))
