@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import concurrent.futures
+import logging
+import sys
 from collections.abc import Sequence
 
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -20,9 +24,39 @@ from workflows.pledge import PledgeWorkflow
 # instead of re-imported (and warned about) in every workflow run.
 PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "email_validator", "idna", "dns")
 
+logger = logging.getLogger(__name__)
+
+
+class CompiledSandboxRunner(SandboxedWorkflowRunner):
+    """The SDK's sandbox, with each workflow's module compiled once, when the worker prepares it.
+
+    The sandbox runs a workflow class's module afresh for every workflow run it creates (a new pledge, a
+    cached run evicted and replayed, a continue-as-new). Python reads that module's bytecode from its
+    ``__pycache__`` when one is there, and otherwise compiles the source again, each time: so with
+    ``PYTHONDONTWRITEBYTECODE`` set, or an install that never compiled (``pip install -e``), every run
+    compiled workflows/pledge.py, about a third of a run's start (issue 10, docs/benchmark.md). The
+    bytecode is written as pip writes it at install and is read only while it matches the source.
+    """
+
+    def prepare_workflow(self, defn: workflow._Definition) -> None:
+        compile_module_of(defn.cls)
+        super().prepare_workflow(defn)
+
+
+def compile_module_of(cls: type) -> bool:
+    """Write the bytecode of the module defining ``cls`` unless it is there and current; False (and a warning)
+    if it cannot be written, for example on a read-only install: runs then compile it, as before."""
+    source = getattr(sys.modules[cls.__module__], "__file__", None)
+    if source is None or not source.endswith(".py"):
+        return True
+    if compileall.compile_file(source, quiet=2):
+        return True
+    logger.warning("cannot write the bytecode of %s: every workflow run will compile it again", source)
+    return False
+
 
 def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
+    return CompiledSandboxRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 
