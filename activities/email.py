@@ -300,7 +300,6 @@ class EmailActivities:
             options=["BODY=8BITMIME"] if eight_bit else [],
         )
         await smtp.rcpt(request.recipient.email)
-        block = _data_block(flatten_message(message, cte_type="8bit" if eight_bit else "7bit"))
         ready = await smtp.execute_command(b"DATA")
         if ready.code != SMTPStatus.start_input:
             raise aiosmtplib.SMTPDataError(ready.code, ready.message)
@@ -309,8 +308,8 @@ class EmailActivities:
         # to the socket alone: killed before the claim, the server drops the unfinished transaction and the
         # retry sends afresh; killed once the message is written, the kernel still delivers it.
         attempt.claim_sent_nothing = True  # whatever the claim's commit answers, until the message goes
-        claimed = await asyncio.to_thread(ledger.claim, self.settings.database_url, request, message_id)
-        if not claimed:
+        block = await self._claim(request, message, message_id, "8bit" if eight_bit else "7bit")
+        if block is None:
             smtp.close()
             return False
         attempt.claim_sent_nothing = False
@@ -322,6 +321,43 @@ class EmailActivities:
             attempt.claim_sent_nothing = True  # the server answered, and it refused the message
             raise aiosmtplib.SMTPDataError(answer.code, answer.message)
         return True
+
+    async def _claim(
+        self, request: EmailRequest, message: EmailMessage, message_id: str, cte_type: str
+    ) -> bytes | None:
+        """Commit the claim; the message as DATA carries it if the claim was granted, None if it was refused.
+
+        The message is flattened while the claim's commit waits for the disk (its thread lets go of the
+        interpreter then), so the one costs no more than the other; nothing is written before the commit
+        has returned. The flatten waits for the commit to begin: started at once, it would hold the
+        interpreter while the claim's thread waits to run its statement."""
+        loop = asyncio.get_running_loop()
+        committing: asyncio.Future[None] = loop.create_future()
+        claiming = loop.run_in_executor(
+            None, ledger.claim, self.settings.database_url, request, message_id, lambda: _tell(loop, committing)
+        )
+        waits: list[asyncio.Future[Any]] = [committing, claiming]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            block = _data_block(flatten_message(message, cte_type=cte_type))
+        except BaseException as exc:  # nothing was written after the 354: release the claim, if it took
+            if await claiming:
+                reason = f"not sent: the message could not be written ({type(exc).__name__})"
+                await asyncio.to_thread(
+                    ledger.settle, self.settings.database_url, request, message_id, ledger.SENDABLE, reason
+                )
+            raise
+        return block if await claiming else None
+
+
+def _tell(loop: asyncio.AbstractEventLoop, began: asyncio.Future[None]) -> None:
+    """From the claim's thread: its commit has begun."""
+
+    def begun() -> None:
+        if not began.done():
+            began.set_result(None)
+
+    loop.call_soon_threadsafe(begun)
 
 
 def _data_block(message: bytes) -> bytes:

@@ -13,6 +13,7 @@ it only back to the claim, which makes the retry call the message unconfirmed, n
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -67,12 +68,17 @@ def look_up(url: str, request: EmailRequest) -> Ledger:
     return Ledger(state, last_error, claimed_at, suppressed, version if version is not None else 1)
 
 
-def claim(url: str, request: EmailRequest, message_id: str) -> bool:
-    """Commit the claim of the key; False if another attempt claimed or settled it since ``look_up``."""
+def claim(url: str, request: EmailRequest, message_id: str, committing: Callable[[], None] | None = None) -> bool:
+    """Commit the claim of the key; False if another attempt claimed or settled it since ``look_up``.
+
+    ``committing`` is called once the statement has run, as its commit begins to wait for the disk."""
     now = utcnow()
     parameters = {**_row(request, message_id, CLAIMED, now), "claimed_at": now}
     with ledger_engine(url, CLAIMED).begin() as connection:
-        return connection.execute(_statements(url).claim, parameters).first() is not None
+        claimed = connection.execute(_statements(url).claim, parameters).first() is not None
+        if committing is not None:
+            committing()
+    return claimed
 
 
 def settle(url: str, request: EmailRequest, message_id: str, state: str, error: str | None) -> None:

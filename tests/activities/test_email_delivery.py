@@ -28,6 +28,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+import activities.email
+from activities import email_ledger
 from activities.email import CLAIM_HELD, CONTEXT_MISSING, SMTP_PERMANENT, EmailActivities
 from pledgeflow.auth.tokens import Purpose, verify
 from pledgeflow.core.db import session_for, upgrade
@@ -251,6 +253,47 @@ async def test_a_young_claim_waits_for_the_attempt_that_may_still_be_sending(
     assert held.value.type == CLAIM_HELD and not held.value.non_retryable
     assert smtp.delivered == []
     assert ledger(settings, request).state == "claimed"
+
+
+async def test_a_claim_another_attempt_took_after_the_look_up_sends_nothing(
+    settings: Settings, smtp: ScriptedSmtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim is what decides: an attempt whose claim is refused writes no message after the server's 354."""
+    request = unique_request()
+    look_up = email_ledger.look_up
+
+    def overtaken(url: str, looked_up: EmailRequest) -> email_ledger.Ledger:
+        found = look_up(url, looked_up)
+        _claim_left_behind(settings, looked_up, age=timedelta(seconds=0))  # another attempt, meanwhile
+        return found
+
+    monkeypatch.setattr(email_ledger, "look_up", overtaken)
+    with pytest.raises(ApplicationError, match="claimed this email first") as held:
+        await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert held.value.type == CLAIM_HELD
+    assert smtp.delivered == [] and smtp.envelopes == []
+    assert ledger(settings, request).message_id == "<left-behind@pledgeflow.localhost>"
+
+
+async def test_a_message_that_cannot_be_written_after_its_claim_releases_the_claim(
+    settings: Settings, smtp: ScriptedSmtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message is made ready while its claim commits; if it cannot be, nothing went after the 354, so the
+    claim is released and a retry sends it."""
+    request = unique_request()
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise ValueError("unwritable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(activities.email, "flatten_message", broken)
+        with pytest.raises(ValueError, match="unwritable"):
+            await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    entry = ledger(settings, request)
+    assert (entry.state, entry.last_error) == ("sending", "not sent: the message could not be written (ValueError)")
+    assert smtp.delivered == []
+    outcome = await ActivityEnvironment().run(EmailActivities(settings).send_email, request)
+    assert outcome.state == "sent" and len(smtp.delivered) == 1
 
 
 async def test_a_database_turned_read_only_after_the_250_delivers_once(
