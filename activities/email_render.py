@@ -14,7 +14,6 @@ from email import _header_value_parser as header_parser
 from email import policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from email.utils import format_datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -158,13 +157,33 @@ class _UrlListHeader(BaseHeader):
         kwds["decoded"] = value
 
 
+# Headers whose every value is one of a few: the content headers ``set_content`` and ``add_alternative`` write
+# (``text/plain``, ``8bit``, ``1.0``...) and the constant ones of ``render``. Each value is parsed once.
+FEW_VALUES = frozenset(
+    {
+        "content-type",
+        "content-transfer-encoding",
+        "mime-version",
+        "auto-submitted",
+        "x-auto-response-suppress",
+        "list-unsubscribe-post",
+        "x-pledgeflow-kind",
+    }
+)
+_KEPT_VALUES = 256  # bounds the store: a Content-Type with a boundary, say, is made afresh
+
+
 class _HeaderTypes(HeaderRegistry):
     """The email package makes a new class for every header it builds (``HeaderRegistry.__getitem__``), a
-    quarter of a message's render; the class depends on the header's name only, so each is made once."""
+    quarter of a message's render; the class depends on the header's name only, so each is made once.
+    A header of ``FEW_VALUES`` is made once per value too and shared, as the sender is: a header is immutable,
+    and the one made earlier is the one the email package would make again (tests/activities/test_email_build.py).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._made: dict[str, type[BaseHeader]] = {}
+        self._kept: dict[tuple[str, str], BaseHeader] = {}
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
@@ -172,6 +191,17 @@ class _HeaderTypes(HeaderRegistry):
         if made is None:
             made = self._made[key] = super().__getitem__(name)
         return made
+
+    def __call__(self, name: str, value: Any) -> BaseHeader:
+        if not isinstance(value, str) or name.lower() not in FEW_VALUES:
+            header: BaseHeader = super().__call__(name, value)
+            return header
+        kept = self._kept.get((name, value))
+        if kept is None:
+            kept = super().__call__(name, value)
+            if len(self._kept) < _KEPT_VALUES:
+                self._kept[name, value] = kept
+        return kept
 
 
 _list_headers = _HeaderTypes()
@@ -268,7 +298,7 @@ class EmailRenderer:
         message["From"] = self.sender
         message["To"] = recipient_address(request.recipient.name, request.recipient.email)
         message["Subject"] = context["subject"]
-        message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+        message["Date"] = dt.datetime.now(dt.UTC)  # the header formats it: nothing to parse back
         message["Message-ID"] = self.message_id(request)
         parent = thread_parent(request)
         if parent is not None:
