@@ -1,8 +1,8 @@
 """Sending one email at most once per business key (docs/email.md §3), through aiosmtplib.
 
 The send ledger (activities/email_ledger.py) is the idempotency guard, written around the SMTP conversation
-so a retry can tell what an earlier attempt did: a "claimed" row is committed (beside MAIL and RCPT)
-before the message's DATA, then "sent" after the server's 250. A retry that finds "sent" sends nothing;
+so a retry can tell what an earlier attempt did: a "claimed" row is committed between the server's 354 and
+the message, then "sent" after the server's 250. A retry that finds "sent" sends nothing;
 one that finds "claimed" knows an earlier attempt may have delivered, so it never sends again (see
 ``_claimed``). What the server answers decides the rest: a 4xx or a connection lost before DATA is
 retryable and recorded as "sending"; a 5xx is final, recorded as "failed" and raised non-retryable so it
