@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from pledgeflow.bench import pledges, servers
-from pledgeflow.bench.figures import Goal, Part
+from pledgeflow.bench.figures import Goal, Part, percentile
 from pledgeflow.bench.scale import Progress, Scale
 from pledgeflow.core import db
 from pledgeflow.core.models import Pledge
@@ -88,6 +88,21 @@ async def yardstick_rates(client: Client, count: int) -> tuple[float, float]:
         )
 
     return await _rate(count, map(noop, range(count))), await _rate(count, map(one, range(count)))
+
+
+async def yardstick_burst(client: Client, count: int) -> list[float]:
+    """``count`` one-activity workflows started at once: each one's time from its start to its result, in
+    seconds. What the bare engine answers in when as much work arrives at once as in the decision batch."""
+    tag = uuid.uuid4().hex[:8]
+    latencies: list[float] = []
+
+    async def one(n: int) -> None:
+        began = time.perf_counter()
+        await client.execute_workflow(OneActivityWorkflow.run, n, id=f"burst-{tag}-{n}", task_queue=YARDSTICK_QUEUE)
+        latencies.append(time.perf_counter() - began)
+
+    await run_all((functools.partial(one, n) for n in range(count)), at_once=count)
+    return latencies
 
 
 async def _until_registry(settings: Settings, ids: list[str], done: Callable[[Pledge], bool], within: float) -> None:
@@ -190,9 +205,14 @@ async def run(scale: Scale, progress: Progress) -> Part:
                 part.add("report cycles (report to next cycle)", cycle_rate, "cycles/s")
                 part.add("report cycle vs yardstick", cycle_rate / one_rate, "x")
 
+                progress(f"engine: {scale.in_flight} one-activity workflows at once")
+                burst = await yardstick_burst(client, scale.in_flight)
+                part.add_latencies("one-activity workflows started at once (yardstick)", burst)
+
                 progress(f"engine: decisions with {scale.in_flight} pledges in flight")
                 _, latencies, late_answers = await publish(pledge_client, scale.in_flight, rng, at_once=scale.in_flight)
                 part.add_latencies("decision latency", latencies, p95_goal_ms=2000)
+                part.add("decision p95 vs yardstick's at once", percentile(latencies, 95) / percentile(burst, 95), "x")
                 with db.session_for(settings.database_url) as session:
                     rows = session.exec(select(func.count()).select_from(Pledge)).one()
             finally:
