@@ -150,27 +150,46 @@ async def answered(act: Callable[[str], Awaitable[object]], update_id: str) -> i
             late += 1
 
 
+APPROVAL = DecisionInput(decision=Decision.approve, staff="bench")
+
+
+async def approve(pledge_client: PledgeClient, pledge_id: str) -> tuple[float, bool]:
+    """Approve a pledge as staff do through the API: the seconds until the answer, and whether it came late."""
+    began = time.perf_counter()
+    late = await answered(functools.partial(pledge_client.decide, pledge_id, APPROVAL), f"approve-{pledge_id}")
+    return time.perf_counter() - began, late > 0
+
+
 async def publish(
     pledge_client: PledgeClient, count: int, rng: random.Random, at_once: int = STARTS_AT_ONCE
 ) -> tuple[list[str], list[float], int]:
     """Submit ``count`` pledges, ``at_once`` at a time, and approve each once started: their ids, the
     decisions' latencies in seconds, and how many decisions were answered late (past the answer timeout)."""
-    latencies: list[float] = []
-    late: list[int] = []
     ids: list[str] = []
-    approval = DecisionInput(decision=Decision.approve, staff="bench")
+    answers: list[tuple[float, bool]] = []
 
     async def submit_and_approve(n: int) -> None:
         pledge_id = await pledge_client.start(pledges.submission(n, rng))
         ids.append(pledge_id)
-        began = time.perf_counter()
-        late.append(
-            await answered(functools.partial(pledge_client.decide, pledge_id, approval), f"approve-{pledge_id}")
-        )
-        latencies.append(time.perf_counter() - began)
+        answers.append(await approve(pledge_client, pledge_id))
 
     await run_all((functools.partial(submit_and_approve, n) for n in range(count)), at_once)
-    return ids, latencies, sum(1 for n in late if n)
+    return ids, [seconds for seconds, _ in answers], sum(late for _, late in answers)
+
+
+async def submit(pledge_client: PledgeClient, count: int, rng: random.Random) -> list[str]:
+    ids: list[str] = []
+
+    async def one(n: int) -> None:
+        ids.append(await pledge_client.start(pledges.submission(n, rng)))
+
+    await run_all(functools.partial(one, n) for n in range(count))
+    return ids
+
+
+async def approve_all_at_once(pledge_client: PledgeClient, ids: list[str]) -> tuple[list[float], int]:
+    answers = await asyncio.gather(*(approve(pledge_client, pledge_id) for pledge_id in ids))
+    return [seconds for seconds, _ in answers], sum(late for _, late in answers)
 
 
 async def report_cycles(pledge_client: PledgeClient, ids: list[str]) -> None:
@@ -185,7 +204,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
     part = Part("engine")
     settings = engine_settings(scale.folder / "engine")
     db.upgrade(settings.database_url)
-    published = PledgeStatus.published.value
+    published, in_review = PledgeStatus.published.value, PledgeStatus.in_review.value
     with servers.smtp_sink() as (sink, smtp_port), concurrent.futures.ThreadPoolExecutor(max_workers=16) as executor:
         settings = settings.model_copy(update={"smtp_port": smtp_port})
         async with servers.temporal_dev_server(settings) as client:
@@ -238,6 +257,15 @@ async def run(scale: Scale, progress: Progress) -> Part:
                 _, latencies, late_answers = await publish(pledge_client, scale.in_flight, rng, at_once=scale.in_flight)
                 part.add_latencies("decision latency", latencies, p95_goal_ms=2000)
                 part.add("decision p95 vs yardstick's at once", percentile(latencies, 95) / percentile(burst, 95), "x")
+
+                # What staff meet most days: pledges that have waited in review (their submission's work
+                # done), decided all at once.
+                progress(f"engine: decisions on {scale.in_flight} pledges in review")
+                waiting = await submit(pledge_client, scale.in_flight, rng)
+                await _until_registry(settings, waiting, lambda row: row.status == in_review, scale.timeout)
+                await _until_quiet(sink)
+                in_review_latencies, late_in_review = await approve_all_at_once(pledge_client, waiting)
+                part.add_latencies("decision latency, pledges in review", in_review_latencies)
                 with db.session_for(settings.database_url) as session:
                     rows = session.exec(select(func.count()).select_from(Pledge)).one()
             finally:
@@ -253,6 +281,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
         "pledges_in_flight_for_decisions": scale.in_flight,
         "registry_rows": rows,
         "decisions_answered_late": late_answers,
+        "decisions_in_review_answered_late": late_in_review,
         "emails_accepted_by_sink": sink.accepted,
         "worker_max_cached_workflows": settings.worker_max_cached_workflows,
     }
