@@ -30,7 +30,7 @@ from pledgeflow.core import db
 from pledgeflow.core.models import Pledge
 from pledgeflow.core.settings import Settings
 from pledgeflow.temporal.pledge_client import ActionPending, PledgeClient, WorkersNotAnswering
-from pledgeflow.temporal.worker import build_workers, workflow_runner
+from pledgeflow.temporal.worker import build_workers, production_runner
 from workflows.state import Decision, DecisionInput, PledgeStatus, ReportInput
 
 from .yardstick import YARDSTICK_QUEUE, NoOpWorkflow, OneActivityWorkflow, touch
@@ -214,7 +214,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
                 workflows=[NoOpWorkflow, OneActivityWorkflow],
                 activities=[touch],
                 activity_executor=executor,
-                workflow_runner=workflow_runner(),
+                workflow_runner=production_runner(settings),  # the pledges' runner: like with like
             )
             workers = [yardstick, *build_workers(client, settings, executor)]
             running = [asyncio.create_task(worker.run()) for worker in workers]
@@ -249,10 +249,13 @@ async def run(scale: Scale, progress: Progress) -> Part:
                 part.add("report cycles (report to next cycle)", cycle_rate, "cycles/s")
                 part.add("report cycle vs yardstick", cycle_rate / one_rate, "x")
 
+                # Each batch below starts once the report cycles' emails, and then the batch before it, are over.
+                await _until_quiet(sink)
                 progress(f"engine: {scale.in_flight} one-activity workflows at once")
                 burst = await yardstick_burst(client, scale.in_flight)
                 part.add_latencies("one-activity workflows started at once (yardstick)", burst)
 
+                await _until_quiet(sink)
                 progress(f"engine: decisions with {scale.in_flight} pledges in flight")
                 _, latencies, late_answers = await publish(pledge_client, scale.in_flight, rng, at_once=scale.in_flight)
                 part.add_latencies("decision latency", latencies, p95_goal_ms=2000)
@@ -284,5 +287,6 @@ async def run(scale: Scale, progress: Progress) -> Part:
         "decisions_in_review_answered_late": late_in_review,
         "emails_accepted_by_sink": sink.accepted,
         "worker_max_cached_workflows": settings.worker_max_cached_workflows,
+        "worker_sandbox": settings.worker_sandbox,
     }
     return part

@@ -48,6 +48,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "smtp_port",
         "email_rate_per_second",
         "worker_max_cached_workflows",
+        "worker_sandbox",
     )
     values = {f"PLEDGEFLOW_{name.upper()}": str(getattr(settings, name)) for name in names}
     if "PYTHONPATH" in os.environ:  # the worker runs the bench's code, also from a worktree (side by side)
@@ -114,6 +115,7 @@ async def run(scale: Scale, progress: Progress) -> Part:
         "emails_sent": emails,
         "emails_asked": scale.open_pledges * EMAILS_PER_SUBMISSION,
         "worker_max_cached_workflows": settings.worker_max_cached_workflows,
+        "worker_sandbox": settings.worker_sandbox,
         "policy": "default (every pledge waits in review)",
     }
     return part

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     worker_max_cached_workflows: int = Field(
         200, ge=0, description="Pledge workflows a worker keeps in memory; others are replayed when they wake."
     )
+    worker_sandbox: bool = Field(
+        False,
+        description="Run pledge workflows in the SDK's sandbox, which checks workflows/pledge.py for calls a "
+        "replay would not repeat, at about twice the workflow CPU; the test suite's workflow tests always do.",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)

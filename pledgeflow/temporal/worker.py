@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.email import EmailActivities
@@ -55,6 +55,17 @@ def compile_module_of(cls: type) -> bool:
     return False
 
 
+def production_runner(settings: Settings) -> WorkflowRunner:
+    """The workers' runner: unsandboxed unless ``worker_sandbox`` is set (docs/lifecycle.md §16).
+
+    The sandbox re-runs workflows/pledge.py for every run and routes each payload's serialization through it;
+    without it a run costs about half the workflow CPU (docs/benchmark.md, stop 20). What the sandbox would
+    catch is checked before a deploy instead: ruff's banned-api rule over all of workflows/ (the clock,
+    randomness, the environment), and the workflow tests and every recorded history run in the sandbox
+    (``workflow_runner``)."""
+    return workflow_runner() if settings.worker_sandbox else UnsandboxedWorkflowRunner()
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
     return CompiledSandboxRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
@@ -75,7 +86,7 @@ def build_workers(
             workflows=[PledgeWorkflow],
             activities=[registry.project_pledge, registry.revoke_tokens, policy.load_policy],
             activity_executor=executor,
-            workflow_runner=workflow_runner(),
+            workflow_runner=production_runner(settings),
             max_cached_workflows=settings.worker_max_cached_workflows,
         ),
         Worker(
