@@ -34,8 +34,9 @@ class CompiledSandboxRunner(SandboxedWorkflowRunner):
     cached run evicted and replayed, a continue-as-new). Python reads that module's bytecode from its
     ``__pycache__`` when one is there, and otherwise compiles the source again, each time: so with
     ``PYTHONDONTWRITEBYTECODE`` set, or an install that never compiled (``pip install -e``), every run
-    compiled workflows/pledge.py, about a third of a run's start (issue 10, docs/benchmark.md). The
-    bytecode is written as pip writes it at install and is read only while it matches the source.
+    compiled workflows/pledge.py: a quarter of the workflow threads' time in a profile of the bench's engine
+    part (issue 10, docs/benchmark.md stop 20). The bytecode is written as pip writes it at install and is
+    read only while it matches the source.
     """
 
     def prepare_workflow(self, defn: workflow._Definition) -> None:
@@ -67,6 +68,7 @@ def production_runner(settings: Settings) -> WorkflowRunner:
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, as the workflow tests, the replays and ``PLEDGEFLOW_WORKER_SANDBOX=true`` run in it."""
     return CompiledSandboxRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
