@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -125,6 +127,10 @@ async def test_dev_runs_the_stack_stops_cleanly_and_keeps_state(
 
     below = stop(first, signal.SIGINT)
     assert not [pid for pid in below if running(pid)], "processes left behind after Ctrl-C"
+    # The server's SQLite file was opened in write-ahead-log mode (runner.SQLITE_PRAGMAS), which the file
+    # keeps; the server's own default is the rollback journal ("delete").
+    with contextlib.closing(sqlite3.connect(home / "temporal.db")) as temporal_db:
+        assert temporal_db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
     second_log = tmp_path / "second.log"
     second = start(env, tmp_path, second_log, started)
