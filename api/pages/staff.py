@@ -8,8 +8,9 @@ decide; any staff member may read a pledge in full, as in the API.
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -79,10 +80,16 @@ async def logout(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/staff/queue", response_class=HTMLResponse, name="staff_queue_page")
-def queue(request: Request, staff: StaffSession, session: SessionDep) -> Response:
+def queue(
+    request: Request,
+    staff: StaffSession,
+    session: SessionDep,
+    start: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    """The queue, QUEUE_SHOWN pledges a page; ``start`` skips that many of the longest waiting."""
     sessions.require_vetter(staff)
     with registry_reachable():
-        items = pledges_in_review(session, QUEUE_SHOWN).items
+        shown = pledges_in_review(session, QUEUE_SHOWN, start)
         decided_id = request.query_params.get("decided", "")
         decision = request.query_params.get("decision", "")
         notice = None
@@ -90,7 +97,18 @@ def queue(request: Request, staff: StaffSession, session: SessionDep) -> Respons
             decided = session.get(Pledge, decided_id)
             title = decided.title if decided is not None else decided_id
             notice = Message(DECIDED[Decision(decision)], {"title": title, "id": decided_id})
-    return render(request, "staff_queue.html", items=items, notice=notice)
+    following = start + QUEUE_SHOWN
+    return render(
+        request,
+        "staff_queue.html",
+        items=shown.items,
+        notice=notice,
+        total=shown.total,
+        first=start + 1,
+        last=start + len(shown.items),
+        first_url=page_url(request, "staff_queue_page") if start else None,
+        next_url=page_url(request, "staff_queue_page", {"start": str(following)}) if following < shown.total else None,
+    )
 
 
 def _decision_page(

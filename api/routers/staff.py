@@ -59,10 +59,16 @@ class ExtensionRefusal(BaseModel):
 
 
 @router.get("/review/queue", responses=responses(401, 403, 422, 429, 503))
-def review_queue(staff: Vetter, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> ReviewQueue:
-    """Pledges in review, longest waiting first."""
+def review_queue(
+    staff: Vetter,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ReviewQueue:
+    """Pledges in review, the most urgent first; ``total`` counts them all, ``offset`` skips the longest
+    waiting (the next page starts at ``offset + limit`` while that is below ``total``)."""
     with registry_reachable():
-        return pledges_in_review(session, limit)
+        return pledges_in_review(session, limit, offset)
 
 
 @router.post("/pledges/{pledge_id}/decisions", status_code=201, responses=_ACTION)

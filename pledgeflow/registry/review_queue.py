@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from pledgeflow.core.models import Pledge, TimelineEntry
 from workflows.state import EventKind, PledgeStatus
@@ -36,6 +36,8 @@ class ReviewQueueItem(BaseModel):
 
 class ReviewQueue(BaseModel):
     items: list[ReviewQueueItem]
+    total: int  # pledges in review, all of them: more than ``items`` when the queue runs past the page
+    offset: int = 0  # how many pledges, in waiting order, come before ``items``
 
 
 def _chased(session: Session, pledges: list[Pledge]) -> dict[tuple[str, str], bool]:
@@ -50,17 +52,23 @@ def _chased(session: Session, pledges: list[Pledge]) -> dict[tuple[str, str], bo
     return {(pledge_id, kind): True for pledge_id, kind, at in rows if at >= started[pledge_id]}
 
 
-def pledges_in_review(session: Session, limit: int) -> ReviewQueue:
-    """At most ``limit`` pledges in review, the most urgent first: escalated, then reminded, then the rest,
-    each the one waiting longest first (the projected review start)."""
+def pledges_in_review(session: Session, limit: int, offset: int = 0) -> ReviewQueue:
+    """At most ``limit`` pledges in review after the ``offset`` longest waiting, the most urgent first:
+    escalated, then reminded, then the rest, each the one waiting longest first (the projected review start).
+
+    Pages follow the waiting order and urgency sorts within each page. The ladder chases a pledge by how
+    long it has waited, so the chased ones are the longest waiting and come on the first pages."""
+    in_review = Pledge.status == PledgeStatus.in_review.value
     pledges = list(
         session.exec(
             select(Pledge)
-            .where(Pledge.status == PledgeStatus.in_review.value)
+            .where(in_review)
             .order_by(col(Pledge.review_started_at), col(Pledge.id))
+            .offset(offset)
             .limit(limit)
         ).all()
     )
+    total = session.exec(select(func.count()).select_from(Pledge).where(in_review)).one()
     chased = _chased(session, pledges)
     items = [
         ReviewQueueItem(
@@ -82,4 +90,4 @@ def pledges_in_review(session: Session, limit: int) -> ReviewQueue:
         for pledge in pledges
     ]
     items.sort(key=lambda item: (not item.review_escalated, not item.review_overdue))  # stable: waiting order kept
-    return ReviewQueue(items=items)
+    return ReviewQueue(items=items, total=total, offset=offset)

@@ -4,12 +4,15 @@ reminder went out, each flagged in words and a shape; read from the registry the
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import re
 
 import httpx
+import pytest
 
 from activities.registry import RegistryActivities
 from api.app import create_app
+from api.pages import staff as staff_pages
 from pledgeflow.auth.staff_keys import Role, add_staff
 from pledgeflow.core import ids
 from pledgeflow.core.db import session_for
@@ -70,3 +73,39 @@ async def test_the_queue_puts_escalated_then_overdue_reviews_first_and_says_so(r
     rows = re.findall(r"<tr(?: class=\"(row--\w+)\")?>\s*<td><a href=\"/staff/pledges/(PF-\w+)\">", page)
     assert rows == [("row--escalated", escalated), ("row--overdue", overdue), ("", fresh), ("", calm)]
     assert page.count(">■</span> Escalated</span>") == 1 and page.count(">▲</span> Overdue</span>") == 1
+
+
+async def test_a_queue_longer_than_a_page_is_paged_and_says_how_long_it_is(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staff_pages, "QUEUE_SHOWN", 2)
+    escalated = in_review(registry.url, "Waiting longest, escalated", 20, (EventKind.review_overdue,
+                                                                          EventKind.review_escalated))  # fmt: skip
+    waiting = [escalated, *(in_review(registry.url, f"Waiting {days} days", days) for days in (9, 8, 7, 6))]
+    with session_for(registry.url) as session:
+        key = add_staff(session, "vera-pages", Role.vetter)
+
+    api = await registry.http.get("/api/v1/review/queue?limit=2&offset=2", headers={"Authorization": f"Bearer {key}"})
+    assert api.status_code == 200, api.text
+    assert [item["id"] for item in api.json()["items"]] == waiting[2:4]
+    assert (api.json()["total"], api.json()["offset"]) == (5, 2)
+
+    transport = httpx.ASGITransport(app=create_app(registry.settings))
+    async with httpx.AsyncClient(transport=transport, base_url="https://registry.example.org") as http:
+        login = await http.get("/staff/login")
+        await http.post("/staff/login", data={"csrf_token": csrf_of(login.text), "key": key})
+        shown, counts, url = [], [], "/staff/queue"
+        while url:
+            page = await http.get(url)
+            assert page.status_code == 200, page.text
+            shown += re.findall(r'<td><a href="/staff/pledges/(PF-\w+)">', page.text)
+            counts += re.findall(r"Pledges (\d+) to (\d+) of (\d+) in review\.", page.text)
+            assert ("← First page" in page.text) == (url != "/staff/queue")
+            following = re.search(r'<a class="button button--secondary" href="([^"]+)" rel="next">', page.text)
+            url = html_lib.unescape(following.group(1)) if following else ""
+        beyond = await http.get("/staff/queue?start=40")
+        negative = await http.get("/staff/queue?start=-1")
+    assert shown == waiting  # every pledge in review once, in waiting order, the escalated one first
+    assert counts == [("1", "2", "5"), ("3", "4", "5"), ("5", "5", "5")]
+    assert beyond.status_code == 200 and "No pledge in review this far down the queue." in beyond.text
+    assert negative.status_code == 422
