@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import col, func, select
 from temporalio.client import Client
@@ -75,26 +76,26 @@ async def _rate(count: int, calls: Iterable[Callable[[], Awaitable[object]]]) ->
     return count / (time.perf_counter() - began)
 
 
-async def noop_rate(client: Client, count: int) -> float:
-    """No-op workflows completed per second."""
+async def _completed_rate(
+    client: Client, workflow: Callable[[Any, int], Awaitable[int]], prefix: str, count: int
+) -> float:
+    """``count`` runs of the yardstick ``workflow`` (its ``run``), completed per second."""
     tag = uuid.uuid4().hex[:8]
 
-    def noop(n: int) -> Callable[[], Awaitable[object]]:
-        return lambda: client.execute_workflow(NoOpWorkflow.run, n, id=f"noop-{tag}-{n}", task_queue=YARDSTICK_QUEUE)
+    def one(n: int) -> Callable[[], Awaitable[object]]:
+        return lambda: client.execute_workflow(workflow, n, id=f"{prefix}-{tag}-{n}", task_queue=YARDSTICK_QUEUE)
 
-    return await _rate(count, map(noop, range(count)))
+    return await _rate(count, map(one, range(count)))
+
+
+async def noop_rate(client: Client, count: int) -> float:
+    """No-op workflows completed per second."""
+    return await _completed_rate(client, NoOpWorkflow.run, "noop", count)
 
 
 async def one_activity_rate(client: Client, count: int) -> float:
     """One-activity workflows (the yardstick) completed per second."""
-    tag = uuid.uuid4().hex[:8]
-
-    def one(n: int) -> Callable[[], Awaitable[object]]:
-        return lambda: client.execute_workflow(
-            OneActivityWorkflow.run, n, id=f"one-{tag}-{n}", task_queue=YARDSTICK_QUEUE
-        )
-
-    return await _rate(count, map(one, range(count)))
+    return await _completed_rate(client, OneActivityWorkflow.run, "one", count)
 
 
 async def yardstick_burst(client: Client, count: int) -> list[float]:
