@@ -78,7 +78,7 @@ def write_projections(session: Session, projections: Sequence[PledgeProjection])
     ids = [projection.pledge_id for projection in projections]
     if len(set(ids)) != len(ids):
         raise ValueError("one projection per pledge in a batch")
-    kept_counts.serialize_writers(session)  # the statistics' counts change with these rows
+    kept_counts.serialize_writers(session)  # before the read: another attempt of one projection may be writing
     rows = {row.id: row for row in session.exec(select(Pledge).where(col(Pledge.id).in_(ids)))}
     new = [_with_records(_new_row(projection)) for projection in projections if projection.pledge_id not in rows]
     _insert(session, Pledge, new)

@@ -202,6 +202,13 @@ _WRITERS_LOCK = 0x706C6564  # "pled"
 
 
 def serialize_writers(session: Session) -> None:
-    """Queue this transaction behind any other projection's (PostgreSQL; SQLite has one writer anyway)."""
+    """Queue this transaction behind any other projection's, before it reads what it will change.
+
+    On PostgreSQL, the advisory lock. On SQLite, the database's one write lock, taken by a write that
+    changes nothing: its first write would take it anyway, but a read before that sees the registry as it is
+    then, so two attempts of one projection at once (the SDK can run a local activity twice) both read the
+    pledge as absent and the second's insert failed "UNIQUE constraint failed: pledge.id"."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _WRITERS_LOCK})
+    else:
+        session.execute(text(f"UPDATE {TABLE} SET pledges = pledges WHERE 0"))

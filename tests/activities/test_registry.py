@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.registry import RegistryActivities
+from activities.registry import RegistryActivities, write_projections
 from pledgeflow.core import db
 from pledgeflow.core.db import session_for
 from pledgeflow.core.models import Pledge, PledgeCountry, PledgeDocument, PledgeRegion, PledgeSDG, Report, TimelineEntry
@@ -245,3 +245,32 @@ def _project(
         outcomes["completed"] += 1
     except Exception as exc:
         outcomes[type(exc).__name__] += 1
+
+
+def test_two_attempts_of_one_projection_at_once_write_it_once_and_both_succeed(database_url: str) -> None:
+    """The SDK can run one local activity twice at once (bench logs: "Tried to complete untracked local
+    activity" after a first workflow task of six seconds). On SQLite the second attempt read the registry
+    before the first committed, then inserted the same pledge row and failed with "UNIQUE constraint failed:
+    pledge.id", a retry later. Writers now queue before they read, on SQLite as on PostgreSQL, so the second
+    finds the first's rows and writes nothing twice."""
+    state = pledge_state()
+    projection = PledgeProjection.of(state)
+    failures: list[BaseException] = []
+
+    def second_attempt() -> None:
+        try:
+            RegistryActivities(database_url).project_pledge(projection)
+        except BaseException as exc:
+            failures.append(exc)
+
+    with session_for(database_url) as first:
+        write_projections(first, [projection])  # not committed yet: the second attempt starts meanwhile
+        thread = threading.Thread(target=second_attempt)
+        thread.start()
+        time.sleep(0.5)
+        first.commit()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert failures == []
+    _, timeline, _, _, _ = rows(database_url, state.pledge_id)
+    assert [entry.seq for entry in timeline] == [1]
