@@ -14,7 +14,7 @@ class Scale:
     folder: Path  # scratch space: servers' files, the SQLite registries
     engine_workflows: int = 500  # no-op and one-activity workflows each
     engine_pledges: int = 200  # submitted, approved, published, then one report cycle each
-    in_flight: int = 100  # pledges submitted at once, each approved at once, for the decision latency
+    in_flight: int = 100  # pledges submitted at once, each approved once in review, for the decision latency
     emails: int = 1_000
     registry_pledges: int = 100_000
     registry_samples: int = 40  # requests per registry query, for its p50 and p95
