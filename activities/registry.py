@@ -80,11 +80,13 @@ def write_projections(session: Session, projections: Sequence[PledgeProjection])
         raise ValueError("one projection per pledge in a batch")
     kept_counts.serialize_writers(session)  # before the read: another attempt of one projection may be writing
     rows = {row.id: row for row in session.exec(select(Pledge).where(col(Pledge.id).in_(ids)))}
-    new = [_with_records(_new_row(projection)) for projection in projections if projection.pledge_id not in rows]
+    # An attempt run late (see PledgeProjection.number) adds its events and reports, never its older row.
+    current = [projection for projection in projections if not _older(projection, rows.get(projection.pledge_id))]
+    new = [_with_records(_new_row(projection)) for projection in current if projection.pledge_id not in rows]
     _insert(session, Pledge, new)
     reindexed = [
         projection
-        for projection in projections
+        for projection in current
         if projection.pledge_id not in rows or _update_pledge(session, rows[projection.pledge_id], projection)
     ]
     session.flush()
@@ -92,6 +94,13 @@ def write_projections(session: Session, projections: Sequence[PledgeProjection])
     _add_events(session, projections)
     _add_reports(session, projections)
     facets.refresh_reported_last_due(session, ids)
+
+
+def _older(projection: PledgeProjection, row: Pledge | None) -> bool:
+    """The row has the values of a newer projection than this one."""
+    if row is None or row.projection_number is None or projection.number is None:
+        return False
+    return projection.number < row.projection_number
 
 
 def _row_values(projection: PledgeProjection) -> dict[str, Any]:
@@ -129,7 +138,12 @@ def _new_row(projection: PledgeProjection) -> dict[str, Any]:
     values = _row_values(projection)
     # Scheduled before projections carried it: a new pledge is in its first review round, begun at submission.
     values["review_started_at"] = projection.review_started_at or projection.submitted_at
-    new = {"id": projection.pledge_id, "submitted_at": projection.submitted_at, "token_version": 1}
+    new = {
+        "id": projection.pledge_id,
+        "submitted_at": projection.submitted_at,
+        "token_version": 1,
+        "projection_number": projection.number,
+    }
     return {**new, "reported_last_due": False, **values}
 
 
@@ -150,6 +164,8 @@ def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) 
     index_changed = bool(row.submission != values["submission"] or row.published_at != values["published_at"])
     for column, value in values.items():
         setattr(row, column, value)
+    if projection.number is not None:  # a worker from before numbers leaves the highest number seen
+        row.projection_number = max(projection.number, row.projection_number or 0)
     row.public_json, row.public_csv = public_records(row)
     session.add(row)
     return index_changed

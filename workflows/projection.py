@@ -35,6 +35,11 @@ class PledgeProjection(BaseModel):
     missed_cycles: int
     last_report_at: dt.datetime | None
     events: list[TimelineEvent]  # written idempotently by (pledge, seq)
+    # The workflow's count of projections sent, this one included: the registry keeps the row of the highest.
+    # A local activity whose workflow is evicted from the worker's cache and replayed while it runs goes on
+    # running, and the replay sends it again (the SDK's own design); committed after the newer projections
+    # that follow, the first attempt would put an older picture back. None: sent by a worker from before.
+    number: int | None = None
     reports: list[ReportRecord]  # written idempotently by (pledge, cycle, received_at)
 
     @classmethod
@@ -141,10 +146,11 @@ class RegistryProjector:
 
     async def _send(self, projection: PledgeProjection, shown: bool) -> None:
         """The ``project_pledge`` activity; with ``shown``, it gives up after ATTEMPTS_BEFORE_SHOWN."""
+        self._state.registry_writes += 1
         await run_short_activity(
             self._changes,
             "project_pledge",
-            projection,
+            projection.model_copy(update={"number": self._state.registry_writes}),
             start_to_close_timeout=PROJECTION_TIMEOUT,
             retry_policy=ATTEMPTS_BEFORE_SHOWN if shown else None,
             summary=self._summary(),

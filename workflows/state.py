@@ -295,6 +295,8 @@ class PledgeState(BaseModel):
     # and when the last of them settled (sent, skipped or failed for good). Runs before issue 14 keep none.
     warnings_pending: dict[EmailKind, int] = {}
     warnings_settled_at: dict[EmailKind, dt.datetime] = {}
+    # Projections sent to the registry, over every run: each carries its number (workflows/projection.py).
+    registry_writes: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
     @property

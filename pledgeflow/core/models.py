@@ -132,6 +132,9 @@ class Pledge(SQLModel, table=True):
     last_report_at: dt.datetime | None = _utc(nullable=True)
     # Bumping it revokes every token issued for the pledge: `pledgeflow ops revoke-tokens` does.
     token_version: int = 1
+    # The number of the projection whose values the row has (workflows/projection.py): an older one is not
+    # written over it. None: written before projections were numbered.
+    projection_number: int | None = None
     updated_at: dt.datetime = _utc(nullable=False)
     # What the exports emit for it, written with the row once it is public (pledgeflow/registry/records.py).
     public_json: str | None = None

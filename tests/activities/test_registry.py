@@ -274,3 +274,29 @@ def test_two_attempts_of_one_projection_at_once_write_it_once_and_both_succeed(d
     assert failures == []
     _, timeline, _, _, _ = rows(database_url, state.pledge_id)
     assert [entry.seq for entry in timeline] == [1]
+
+
+def test_an_attempt_run_late_cannot_put_an_older_picture_of_the_pledge_back(database_url: str) -> None:
+    """A local activity whose workflow was evicted and replayed while it ran goes on running: the replay sends
+    the same projection again, the workflow moves on and projects newer state, and the first attempt may
+    commit after all of that. Each projection carries its number; the row keeps the newest's values. The
+    old attempt's events still go in (written once), since they are the workflow's too."""
+    activities = RegistryActivities(database_url)
+    environment = ActivityEnvironment()
+    state = pledge_state()
+    in_review = PledgeProjection.of(state).model_copy(update={"number": 1})
+    environment.run(activities.project_pledge, in_review)
+    state.status, state.published_at, state.cycle = PledgeStatus.published, T0 + dt.timedelta(days=2), 1
+    state.timeline.append(event(2, "published", PledgeStatus.published))
+    published = PledgeProjection.of(state, events_after_seq=1).model_copy(update={"number": 2})
+    environment.run(activities.project_pledge, published)
+
+    environment.run(activities.project_pledge, in_review)  # the late attempt
+
+    pledge, timeline, _, sdgs, _ = rows(database_url, state.pledge_id)
+    assert (pledge.status, pledge.cycle, pledge.projection_number) == ("published", 1, 2)
+    assert [entry.seq for entry in timeline] == [1, 2]
+    assert sdgs  # the late attempt did not take the index rows away either
+    # A projection without a number (a worker from before numbers) writes as before.
+    environment.run(activities.project_pledge, in_review.model_copy(update={"number": None}))
+    assert rows(database_url, state.pledge_id)[0].status == "in_review"

@@ -285,6 +285,7 @@ class Pledge:
             state.missed_cycles,
         )
         assert (row.next_step, row.next_deadline) == (state.next_step, state.next_deadline)
+        assert row.projection_number == state.registry_writes  # the newest projection's row
         return state
 
     def registry_row(self) -> PledgeRow | None:

@@ -100,6 +100,10 @@ SCENARIOS = {
     "baseline_resend_after_restart",
     "baseline_stop_reminders_after_restart",
     "baseline_ten_years",
+    # Issue 10: each projection carries its number, counted in the state across runs: a review and a published
+    # pledge resumed on a fresh worker, the second also after continue-as-new.
+    "numbered_resumed_in_review",
+    "numbered_resumed_after_continue_as_new",
 }
 
 

@@ -1,0 +1,30 @@
+"""pledge.projection_number: the number of the projection whose values the row has
+
+The SDK runs a local activity again when its workflow is evicted from the worker's cache and replayed while
+the activity runs, and the first attempt goes on; committed after the newer projections that follow, it put
+an older picture of the pledge back. Projections now carry their number, and the row keeps the highest's.
+Existing rows have none: the next projection writes them, whatever its number.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-03 16:00:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # A plain ADD COLUMN on both databases: a batch copy of the table on SQLite would drop its triggers
+    # (the kept counts, pledgeflow/registry/kept_counts.py).
+    op.add_column("pledge", sa.Column("projection_number", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("pledge", schema=None) as batch_op:
+        batch_op.drop_column("projection_number")
