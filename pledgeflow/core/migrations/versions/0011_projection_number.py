@@ -19,12 +19,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD and DROP COLUMN on both databases (SQLite has both since 3.35): a batch copy of the table on
+# SQLite would drop its triggers (the kept counts, pledgeflow/registry/kept_counts.py).
+
+
 def upgrade() -> None:
-    # A plain ADD COLUMN on both databases: a batch copy of the table on SQLite would drop its triggers
-    # (the kept counts, pledgeflow/registry/kept_counts.py).
     op.add_column("pledge", sa.Column("projection_number", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("pledge", schema=None) as batch_op:
-        batch_op.drop_column("projection_number")
+    op.drop_column("pledge", "projection_number")
