@@ -164,8 +164,8 @@ def _update_pledge(session: Session, row: Pledge, projection: PledgeProjection) 
     index_changed = bool(row.submission != values["submission"] or row.published_at != values["published_at"])
     for column, value in values.items():
         setattr(row, column, value)
-    if projection.number is not None:  # a worker from before numbers leaves the highest number seen
-        row.projection_number = max(projection.number, row.projection_number or 0)
+    if projection.number is not None:  # not older than the row's (write_projections); None: a worker from before
+        row.projection_number = projection.number
     row.public_json, row.public_csv = public_records(row)
     session.add(row)
     return index_changed

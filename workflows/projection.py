@@ -35,12 +35,12 @@ class PledgeProjection(BaseModel):
     missed_cycles: int
     last_report_at: dt.datetime | None
     events: list[TimelineEvent]  # written idempotently by (pledge, seq)
+    reports: list[ReportRecord]  # written idempotently by (pledge, cycle, received_at)
     # The workflow's count of projections sent, this one included: the registry keeps the row of the highest.
     # A local activity whose workflow is evicted from the worker's cache and replayed while it runs goes on
     # running, and the replay sends it again (the SDK's own design); committed after the newer projections
     # that follow, the first attempt would put an older picture back. None: sent by a worker from before.
     number: int | None = None
-    reports: list[ReportRecord]  # written idempotently by (pledge, cycle, received_at)
 
     @classmethod
     def of(cls, state: PledgeState, events_after_seq: int = 0, reports_from: int = 0) -> PledgeProjection:

@@ -248,8 +248,8 @@ def _project(
 
 
 def test_two_attempts_of_one_projection_at_once_write_it_once_and_both_succeed(database_url: str) -> None:
-    """The SDK can run one local activity twice at once (bench logs: "Tried to complete untracked local
-    activity" after a first workflow task of six seconds). On SQLite the second attempt read the registry
+    """The SDK can run one local activity twice at once (a scratch run's log: "Tried to complete untracked
+    local activity" after a first workflow task of six seconds). On SQLite the second attempt read the registry
     before the first committed, then inserted the same pledge row and failed with "UNIQUE constraint failed:
     pledge.id", a retry later. Writers now queue before they read, on SQLite as on PostgreSQL, so the second
     finds the first's rows and writes nothing twice."""
