@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
+from aiolimiter import AsyncLimiter
 from aiosmtplib.email import flatten_message
 from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
 from aiosmtplib.response import SMTPResponse
@@ -77,6 +78,11 @@ class EmailActivities:
         self.local_hostname = socket.getfqdn()
         # The worker's one message between MAIL and the server's answer to DATA (see ``_deliver``).
         self._one_at_a_time = asyncio.Lock()
+        # One MAIL per 1/rate seconds, never a burst (docs/email.md §4): Temporal's limit on the task queue
+        # holds the rate across workers but hands a second's worth of sends over at once. Connections are
+        # opened at the same pace, so such a burst does not leave dozens of them waiting for their turn.
+        self._connect_pace = AsyncLimiter(1, 1 / settings.email_rate_per_second)
+        self._mail_pace = AsyncLimiter(1, 1 / settings.email_rate_per_second)
 
     @activity.defn
     async def send_email(self, request: EmailRequest) -> EmailOutcome:
@@ -94,6 +100,7 @@ class EmailActivities:
 
     async def _send(self, request: EmailRequest, message_id: str, attempt: _Attempt) -> EmailOutcome:
         url = self.settings.database_url
+        await self._connect_pace.acquire()
         smtp = self._smtp()
         # The connection and EHLO take round trips the look-up and the render need not wait for.
         connecting = asyncio.create_task(_open(smtp))
@@ -259,6 +266,9 @@ class EmailActivities:
             smtp.close()
             raise
         async with self._one_at_a_time:
+            # Each 250 is recorded before the next MAIL, and MAILs are 1/rate apart: no second at the server
+            # holds more than the rate (and one).
+            await self._mail_pace.acquire()
             # Once begun, the conversation runs to its recorded outcome even when the activity is cancelled
             # (a worker stopping): cut short between the claim and the record, it would leave the message
             # claimed with nobody to say whether it went, and the retry would have to call it unconfirmed.
